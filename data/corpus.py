@@ -1,0 +1,156 @@
+"""Load a text corpus as paragraphs, with HuggingFace `datasets`.
+
+Two sources:
+
+* local files: ``--train/--valid/--test`` paths, or one folder holding
+  train.txt, valid.txt and test.txt;
+* a hub dataset by name (``--dataset wikitext --dataset-config wikitext-2-raw-v1``),
+  for users who are online.
+
+Paragraphs are separated by empty lines. Offline (``HF_HUB_OFFLINE=1`` or
+``HF_DATASETS_OFFLINE=1``) a hub name fails at once with a message that says to
+pass local files instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+
+SPLITS = ("train", "valid", "test")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+@dataclass
+class Corpus:
+    """Paragraphs per split, and where they came from.
+
+    Attributes:
+        name: a readable name (the folder, the file or the hub id).
+        splits: split name -> list of paragraphs (each non-empty, one line).
+        files: split name -> {"path", "sha256"} for local files.
+    """
+
+    name: str
+    splits: dict[str, list[str]]
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Empty lines separate paragraphs; lines inside one are joined with a space."""
+    paragraphs = []
+    for block in _BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n")):
+        paragraph = " ".join(line.strip() for line in block.split("\n") if line.strip())
+        if paragraph:
+            paragraphs.append(paragraph)
+    return paragraphs
+
+
+def _check_text_file(path: str) -> None:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Corpus file not found: {path}. Pass an existing text file.")
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\x00" in head:
+        raise ValueError(f"{path} looks binary (it contains NUL bytes); a corpus must be UTF-8 text.")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the 64 KiB edge is fine; anything earlier is not.
+        if error.start < len(head) - 4:
+            raise ValueError(
+                f"{path} is not UTF-8 text (byte {error.start}: {error.reason}). "
+                "Convert it first, e.g. `iconv -f latin1 -t utf-8`."
+            ) from error
+
+
+def load_local(
+    train: str | None = None,
+    valid: str | None = None,
+    test: str | None = None,
+    folder: str | None = None,
+) -> Corpus:
+    """Load local text files through the `datasets` "text" builder.
+
+    Args:
+        train, valid, test: paths to text files; valid and test are optional.
+        folder: a folder holding train.txt (and optionally valid.txt, test.txt);
+            used instead of the separate paths.
+
+    Returns:
+        A :class:`Corpus` with a sha256 of each file.
+    """
+    if folder is not None:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"Corpus folder not found: {folder}. It must hold train.txt (and valid.txt, test.txt).")
+        found = {split: os.path.join(folder, f"{split}.txt") for split in SPLITS}
+        paths = {split: path for split, path in found.items() if os.path.isfile(path)}
+        name = os.path.basename(os.path.normpath(folder))
+    else:
+        paths = {split: path for split, path in zip(SPLITS, (train, valid, test)) if path}
+        name = os.path.splitext(os.path.basename(train))[0] if train else ""
+    if "train" not in paths:
+        raise ValueError("A corpus needs a training file: pass --train PATH or a folder holding train.txt.")
+    for path in paths.values():
+        _check_text_file(path)
+
+    from datasets import load_dataset  # imported late: HF_* offline flags must be set first
+
+    dataset = load_dataset("text", data_files=paths, sample_by="paragraph", cache_dir=_cache_dir())
+    splits = {split: [p for text in dataset[split]["text"] for p in split_paragraphs(text)] for split in paths}
+    if not splits["train"]:
+        raise ValueError(f"The training file {paths['train']} holds no text. Pass a file with words in it.")
+    files = {split: {"path": os.path.abspath(path), "sha256": sha256_file(path)} for split, path in paths.items()}
+    return Corpus(name=name, splits=splits, files=files)
+
+
+def _cache_dir() -> str | None:
+    return os.environ.get("MEMORY_LAB_DATASETS_CACHE")
+
+
+def hub_offline() -> bool:
+    return any(os.environ.get(flag, "").strip().lower() in {"1", "true", "yes", "on"} for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def load_hub(name: str, config: str | None = None) -> Corpus:
+    """Load a hub dataset with a "text" column and train/validation/test splits.
+
+    Raises:
+        ConnectionError: at once when the hub is switched off (offline flags).
+    """
+    if hub_offline():
+        raise ConnectionError(
+            f"Cannot load the hub dataset {name!r}: the HuggingFace hub is switched off "
+            "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Pass local files instead: "
+            "--train PATH [--valid PATH --test PATH] or --corpus-dir FOLDER."
+        )
+    from datasets import load_dataset
+
+    try:
+        dataset = load_dataset(name, config, cache_dir=_cache_dir())
+    except Exception as error:
+        raise ConnectionError(
+            f"Could not load the hub dataset {name!r} (config {config!r}): {error}. "
+            "If you are offline, pass local files with --train/--valid/--test or --corpus-dir."
+        ) from error
+    aliases = {"train": ("train",), "valid": ("validation", "valid", "dev"), "test": ("test",)}
+    splits: dict[str, list[str]] = {}
+    for split, candidates in aliases.items():
+        for candidate in candidates:
+            if candidate in dataset:
+                if "text" not in dataset[candidate].column_names:
+                    raise ValueError(f"The hub dataset {name!r} has no 'text' column; columns are {dataset[candidate].column_names}.")
+                splits[split] = split_paragraphs("\n".join(dataset[candidate]["text"]))
+                break
+    if "train" not in splits:
+        raise ValueError(f"The hub dataset {name!r} has no train split; it has {list(dataset)}.")
+    return Corpus(name=f"{name}/{config}" if config else name, splits=splits)

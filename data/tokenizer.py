@@ -1,0 +1,191 @@
+"""A word-level tokenizer built on HuggingFace `tokenizers`.
+
+Words keep their case (so "Robert" stays a name) and every punctuation mark
+becomes its own token ("Robert," -> "Robert", ","). The vocabulary is built
+from the training split only; rarer words map to ``<unk>``. Offsets are
+character positions in the caller's original string, so a view can colour the
+user's own words.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+
+UNK_TOKEN = "<unk>"
+EOS_TOKEN = "<eos>"  # end of paragraph
+SPECIAL_TOKENS = (UNK_TOKEN, EOS_TOKEN)
+
+# A word is a run of letters, digits or underscores; anything else that is not
+# white space (punctuation, emoji, zero-width marks) is a token of one character.
+_WORD_OR_SYMBOL = Regex(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One text, tokenized.
+
+    Attributes:
+        tokens: the surface form of each token, as typed.
+        ids: vocabulary id of each token (``unk_id`` for unknown words).
+        offsets: (start, end) character span of each token in the original text.
+        unknown: True where the token is not in the vocabulary.
+    """
+
+    tokens: list[str]
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    unknown: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def unknown_words(self) -> list[str]:
+        """The distinct unknown tokens, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for token, is_unknown in zip(self.tokens, self.unknown):
+            if is_unknown:
+                seen.setdefault(token, None)
+        return list(seen)
+
+
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    # invert=True keeps the matches (words, symbols) and drops what lies between (spaces).
+    return pre_tokenizers.Split(_WORD_OR_SYMBOL, behavior="removed", invert=True)
+
+
+class WordTokenizer:
+    """Word-level tokenizer with ``<unk>`` and an end-of-paragraph token ``<eos>``.
+
+    Ids are ordered by training frequency (specials first), which the adaptive
+    softmax relies on: its cut-offs split the vocabulary by id.
+
+    Example:
+        >>> tok = WordTokenizer.train(["Mr. Robert is here.", "Robert left."], min_frequency=1)
+        >>> tok.encode("Robert,").tokens
+        ['Robert', ',']
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        vocab = tokenizer.get_vocab()
+        for special in SPECIAL_TOKENS:
+            if special not in vocab:
+                raise ValueError(
+                    f"A Memory Lab tokenizer must contain the special token {special!r}; "
+                    f"this one has {len(vocab)} entries without it. Rebuild it with WordTokenizer.train."
+                )
+        self._tokenizer = tokenizer
+        self.unk_id: int = vocab[UNK_TOKEN]
+        self.eos_id: int = vocab[EOS_TOKEN]
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        min_frequency: int = 3,
+        max_size: int | None = None,
+    ) -> "WordTokenizer":
+        """Build the vocabulary from an iterable of training texts.
+
+        Args:
+            texts: training paragraphs (the training split only).
+            min_frequency: words seen fewer times become ``<unk>``.
+            max_size: keep at most this many entries, specials included.
+        """
+        if min_frequency < 1:
+            raise ValueError(f"min_frequency must be at least 1; got {min_frequency}.")
+        if max_size is not None and max_size < len(SPECIAL_TOKENS) + 1:
+            raise ValueError(f"max_size must be at least {len(SPECIAL_TOKENS) + 1}; got {max_size}.")
+        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+        tokenizer.pre_tokenizer = _pre_tokenizer()
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=max_size if max_size is not None else 1 << 30,
+            min_frequency=min_frequency,
+            special_tokens=list(SPECIAL_TOKENS),
+            show_progress=False,
+        )
+        tokenizer.train_from_iterator(texts, trainer=trainer)
+        return cls(tokenizer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "WordTokenizer":
+        """Load a tokenizer.json written by :meth:`save`."""
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as error:  # tokenizers raises a bare Exception on bad JSON
+            raise ValueError(
+                f"Could not read a tokenizer from {path}: {error}. "
+                "Expected a tokenizer.json written by Memory Lab (data.tokenizer.WordTokenizer.save)."
+            ) from error
+        return cls(tokenizer)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write tokenizer.json atomically (temporary file, then os.replace)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tokenizer-", suffix=".json")
+        os.close(handle)
+        try:
+            self._tokenizer.save(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+    # ----------------------------------------------------------------- using
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of ``token``, or None if it is not in the vocabulary."""
+        return self._tokenizer.token_to_id(token)
+
+    def id_to_token(self, index: int) -> str:
+        token = self._tokenizer.id_to_token(index)
+        if token is None:
+            raise IndexError(f"Token id must be in [0, {self.vocab_size}); got {index}.")
+        return token
+
+    def encode(self, text: str) -> Encoded:
+        """Tokenize one text, keeping character offsets into ``text``."""
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return self._wrap(text, encoding)
+
+    def encode_batch(self, texts: list[str]) -> list[Encoded]:
+        return [self._wrap(text, enc) for text, enc in zip(texts, self._tokenizer.encode_batch(texts, add_special_tokens=False))]
+
+    def _wrap(self, text: str, encoding) -> Encoded:
+        offsets = [tuple(span) for span in encoding.offsets]
+        # Surface forms come from the caller's text, not the vocabulary, so an
+        # unknown word still shows as typed.
+        tokens = [text[start:end] for start, end in offsets]
+        unknown = [index == self.unk_id for index in encoding.ids]
+        return Encoded(tokens=tokens, ids=list(encoding.ids), offsets=offsets, unknown=unknown)
+
+    def iter_ids(self, paragraphs: Iterable[str], batch_size: int = 2048) -> Iterator[list[int]]:
+        """Ids of each paragraph followed by ``<eos>``; fast batched encoding for corpora."""
+        chunk: list[str] = []
+        for paragraph in paragraphs:
+            chunk.append(paragraph)
+            if len(chunk) == batch_size:
+                yield from self._ids_with_eos(chunk)
+                chunk = []
+        if chunk:
+            yield from self._ids_with_eos(chunk)
+
+    def _ids_with_eos(self, chunk: list[str]) -> Iterator[list[int]]:
+        for encoding in self._tokenizer.encode_batch(chunk, add_special_tokens=False):
+            yield list(encoding.ids) + [self.eos_id]
+
+    def fingerprint(self) -> str:
+        """sha256 of the vocabulary, so a checkpoint can prove its tokenizer matches."""
+        import hashlib
+        import json
+
+        vocab = sorted(self._tokenizer.get_vocab().items(), key=lambda item: item[1])
+        return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -1,0 +1,90 @@
+"""The model configuration: a dataclass that travels with every checkpoint as config.json."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+ARCHITECTURES = ("rnn", "lstm", "gru")
+DECODERS = ("full", "adaptive")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a language model's modules.
+
+    Attributes:
+        arch: "rnn" (tanh), "lstm" or "gru".
+        vocab_size: number of token ids, specials included.
+        embedding_size: width of the word embedding.
+        hidden_size: width of each recurrent layer.
+        num_layers: stacked recurrent layers.
+        dropout: dropout on the embedding, between layers and before the decoder.
+        tie_weights: share the embedding matrix with a full-softmax decoder
+            (needs embedding_size == hidden_size and decoder == "full").
+        decoder: "full" softmax, or "adaptive" (Grave et al. 2017), which is
+            4-5x faster on CPU for a 19k vocabulary.
+        adaptive_cutoffs: id cut-offs of the adaptive softmax clusters (ids are
+            frequency-ordered by the tokenizer).
+        adaptive_div_value: each tail cluster's width shrinks by this factor.
+    """
+
+    arch: str = "lstm"
+    vocab_size: int = 0
+    embedding_size: int = 256
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.2
+    tie_weights: bool = False
+    decoder: str = "adaptive"
+    adaptive_cutoffs: list[int] = field(default_factory=lambda: [2000, 8000])
+    adaptive_div_value: float = 4.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field that breaks a rule."""
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {ARCHITECTURES}; got {self.arch!r}.")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}; got {self.decoder!r}.")
+        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
+        if self.tie_weights and self.decoder != "full":
+            raise ValueError("tie_weights needs decoder='full'; the adaptive softmax has no single output matrix to tie.")
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise ValueError(
+                f"tie_weights needs embedding_size == hidden_size; got {self.embedding_size} and {self.hidden_size}."
+            )
+        if self.decoder == "adaptive":
+            cutoffs = list(self.adaptive_cutoffs)
+            if cutoffs != sorted(set(cutoffs)) or not cutoffs or cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size:
+                raise ValueError(
+                    f"adaptive_cutoffs must be increasing, unique and inside (0, vocab_size={self.vocab_size}); got {cutoffs}. "
+                    "Pass smaller --cutoffs or use --decoder full for a small vocabulary."
+                )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"config.json has unknown fields {unknown}; known fields are {sorted(known)}.")
+        return cls(**values)
+
+
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Adaptive-softmax cut-offs that suit ``vocab_size`` (frequency-ordered ids)."""
+    candidates = [2000, 8000]
+    cutoffs = [c for c in candidates if c < vocab_size]
+    if not cutoffs:
+        cutoffs = [max(1, vocab_size // 2)]
+    return cutoffs

@@ -1,0 +1,128 @@
+"""Resumable training state: everything needed to continue a run exactly.
+
+A folder ``<out>/resume`` holds state.safetensors (model weights, optimizer
+tensors, the hidden state carried between windows, RNG state) and state.json
+(arguments, position in the data, curves). It is written the same atomic way
+as a checkpoint, so a kill -9 during the save leaves the previous state intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.checkpoint import write_json_atomic
+
+RESUME_DIRNAME = "resume"
+
+
+def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state_dict into tensors (for safetensors) and JSON."""
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in state_dict["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            elif value is not None:
+                scalars.setdefault(str(index), {})[key] = value
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()} for group in state_dict["param_groups"]]
+    return tensors, {"scalars": scalars, "param_groups": groups}
+
+
+def optimizer_from_flat(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, tensor in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = tensor
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    groups = []
+    for group in meta["param_groups"]:
+        group = dict(group)
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_resume_state(
+    out_dir: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    hidden: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None,
+    info: dict[str, Any],
+    tokenizer=None,
+) -> str:
+    """Write ``out_dir/resume`` atomically and return its path."""
+    path = os.path.join(os.path.abspath(out_dir), RESUME_DIRNAME)
+    os.makedirs(out_dir, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    optimizer_tensors, optimizer_meta = optimizer_to_flat(optimizer)
+    tensors.update(optimizer_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    if hidden is not None:
+        parts = hidden if isinstance(hidden, tuple) else (hidden,)
+        for index, part in enumerate(parts):
+            tensors[f"hidden.{index}"] = part.detach().cpu().contiguous()
+    # A tied decoder shares storage with the embedding; safetensors refuses shared storage.
+    tensors = {k: v.clone() for k, v in tensors.items()}
+    staging = tempfile.mkdtemp(dir=out_dir, prefix=".resume.saving-")
+    try:
+        save_file(tensors, os.path.join(staging, "state.safetensors"))
+        write_json_atomic(os.path.join(staging, "state.json"), dict(info, optimizer=optimizer_meta))
+        if tokenizer is not None:
+            tokenizer.save(os.path.join(staging, "tokenizer.json"))
+        previous = path + ".previous"
+        if os.path.exists(previous):
+            shutil.rmtree(previous)
+        if os.path.exists(path):
+            os.replace(path, previous)
+        os.replace(staging, path)
+        if os.path.exists(previous):
+            shutil.rmtree(previous)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging)
+    return path
+
+
+def find_resume_state(path: str) -> str:
+    """Accept the run folder or its resume/ folder; fall back to a half-swapped save."""
+    path = os.path.abspath(path)
+    candidates = [
+        path,
+        os.path.join(path, RESUME_DIRNAME),
+        os.path.join(path, RESUME_DIRNAME + ".previous"),  # a resume save died mid-swap
+        os.path.join(path + ".previous", RESUME_DIRNAME),  # a checkpoint save died mid-swap
+    ]
+    for candidate in candidates:
+        if os.path.isfile(os.path.join(candidate, "state.json")) and os.path.isfile(os.path.join(candidate, "state.safetensors")):
+            return candidate
+    raise FileNotFoundError(
+        f"No resumable state under {path}: expected {os.path.join(path, RESUME_DIRNAME)}/state.json and state.safetensors. "
+        "Pass the --out folder of an interrupted run."
+    )
+
+
+def load_resume_state(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    folder = find_resume_state(path)
+    with open(os.path.join(folder, "state.json"), encoding="utf-8") as stream:
+        info = json.load(stream)
+    return load_file(os.path.join(folder, "state.safetensors")), info
+
+
+def restore_hidden(tensors: dict[str, torch.Tensor], device: torch.device):
+    parts = [tensors[f"hidden.{i}"].to(device) for i in range(2) if f"hidden.{i}" in tensors]
+    if not parts:
+        return None
+    return tuple(parts) if len(parts) == 2 else parts[0]
