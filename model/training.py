@@ -244,7 +244,8 @@ def train(
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                     features, hidden = model.features(inputs, hidden)  # [B, T, H]
-                    loss = model.loss(features.float(), targets)
+                # The decoder runs in fp32: the adaptive softmax mixes dtypes under autocast.
+                loss = model.loss(features.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 # The norm before clipping is what the exploding-gradient view reads.
