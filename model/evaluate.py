@@ -1,0 +1,185 @@
+"""`python -m model.evaluate`: perplexity on a text, minimal pairs, the pronoun suite.
+
+Examples:
+    python -m model.evaluate checkpoints/novels-lstm --text ../shared/corpora/novels/test.txt
+    python -m model.evaluate checkpoints/novels-lstm --pairs my_pairs.tsv --json
+    python -m model.evaluate checkpoints/novels-rnn checkpoints/novels-lstm --suite pronoun
+
+Several checkpoints may be given; each is scored in turn. With --json the
+output is {"checkpoints": [{"checkpoint", "name", "text"?, "pairs"?, "suite"?}, ...]}.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING, Any
+
+from model.cli_common import fail, positive_int, print_json, set_offline_defaults
+
+set_offline_defaults()
+
+if TYPE_CHECKING:  # imported late at run time so that --help stays fast
+    from data.tokenizer import WordTokenizer
+    from model.language_model import LanguageModel
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of `python -m model.evaluate`."""
+    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint folder(s) written by model.train; several are compared")
+    parser.add_argument("--text", help="UTF-8 text file (empty lines separate paragraphs): report perplexity, scored like training")
+    parser.add_argument("--pairs", help="TSV of minimal pairs with the header group, prefix, good, bad (extra columns allowed)")
+    parser.add_argument("--suite", choices=["pronoun"], help="build a suite in memory and score it (pronoun: his/her agreement by distance)")
+    parser.add_argument("--suite-seed", type=int, default=0, help="seed for the suite's templates (default 0)")
+    parser.add_argument("--templates-per-bucket", type=positive_int, default=None, help="templates per distance bucket in the suite (default: the suite's own)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="rows for the perplexity stream (default 16, as in training)")
+    parser.add_argument("--bptt", type=positive_int, default=128, help="window length for the perplexity stream (default 128, as in training)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    return parser
+
+
+def evaluate_text(model: "LanguageModel", tokenizer: "WordTokenizer", path: str, batch_size: int = 16, bptt: int = 128) -> dict[str, Any]:
+    """Perplexity of a text file, read like training: paragraphs, each followed by <eos>.
+
+    Args:
+        model: a language model in eval mode.
+        tokenizer: its tokenizer.
+        path: a UTF-8 text file.
+        batch_size, bptt: how the stream is cut (see model.scoring.stream_loss).
+
+    Returns:
+        {"file", "paragraphs", "tokens", "unknown_rate", "loss", "perplexity"}.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not UTF-8, or too little text to score.
+    """
+    import torch
+
+    from data.corpus import split_paragraphs
+    from model.scoring import perplexity, stream_loss
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Text file not found: {path}. Pass an existing UTF-8 text file.")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); convert it first.") from error
+    paragraphs = split_paragraphs(text)
+    if not paragraphs:
+        raise ValueError(f"{path} holds no text; perplexity needs at least one word.")
+    ids = torch.tensor([i for paragraph in tokenizer.iter_ids(paragraphs) for i in paragraph], dtype=torch.long)  # [N]
+    if ids.numel() < 2:
+        raise ValueError(f"{path} has only {ids.numel()} token; perplexity needs at least 2 (one word and the paragraph end).")
+    loss = stream_loss(model, ids, batch_size, bptt)
+    unknown_rate = float((ids == tokenizer.unk_id).float().mean())
+    return {"file": os.path.abspath(path), "paragraphs": len(paragraphs), "tokens": int(ids.numel()), "unknown_rate": unknown_rate, "loss": loss, "perplexity": perplexity(loss)}
+
+
+def evaluate_suite(model: "LanguageModel", tokenizer: "WordTokenizer", seed: int = 0, templates_per_bucket: int | None = None) -> dict[str, Any]:
+    """Build the pronoun suite in memory and score it.
+
+    Args:
+        model: a language model in eval mode.
+        tokenizer: its tokenizer.
+        seed: the suite's seed.
+        templates_per_bucket: templates per distance bucket (None: the suite's default).
+
+    Returns:
+        score_pairs's result plus "unknown_template_words" (suite words the
+        tokenizer reads as <unk>) and "seed".
+    """
+    from data.pronoun_suite import DEFAULT_TEMPLATES_PER_BUCKET, build_pronoun_suite, unknown_template_words
+    from model.pairs import rows_from_dicts, score_pairs
+
+    count = templates_per_bucket or DEFAULT_TEMPLATES_PER_BUCKET
+    rows = rows_from_dicts(build_pronoun_suite(seed=seed, templates_per_bucket=count))
+    result = score_pairs(model, tokenizer, rows)
+    result["unknown_template_words"] = unknown_template_words(tokenizer)
+    result["seed"] = seed
+    return result
+
+
+def _format(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print human-readable tables for one checkpoint's report.
+
+    Args:
+        report: {"checkpoint", "name", "text"?, "pairs"?, "suite"?} as built by :func:`main`.
+    """
+    print(f"== {report['name']} ({report['checkpoint']})")
+    if "text" in report:
+        text = report["text"]
+        print(f"text {text['file']}: {text['tokens']} tokens, {text['unknown_rate']:.1%} <unk>, loss {text['loss']:.4f} nats, perplexity {text['perplexity']:.2f}")
+    for kind in ("pairs", "suite"):
+        if kind not in report:
+            continue
+        result = report[kind]
+        swap = result.get("swap", {})
+        print(f"{kind}: overall accuracy {_format(result['overall']['accuracy'])} on {result['overall']['n']} pairs")
+        header = f"  {'group':<24} {'n':>5} {'accuracy':>9} {'mean margin':>12}"
+        if swap:
+            header += f" {'templates':>10} {'swap right sign':>16} {'swap effect':>12}"
+        print(header)
+        for group, stats in result["groups"].items():
+            line = f"  {group:<24} {stats['n']:>5} {_format(stats['accuracy']):>9} {_format(stats['mean_margin']):>12}"
+            if swap:
+                effect = swap.get(group)
+                line += (f" {effect['n_templates']:>10} {_format(effect['right_sign_rate']):>16} {_format(effect['mean_effect']):>12}" if effect else f" {'-':>10} {'-':>16} {'-':>12}")
+            print(line)
+        if result["unknown_words"]:
+            print(f"  unknown candidate words (their rows were not scored): {', '.join(result['unknown_words'])}")
+        if result.get("unknown_template_words"):
+            print(f"  suite words read as <unk>: {', '.join(result['unknown_template_words'])}")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI.
+
+    Args:
+        argv: arguments without the program name (None: sys.argv[1:]).
+
+    Returns:
+        0 on success; errors exit with status 2 through cli_common.fail.
+    """
+    args = build_parser().parse_args(argv)
+    if not (args.text or args.pairs or args.suite):
+        fail("Nothing to evaluate: pass --text FILE, --pairs FILE.tsv or --suite pronoun (or several of them).")
+    from model.checkpoint import CheckpointError, load_checkpoint
+    from model.pairs import read_pairs_tsv, score_pairs
+
+    if args.text and not os.path.isfile(args.text):
+        fail(f"Text file not found: {args.text}. Pass an existing UTF-8 text file.")
+    try:
+        pair_rows = read_pairs_tsv(args.pairs) if args.pairs else None
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    reports = []
+    for path in args.checkpoints:
+        try:
+            checkpoint = load_checkpoint(path)
+            report: dict[str, Any] = {"checkpoint": checkpoint.path, "name": checkpoint.name}
+            if args.text:
+                report["text"] = evaluate_text(checkpoint.model, checkpoint.tokenizer, args.text, args.batch_size, args.bptt)
+            if pair_rows is not None:
+                report["pairs"] = dict(score_pairs(checkpoint.model, checkpoint.tokenizer, pair_rows), file=os.path.abspath(args.pairs))
+            if args.suite:
+                report["suite"] = evaluate_suite(checkpoint.model, checkpoint.tokenizer, args.suite_seed, args.templates_per_bucket)
+        except (CheckpointError, FileNotFoundError, ValueError) as error:
+            fail(str(error))
+        if args.json:
+            reports.append(report)
+        else:
+            print_report(report)
+    if args.json:
+        print_json({"checkpoints": reports})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
