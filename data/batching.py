@@ -45,11 +45,17 @@ def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 def num_windows(rows: torch.Tensor, bptt: int) -> int:
     """How many TBPTT windows :func:`windows` yields for ``rows`` [B, S]."""
+    if bptt < 1:
+        raise ValueError(f"bptt must be at least 1; got {bptt}.")
     return (rows.size(1) - 1 + bptt - 1) // bptt
 
 
 def get_window(rows: torch.Tensor, index: int, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Window ``index``: inputs and targets, each [B, T] with T <= bptt."""
+    if index < 0:
+        raise IndexError(f"Window index must be 0 or more; got {index}.")
+    if bptt < 1:
+        raise ValueError(f"bptt must be at least 1; got {bptt}.")
     start = index * bptt
     length = min(bptt, rows.size(1) - 1 - start)
     if length < 1:

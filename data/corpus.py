@@ -13,6 +13,7 @@ pass local files instead.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
@@ -56,21 +57,34 @@ def split_paragraphs(text: str) -> list[str]:
 
 
 def _check_text_file(path: str) -> None:
+    """Raise a clear error for a missing, empty, binary or non-UTF-8 file (the whole file is checked)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Corpus file not found: {path}. Pass an existing text file.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"The corpus file {path} is empty. Pass a file with words in it, or leave that split out.")
+    # Read in blocks with an incremental decoder: a stray byte deep in a large
+    # file would otherwise surface later as an opaque `datasets` error.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    position = 0
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    if b"\x00" in head:
-        raise ValueError(f"{path} looks binary (it contains NUL bytes); a corpus must be UTF-8 text.")
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                raise ValueError(
+                    f"{path} looks binary (it contains NUL bytes, first at byte {position + nul}); a corpus must be UTF-8 text."
+                )
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path} is not UTF-8 text (byte {position + error.start}: {error.reason}). "
+                    "Convert it first, e.g. `iconv -f latin1 -t utf-8`."
+                ) from error
+            position += len(block)
     try:
-        head.decode("utf-8")
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
-        # A multi-byte character cut at the 64 KiB edge is fine; anything earlier is not.
-        if error.start < len(head) - 4:
-            raise ValueError(
-                f"{path} is not UTF-8 text (byte {error.start}: {error.reason}). "
-                "Convert it first, e.g. `iconv -f latin1 -t utf-8`."
-            ) from error
+        raise ValueError(f"{path} is not UTF-8 text (it ends inside a multi-byte character: {error.reason}).") from error
 
 
 def load_local(
@@ -107,8 +121,9 @@ def load_local(
 
     dataset = load_dataset("text", data_files=paths, sample_by="paragraph", cache_dir=_cache_dir())
     splits = {split: [p for text in dataset[split]["text"] for p in split_paragraphs(text)] for split in paths}
-    if not splits["train"]:
-        raise ValueError(f"The training file {paths['train']} holds no text. Pass a file with words in it.")
+    for split, paragraphs in splits.items():
+        if not paragraphs:
+            raise ValueError(f"The {split} file {paths[split]} holds no text. Pass a file with words in it.")
     files = {split: {"path": os.path.abspath(path), "sha256": sha256_file(path)} for split, path in paths.items()}
     return Corpus(name=name, splits=splits, files=files)
 

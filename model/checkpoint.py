@@ -98,13 +98,16 @@ def save_checkpoint(
         for name in CHECKPOINT_FILES:
             with open(os.path.join(staging, name), "rb") as stream:
                 os.fsync(stream.fileno())
+        _usual_permissions(staging)
         # Swap: the old folder moves aside, the new one takes its name, the old one goes.
         # If we die between the two renames, load_checkpoint falls back to the old one.
         previous = path + ".previous"
-        if os.path.exists(previous):
-            shutil.rmtree(previous)
         if os.path.exists(path):
+            if os.path.exists(previous):
+                shutil.rmtree(previous)
             os.replace(path, previous)
+        # else: a ".previous" left by an earlier interrupted swap is the only good copy; keep it
+        # until the new folder is in place (its resume/ state is carried over below).
         os.replace(staging, path)
         if os.path.exists(previous):
             # Keep what else lived in the folder (a training run's resume/ state).
@@ -115,6 +118,20 @@ def save_checkpoint(
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
+
+
+def _usual_permissions(folder: str) -> None:
+    """mkdtemp/mkstemp make private 0700/0600 entries; give a checkpoint the permissions of any
+    other new folder and file (0755/0644 under the common umask 022), so other users can read it."""
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as stream:  # read without changing the process umask
+            umask = next((int(line.split()[1], 8) for line in stream if line.startswith("Umask:")), umask)
+    except OSError:
+        pass
+    os.chmod(folder, 0o777 & ~umask)
+    for name in CHECKPOINT_FILES:
+        os.chmod(os.path.join(folder, name), 0o666 & ~umask)
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -128,6 +145,10 @@ def _read_json(path: str) -> dict[str, Any]:
     return value
 
 
+def _is_complete(folder: str) -> bool:
+    return all(os.path.isfile(os.path.join(folder, name)) for name in CHECKPOINT_FILES)
+
+
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint folder; the model comes back in eval mode.
 
@@ -136,8 +157,10 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint
             does not match, the tokenizer that does not fit, or the non-finite weight.
     """
     path = os.path.abspath(path)
-    if not os.path.isdir(path) and os.path.isdir(path + ".previous"):
-        path = path + ".previous"  # a save died between its two renames
+    if not _is_complete(path) and _is_complete(path + ".previous"):
+        # A save died between its two renames (a resumed run may since have
+        # recreated the folder with only its resume/ state in it).
+        path = path + ".previous"
     if not os.path.isdir(path):
         raise CheckpointError(f"Checkpoint folder not found: {path}. Train one with `python -m model.train --out {path}`.")
     missing = [name for name in CHECKPOINT_FILES if not os.path.isfile(os.path.join(path, name))]

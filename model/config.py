@@ -68,6 +68,17 @@ class ModelConfig:
                     f"adaptive_cutoffs must be increasing, unique and inside (0, vocab_size={self.vocab_size}); got {cutoffs}. "
                     "Pass smaller --cutoffs or use --decoder full for a small vocabulary."
                 )
+            if not float(self.adaptive_div_value) > 0:
+                raise ValueError(f"adaptive_div_value must be positive; got {self.adaptive_div_value!r}.")
+            # Tail cluster i projects to hidden_size // div_value**(i+1) dims (as nn.AdaptiveLogSoftmaxWithLoss
+            # computes it); zero dims would make every word of that cluster equally likely forever.
+            narrowest = int(self.hidden_size // (self.adaptive_div_value ** len(cutoffs)))
+            if narrowest < 1:
+                raise ValueError(
+                    f"With hidden_size={self.hidden_size}, adaptive_div_value={self.adaptive_div_value} and "
+                    f"{len(cutoffs)} cut-offs the last adaptive-softmax cluster gets {narrowest} dimensions. "
+                    "Use a larger hidden size, fewer --cutoffs or --decoder full."
+                )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

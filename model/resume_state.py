@@ -83,10 +83,11 @@ def save_resume_state(
         if tokenizer is not None:
             tokenizer.save(os.path.join(staging, "tokenizer.json"))
         previous = path + ".previous"
-        if os.path.exists(previous):
-            shutil.rmtree(previous)
         if os.path.exists(path):
+            if os.path.exists(previous):
+                shutil.rmtree(previous)
             os.replace(path, previous)
+        # else: keep a ".previous" left by an interrupted swap until the new state is in place.
         os.replace(staging, path)
         if os.path.exists(previous):
             shutil.rmtree(previous)

@@ -12,7 +12,17 @@ import argparse
 import os
 import sys
 
-from model.cli_common import add_corpus_flags, fail, load_corpus_from_args, positive_float, positive_int, set_offline_defaults, unit_interval
+from model.cli_common import (
+    add_corpus_flags,
+    fail,
+    load_corpus_from_args,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_offline_defaults,
+    unit_interval,
+)
 
 set_offline_defaults()
 
@@ -40,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--bptt", type=positive_int, default=35, help="truncated backpropagation length in tokens (default 35)")
     optim.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam", help="optimizer (default adam)")
     optim.add_argument("--lr", type=positive_float, default=2e-3, help="peak learning rate (default 2e-3)")
-    optim.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (default 0)")
+    optim.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="weight decay (default 0)")
     optim.add_argument("--schedule", choices=["constant", "cosine", "linear"], default="cosine", help="learning-rate decay over the run (default cosine)")
-    optim.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps (default 0)")
+    optim.add_argument("--warmup-steps", type=non_negative_int, default=0, help="linear warm-up steps (default 0)")
     optim.add_argument("--clip", type=positive_float, default=0.5, help="clip the global gradient norm to this value (default 0.5)")
     optim.add_argument("--no-clip", action="store_true", help="turn gradient clipping off (for the exploding-gradient demo)")
     run = parser.add_argument_group("run")
@@ -101,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     metrics = result.metrics
     summary = ", ".join(f"{split} ppl {metrics[f'{split}_ppl']:.2f}" for split in ("train", "valid", "test") if f"{split}_ppl" in metrics)
     print(f"{result.status}: {result.steps} steps; best checkpoint in {result.out}" + (f" ({summary})" if summary else ""))
+    if result.status == "diverged":
+        print("The loss or gradient norm became infinite or NaN; training stopped before that step. "
+              "Lower --lr or keep gradient clipping on (--clip).")
+        return 1
     if result.status.startswith("interrupted") or result.status == "stopped":
         print(f"Resumable state saved. Continue with: python -m model.train --resume --out {result.out} <same corpus flags>")
         return 130

@@ -141,7 +141,7 @@ class TrainResult:
     """What a call to :func:`train` did."""
 
     out: str
-    status: str  # "finished", "time_limit" or "interrupted:<SIGNAL>" / "stopped"
+    status: str  # "finished", "time_limit", "interrupted:<SIGNAL>" / "stopped" or "diverged"
     best_valid_loss: float | None
     steps: int
     metrics: dict[str, Any]
@@ -163,6 +163,7 @@ def train(
     resume: str | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_log: Callable[[dict[str, Any]], None] | None = None,
+    on_model: Callable[[LanguageModel], None] | None = None,
 ) -> TrainResult:
     """Train a language model and keep the checkpoint with the best validation loss in ``config.out``.
 
@@ -173,6 +174,8 @@ def train(
         resume: a run folder holding ``resume/`` from an interrupted run.
         should_stop: polled between steps; True stops like a signal (used by the app).
         on_log: called with each log record (the app draws its live curve from it).
+        on_model: called once with the model being trained, before the first step, so a
+            caller can measure it from on_log (model/lab.py draws accuracy-vs-lag curves).
     """
     tensors, saved = (None, None)
     if resume:
@@ -202,6 +205,8 @@ def train(
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         hidden = restore_hidden(tensors, device)
         progress_info.update({k: saved[k] for k in progress_info})
+    if on_model:
+        on_model(model)
 
     os.makedirs(config.out, exist_ok=True)
     base_metrics = {
@@ -223,13 +228,18 @@ def train(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_steps, initial=progress_info["step"], disable=not config.progress, unit="step", dynamic_ncols=True)
-    window_losses: list[float] = []
-    window_norms: list[float] = []
-    window_tokens, window_start = 0, time.perf_counter()
+    # Steps since the last curve point; saved with the resumable state so a resumed
+    # run draws the same curve points as one that was never interrupted.
+    pending = saved.get("pending_log", {}) if saved else {}
+    window_losses: list[float] = list(pending.get("losses", []))
+    window_norms: list[float] = list(pending.get("norms", []))
+    window_tokens, window_start = int(pending.get("tokens", 0)), time.perf_counter()
 
     def snapshot() -> None:
         progress_info["elapsed"] = time.perf_counter() - start_time
-        save_resume_state(config.out, model, optimizer, hidden, dict(progress_info, train_config=_config_to_dict(config)), tokenizer)
+        pending_log = {"losses": window_losses, "norms": window_norms, "tokens": window_tokens}
+        info = dict(progress_info, train_config=_config_to_dict(config), pending_log=pending_log)
+        save_resume_state(config.out, model, optimizer, hidden, info, tokenizer)
 
     with _StopFlag() as stop_flag:
         while progress_info["epoch"] < config.epochs and status == "finished":
@@ -243,15 +253,20 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                    features, hidden = model.features(inputs, hidden)  # [B, T, H]
+                    features, next_hidden = model.features(inputs, hidden)  # [B, T, H]
                 # The decoder runs in fp32: the adaptive softmax mixes dtypes under autocast.
                 loss = model.loss(features.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 # The norm before clipping is what the exploding-gradient view reads.
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip if config.clip else float("inf"))
+                if not (math.isfinite(loss.item()) and math.isfinite(float(norm))):
+                    # Diverged (e.g. no clipping and too high a rate): stop before the step poisons
+                    # the weights; the best checkpoint and the last resumable state stay finite.
+                    status = "diverged"
+                    break
                 optimizer.step()
-                hidden = detach_state(hidden)
+                hidden = detach_state(next_hidden)
                 progress_info["step"] += 1
                 progress_info["window"] = index + 1
                 progress_info["tokens"] += targets.numel()
@@ -315,9 +330,11 @@ def _validate_and_keep_best(config, model, tokenizer, streams, progress_info, ba
         "ppl": round(perplexity(loss), 3),
         "elapsed": round(time.perf_counter() - start_time, 2),
     }
+    if not math.isfinite(loss):
+        record.update(loss=None, ppl=None)  # JSON has no NaN; such a model is never kept
     progress_info["validation"].append(record)
     best = progress_info["best_valid_loss"]
-    if best is None or loss < best:
+    if math.isfinite(loss) and (best is None or loss < best):
         progress_info["best_valid_loss"] = loss
         metrics = _current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
         metrics.update({"best_step": progress_info["step"], f"{split}_loss": loss, f"{split}_ppl": perplexity(loss)})
