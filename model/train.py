@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: all cores)")
     run.add_argument("--save-every", type=positive_float, default=5.0, help="minutes between resumable snapshots (default 5)")
     run.add_argument("--log-every", type=positive_int, default=50, help="steps between curve points (default 50)")
+    run.add_argument("--init-from", help="start from this checkpoint's weights (same arch, sizes and tokenizer), e.g. to fine-tune with a longer --bptt")
     run.add_argument("--fp16-storage", action="store_true", help="store weights as float16 (half the file size)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps,
             clip=None if args.no_clip else args.clip, epochs=args.epochs, time_limit_minutes=args.time_limit, seed=args.seed,
             device=args.device, bf16=args.bf16, threads=args.threads, save_every_minutes=args.save_every,
-            log_every=args.log_every, storage_dtype="float16" if args.fp16_storage else "float32",
+            log_every=args.log_every, storage_dtype="float16" if args.fp16_storage else "float32", init_from=args.init_from,
             progress=not args.no_progress, command=["python", "-m", "model.train", *(argv if argv is not None else sys.argv[1:])],
         )
         result = train(config, corpus, tokenizer, resume=args.out if args.resume else None)

@@ -58,6 +58,7 @@ class TrainConfig:
     log_every: int = 50
     storage_dtype: str = "float32"
     progress: bool = True
+    init_from: str | None = None  # warm start: a checkpoint with the same config and tokenizer
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -194,6 +195,8 @@ def train(
     total_steps = steps_per_epoch * config.epochs
 
     model = LanguageModel(config.model).to(device)
+    if config.init_from and tensors is None:
+        _warm_start(model, config.init_from, tokenizer)
     optimizer = make_optimizer(config, model)
     progress_info: dict[str, Any] = {"epoch": 0, "window": 0, "step": 0, "elapsed": 0.0, "tokens": 0, "best_valid_loss": None, "curve": [], "validation": []}
     hidden = None
@@ -377,6 +380,22 @@ def _finish_metrics(config, model, tokenizer, streams, progress_info, base_metri
             metrics[f"{split}_loss"], metrics[f"{split}_ppl"] = loss, perplexity(loss)
     write_json_atomic(metrics_path, metrics)
     return metrics
+
+
+def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> None:
+    """Start from a trained checkpoint's weights (fine-tuning, e.g. with a longer --bptt)."""
+    from model.checkpoint import load_checkpoint
+
+    source = load_checkpoint(path)
+    if source.config != model.config:
+        raise ValueError(
+            f"--init-from {path} has config {source.config} but this run builds {model.config}; "
+            "pass the same --arch and sizes as the checkpoint."
+        )
+    if source.tokenizer.fingerprint() != tokenizer.fingerprint():
+        raise ValueError(f"--init-from {path} was trained with another vocabulary; pass --tokenizer {path}/tokenizer.json.")
+    with torch.no_grad():
+        model.load_state_dict(source.model.state_dict())
 
 
 def _dtype(name: str) -> torch.dtype:

@@ -241,3 +241,23 @@ def test_a_diverging_run_stops_before_the_weights_turn_nan(tmp_path):
     json.dumps(result.metrics, allow_nan=False)
     state = load_file(os.path.join(config.out, "resume", "state.safetensors"))
     assert all(torch.isfinite(tensor).all() for name, tensor in state.items() if name.startswith("model."))
+
+
+def test_init_from_starts_at_the_checkpoint_weights_and_refuses_a_mismatch(trained, pattern_corpus, tmp_path):
+    _, _, result, _ = trained
+    source = load_checkpoint(result.out)
+    config = source.config
+    seen = {}
+    warm = TrainConfig(out=str(tmp_path / "warm"), model=config, batch_size=4, bptt=8, epochs=1, seed=3,
+                       progress=False, threads=1, init_from=result.out, command=["pytest"])
+    # Capture the weights before the first step: they must be the checkpoint's, not a fresh init.
+    train(warm, pattern_corpus, source.tokenizer,
+          on_model=lambda model: seen.update({k: v.clone() for k, v in model.state_dict().items()}),
+          should_stop=lambda: True)
+    for name, tensor in source.model.state_dict().items():
+        assert torch.equal(seen[name], tensor), name
+    other = ModelConfig(**{**config.__dict__, "hidden_size": config.hidden_size + 1})
+    bad = TrainConfig(out=str(tmp_path / "bad"), model=other, batch_size=4, bptt=8, epochs=1, progress=False,
+                      threads=1, init_from=result.out, command=["pytest"])
+    with pytest.raises(ValueError, match="--init-from"):
+        train(bad, pattern_corpus, source.tokenizer)
