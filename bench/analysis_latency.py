@@ -1,0 +1,176 @@
+"""Latency of every analysis the app runs per sentence, for the shipped LSTM and RNN.
+
+    python -m bench.analysis_latency [--checkpoints checkpoints/novels-lstm checkpoints/novels-rnn]
+                                     [--lengths 12 25 50 100 200] [--repeats 5] [--threads 2]
+
+Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
+1. per model and sentence length (words): forward with traces, all-pairs gradient
+   influence (one batched sweep), the naive loop (one backward per target) and the
+   speed-up, gradient x input, occlusion, integrated gradients at 32 steps;
+2. the 10-rung ladder per model;
+3. the "full default analysis" (predictions at every position, traces, all-pairs
+   gradient influence and occlusion: analyze_text without gradient flow) for all
+   models together at 25 and 200 words, and the ladder for all models together,
+   against the targets (<= 60 ms at 25 words, <= 1 s at 200 words, <= 300 ms);
+   then the full analysis again with one Python thread per model (1 torch thread
+   each), which uses two cores better than intra-op threads on small matrices.
+
+Sentences are the fixed seed text below, repeated and cut to each length.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from typing import Callable
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence  # noqa: E402
+from model.analysis.inputs import prepare_input  # noqa: E402
+from model.analysis.ladder import LadderSpec, run_ladder  # noqa: E402
+from model.analysis.occlusion import occlusion_influence  # noqa: E402
+from model.analysis.report import analyze_text  # noqa: E402
+from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
+from model.analysis.traces import compute_traces  # noqa: E402
+from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from model.cli_common import positive_int  # noqa: E402
+
+DEFAULT_CHECKPOINTS = ("checkpoints/novels-lstm", "checkpoints/novels-rnn")
+SEED_TEXT = (
+    "Mr. Robert is going on a vacation with his wife to Hawaii next month. He had worked hard all year, "
+    "and when the letter from the bank came at last, he read it twice by the window before he told her "
+    "what it said. The house was quiet; the children were asleep upstairs, and the old clock in the hall "
+    "struck ten as he folded the paper and put it in his pocket. "
+)
+FULL_TARGETS_MS = {25: 60.0, 200: 1000.0}  # words -> target for all models together
+LADDER_TARGET_MS = 300.0
+PARTS = ("traces", "grad", "naive", "speedup", "gradxinput", "occlusion", "ig32")
+
+
+def sentence(words: int) -> str:
+    """The seed text repeated until it has at least ``words`` tokens (cut later by max_words)."""
+    return SEED_TEXT * (words // 40 + 2)
+
+
+def median_ms(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``function`` in milliseconds, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def find_checkpoints(paths: list[str] | None) -> list[str]:
+    """The given paths, else the shipped ones that exist, else any checkpoint under checkpoints/."""
+    if paths:
+        return paths
+    found = [path for path in DEFAULT_CHECKPOINTS if os.path.isfile(os.path.join(path, "config.json"))]
+    if found:
+        return found
+    root = "checkpoints"
+    others = sorted(os.path.join(root, name) for name in os.listdir(root)) if os.path.isdir(root) else []
+    return [path for path in others if os.path.isfile(os.path.join(path, "config.json"))]
+
+
+def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, float]:
+    """Milliseconds of each analysis part for one model at one sentence length."""
+    model, tokenizer = checkpoint.model, checkpoint.tokenizer
+    inputs = prepare_input(tokenizer, sentence(words), max_words=words)
+    traces = compute_traces(model, inputs)
+    targets = resolve_targets(TargetSpec(), tokenizer, inputs.word_ids, traces.log_probs[1:])
+    slow_repeats = max(1, repeats // 3) if words >= 100 else repeats
+    row = {
+        "traces": median_ms(lambda: compute_traces(model, inputs), repeats),
+        "grad": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad"), repeats),
+        "naive": median_ms(lambda: naive_gradient_influence(model, inputs.ids, targets, "grad"), slow_repeats),
+        "gradxinput": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "gradxinput"), repeats),
+        "occlusion": median_ms(lambda: occlusion_influence(model, inputs.ids, targets, tokenizer.unk_id), repeats),
+        "ig32": median_ms(lambda: integrated_gradients(model, inputs.ids, targets, tokenizer.unk_id, steps=32), slow_repeats),
+    }
+    row["speedup"] = row["naive"] / row["grad"]
+    return row
+
+
+def full_default(checkpoints: list[Checkpoint], words: int) -> None:
+    """analyze_text without gradient flow: predictions, traces, all-pairs grad influence, occlusion."""
+    for checkpoint in checkpoints:
+        analyze_text(checkpoint.model, checkpoint.tokenizer, sentence(words), max_words=words, with_gradient_flow=False)
+
+
+def full_default_threads(checkpoints: list[Checkpoint], words: int) -> None:
+    """The same, one Python thread per model and one torch thread each (how an app can use 2 cores)."""
+    threads = [threading.Thread(target=full_default, args=([checkpoint], words)) for checkpoint in checkpoints]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def ladder_all(checkpoints: list[Checkpoint]) -> None:
+    for checkpoint in checkpoints:
+        run_ladder(checkpoint.model, checkpoint.tokenizer, LadderSpec(rungs=10))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the tables; returns 0 (2 when no checkpoint is found)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.analysis_latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", nargs="+", default=None,
+                        help="checkpoint folders (default: checkpoints/novels-lstm and novels-rnn, else any under checkpoints/)")
+    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[12, 25, 50, 100, 200],
+                        help="sentence lengths in words (default 12 25 50 100 200)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per measurement; the median is shown (default 5)")
+    parser.add_argument("--full-lengths", nargs="*", type=positive_int, default=[25, 200],
+                        help="lengths for the full default analysis of all models together (default 25 200)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    paths = find_checkpoints(args.checkpoints)
+    if not paths:
+        print("error: no checkpoint found; pass --checkpoints or train checkpoints/novels-lstm first.", file=sys.stderr)
+        return 2
+    checkpoints = [load_checkpoint(path) for path in paths]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)")
+    print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
+    for checkpoint in checkpoints:
+        for words in args.lengths:
+            row = time_parts(checkpoint, words, args.repeats)
+            cells = "".join(f"{row[name]:>11.1f}x" if name == "speedup" else f"{row[name]:>12.1f}" for name in PARTS)
+            print(f"{checkpoint.name:<16}{words:>6}{cells}", flush=True)
+    print("\n10-rung ladder per model (ms):")
+    for checkpoint in checkpoints:
+        print(f"  {checkpoint.name:<16}{median_ms(lambda: run_ladder(checkpoint.model, checkpoint.tokenizer), args.repeats):>10.1f}")
+    names = " + ".join(checkpoint.name for checkpoint in checkpoints)
+    print(f"\nAll models together ({names}):")
+    rows = [(f"full default analysis, {words:>3} words", FULL_TARGETS_MS.get(words), lambda words=words: full_default(checkpoints, words))
+            for words in args.full_lengths]
+    rows.append(("10-rung ladder                  ", LADDER_TARGET_MS, lambda: ladder_all(checkpoints)))
+    for label, target, function in rows:
+        measured = median_ms(function, args.repeats)
+        verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+        print(f"  {label} {measured:>9.1f} ms   {verdict}", flush=True)
+    if len(checkpoints) > 1:
+        print("\nOne Python thread per model, 1 torch thread each:")
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        for words in args.full_lengths:
+            measured = median_ms(lambda words=words: full_default_threads(checkpoints, words), args.repeats)
+            target = FULL_TARGETS_MS.get(words)
+            verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+            print(f"  full default analysis, {words:>3} words {measured:>9.1f} ms   {verdict}", flush=True)
+        torch.set_num_threads(threads_before)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
