@@ -1,0 +1,255 @@
+"""Effective context: how much does a model lose when the far past is taken away?
+
+After Khandelwal et al. (2018), "Sharp Nearby, Fuzzy Far Away: How Neural Language
+Models Use Context". For N target positions t, each with ``context_length`` tokens
+of history, the model reads the history from a zero state and predicts token t.
+Then everything farther than d tokens from the target is perturbed and the loss
+measured again:
+
+    history:  x[t-C] ... x[t-d-1] | x[t-d] ... x[t-1]  ->  predict x[t]
+              <------ far -------> <------ near ----->
+    drop:     the far part is removed (the model reads only the near part)
+    shuffle:  the far part's tokens are put in a random order
+    replace:  the far part is replaced by a span of the same length from a random
+              place in the same text (real words, unrelated content)
+
+The increase in mean loss (nats per token) over the intact history, as a function
+of d, is the curve: large at small d (nearby words matter), near zero once d is
+beyond what the model uses. A model that ignores context has a flat zero curve.
+
+Efficiency: for each perturbation the contexts of all N positions and all distances
+form one batch [N * len(distances), C], read in one forward pass (in chunks that
+bound memory); only the last position goes through the decoder.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from data.corpus import split_paragraphs
+from data.tokenizer import WordTokenizer
+from model.language_model import LanguageModel
+
+DEFAULT_DISTANCES = (1, 2, 5, 10, 20, 50, 100, 200)
+PERTURBATIONS = ("drop", "shuffle", "replace")
+_CHUNK_ROWS = 128  # contexts per forward pass: bounds the [rows, C, H] feature tensor
+
+
+@dataclass
+class ContextResult:
+    """The effective-context curves of one model.
+
+    Attributes:
+        distances: the distances d (tokens).
+        baseline_loss: mean loss with the intact history (nats per token).
+        increase: perturbation -> mean loss increase at each distance (nats).
+        standard_error: perturbation -> standard error of each mean increase.
+        positions: how many target positions were measured.
+        context_length: tokens of history each target had.
+    """
+
+    distances: list[int]
+    baseline_loss: float
+    increase: dict[str, list[float]]
+    standard_error: dict[str, list[float]]
+    positions: int
+    context_length: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"distances": self.distances, "baseline_loss": self.baseline_loss, "increase": self.increase,
+                "standard_error": self.standard_error, "positions": self.positions, "context_length": self.context_length}
+
+
+def text_stream(tokenizer: WordTokenizer, text: str) -> torch.Tensor:
+    """A text as one id stream [N], paragraphs each followed by ``<eos>`` (as in training)."""
+    paragraphs = split_paragraphs(text)
+    return torch.tensor([i for ids in tokenizer.iter_ids(paragraphs) for i in ids], dtype=torch.long)  # [N]
+
+
+def sample_positions(stream_length: int, count: int, context_length: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` distinct target positions, each with ``context_length`` tokens before it, sorted."""
+    available = stream_length - context_length
+    if available < 1:
+        raise ValueError(f"The text has {stream_length} tokens; each target needs {context_length} tokens of history before it. "
+                         "Pass a longer text or a smaller context length.")
+    count = min(count, available)
+    return torch.randperm(available, generator=generator)[:count].sort().values + context_length  # [N]
+
+
+def build_contexts(
+    stream: torch.Tensor,
+    positions: torch.Tensor,
+    distances: list[int],
+    perturbation: str,
+    context_length: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Perturbed histories for every (position, distance), as one right-padded batch.
+
+    Args:
+        stream: the text's ids [S].
+        positions: target positions [N], each >= context_length.
+        distances: the distances d; tokens farther than d from the target are perturbed.
+        perturbation: "drop", "shuffle" or "replace".
+        context_length: C, the history length.
+        generator: seeds shuffles and replacement spans.
+
+    Returns:
+        ids [N * D, C] (position-major: row n * D + k is position n at distances[k])
+        and lengths [N * D]: the model's output at index length - 1 predicts the target.
+    """
+    if perturbation not in PERTURBATIONS:
+        raise ValueError(f"perturbation must be one of {PERTURBATIONS}; got {perturbation!r}.")
+    offsets = torch.arange(-context_length, 0)  # [C]
+    histories = stream[positions[:, None] + offsets]  # [N, C]
+    rows, lengths = [], []
+    for history in histories:
+        for distance in distances:
+            far = context_length - distance  # tokens in the far part
+            context = history.clone()  # [C]
+            length = context_length
+            if perturbation == "drop":
+                context = torch.cat([history[far:], history.new_zeros(far)])  # near part first, padding after
+                length = distance
+            elif perturbation == "shuffle":
+                context[:far] = history[:far][torch.randperm(far, generator=generator)]
+            else:  # replace
+                start = int(torch.randint(0, stream.numel() - far + 1, (1,), generator=generator))
+                context[:far] = stream[start : start + far]
+            rows.append(context)
+            lengths.append(length)
+    return torch.stack(rows), torch.tensor(lengths)  # [N * D, C], [N * D]
+
+
+@torch.no_grad()
+def last_token_losses(model: LanguageModel, ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Loss (nats) of each row's target after reading ids[row, :length] from a zero state.
+
+    Right padding is harmless: a left-to-right model's output at index length - 1
+    never sees what comes after it.
+
+    Args:
+        model: a language model in eval mode.
+        ids: [R, C] contexts; lengths: [R]; targets: [R] the token to predict.
+
+    Returns:
+        [R] float losses on the CPU.
+    """
+    if model.training:
+        raise ValueError("The model is in training mode (dropout would blur the curve); use load_checkpoint, which returns it in eval mode.")
+    device = next(model.parameters()).device
+    losses = []
+    for start in range(0, ids.size(0), _CHUNK_ROWS):
+        chunk = ids[start : start + _CHUNK_ROWS].to(device)  # [B, C]
+        chunk_lengths = lengths[start : start + _CHUNK_ROWS].to(device)  # [B]
+        width = int(chunk_lengths.max())
+        features, _ = model.features(chunk[:, :width])  # [B, W, H]
+        last = features[torch.arange(chunk.size(0), device=device), chunk_lengths - 1]  # [B, H]
+        log_probs = torch.log_softmax(model.logits_from_features(last).float(), dim=-1)  # [B, V]
+        chunk_targets = targets[start : start + _CHUNK_ROWS].to(device)  # [B]
+        losses.append(-log_probs.gather(1, chunk_targets[:, None])[:, 0].cpu())  # [B]
+    return torch.cat(losses)  # [R]
+
+
+def effective_context(
+    model: LanguageModel,
+    stream: torch.Tensor,
+    distances: list[int] | tuple[int, ...] = DEFAULT_DISTANCES,
+    positions: int = 200,
+    context_length: int | None = None,
+    seed: int = 0,
+) -> ContextResult:
+    """Loss increase when the history beyond distance d is dropped, shuffled or replaced.
+
+    Args:
+        model: a language model in eval mode.
+        stream: the text's ids [S] (see :func:`text_stream`).
+        distances: distances d in tokens, each smaller than the context length.
+        positions: how many target positions to sample.
+        context_length: history per target (default max(distances) + 50).
+        seed: seeds the positions, shuffles and replacement spans.
+
+    Returns:
+        A :class:`ContextResult`.
+    """
+    distances = sorted({int(d) for d in distances})
+    if not distances or distances[0] < 1:
+        raise ValueError(f"Distances must be positive integers; got {distances}.")
+    context_length = context_length or distances[-1] + 50
+    if distances[-1] >= context_length:
+        raise ValueError(f"The largest distance ({distances[-1]}) must be below the context length ({context_length}); "
+                         "beyond it nothing is left to perturb. Raise the context length.")
+    if positions < 1:
+        raise ValueError(f"positions must be at least 1; got {positions}.")
+    generator = torch.Generator().manual_seed(seed)
+    chosen = sample_positions(stream.numel(), positions, context_length, generator)  # [N]
+    count = chosen.numel()
+    histories = stream[chosen[:, None] + torch.arange(-context_length, 0)]  # [N, C]
+    baseline = last_token_losses(model, histories, torch.full((count,), context_length), stream[chosen])  # [N]
+    targets = stream[chosen].repeat_interleave(len(distances))  # [N * D]
+    increase, standard_error = {}, {}
+    for perturbation in PERTURBATIONS:
+        ids, lengths = build_contexts(stream, chosen, distances, perturbation, context_length, generator)
+        deltas = last_token_losses(model, ids, lengths, targets).view(count, len(distances)) - baseline[:, None]  # [N, D]
+        increase[perturbation] = deltas.mean(dim=0).tolist()
+        spread = deltas.std(dim=0, unbiased=True) if count > 1 else torch.zeros(len(distances))  # [D]
+        standard_error[perturbation] = (spread / math.sqrt(count)).tolist()
+    return ContextResult(distances, float(baseline.mean()), increase, standard_error, count, context_length)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``python -m model.context``."""
+    from model.cli_common import positive_int
+
+    parser = argparse.ArgumentParser(prog="python -m model.context", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoints", nargs="+", help="checkpoint folders to measure (each with its own tokenizer)")
+    parser.add_argument("--text", required=True, help="UTF-8 text file to sample target positions from (empty lines separate paragraphs)")
+    parser.add_argument("--positions", type=positive_int, default=200, help="target positions sampled (default 200)")
+    parser.add_argument("--distances", type=positive_int, nargs="+", default=list(DEFAULT_DISTANCES), help="distances d in tokens (default 1 2 5 10 20 50 100 200)")
+    parser.add_argument("--context-length", type=positive_int, default=None, help="history tokens per target (default: largest distance + 50)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of positions, shuffles and replacements (default 0)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure each checkpoint's effective context on the text and print the curves."""
+    from model.checkpoint import CheckpointError, load_checkpoint
+    from model.cli_common import fail, print_json
+
+    args = build_parser().parse_args(argv)
+    if not os.path.isfile(args.text):
+        fail(f"Text file not found: {args.text}. Pass an existing UTF-8 text file.")
+    try:
+        with open(args.text, encoding="utf-8") as stream:
+            text = stream.read()
+    except UnicodeDecodeError as error:
+        fail(f"{args.text} is not UTF-8 text ({error.reason} at byte {error.start}); convert it first.")
+    reports = []
+    for path in args.checkpoints:
+        try:
+            checkpoint = load_checkpoint(path)
+            result = effective_context(checkpoint.model, text_stream(checkpoint.tokenizer, text), args.distances,
+                                       args.positions, args.context_length, args.seed)
+        except (CheckpointError, ValueError) as error:
+            fail(str(error))
+        reports.append({"checkpoint": checkpoint.path, "name": checkpoint.name, **result.to_dict()})
+        if not args.json:
+            print(f"== {checkpoint.name}: loss {result.baseline_loss:.3f} nats with {result.context_length} tokens of history, "
+                  f"{result.positions} positions; increase in loss (nats) when the context beyond d is perturbed")
+            print(f"  {'d':>5} " + " ".join(f"{name:>16}" for name in PERTURBATIONS))
+            for k, distance in enumerate(result.distances):
+                cells = " ".join(f"{result.increase[p][k]:>8.3f} ± {result.standard_error[p][k]:<5.3f}" for p in PERTURBATIONS)
+                print(f"  {distance:>5} {cells}")
+    if args.json:
+        print_json({"text": os.path.abspath(args.text), "checkpoints": reports})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
