@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint folder(s) written by model.train; several are compared")
     parser.add_argument("--text", help="UTF-8 text file (empty lines separate paragraphs): report perplexity, scored like training")
     parser.add_argument("--pairs", help="TSV of minimal pairs with the header group, prefix, good, bad (extra columns allowed)")
-    parser.add_argument("--suite", choices=["pronoun"], help="build a suite in memory and score it (pronoun: his/her agreement by distance)")
+    parser.add_argument("--suite", choices=["pronoun", "agreement", "relative_clause", "all"], help="build a suite in memory and score it: pronoun (his/her by distance), agreement (subject-verb with attractors), relative_clause, or all")
     parser.add_argument("--suite-seed", type=int, default=0, help="seed for the suite's templates (default 0)")
     parser.add_argument("--templates-per-bucket", type=positive_int, default=None, help="templates per distance bucket in the suite (default: the suite's own)")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="rows for the perplexity stream (default 16, as in training)")
@@ -115,7 +115,7 @@ def print_report(report: dict[str, Any]) -> None:
     if "text" in report:
         text = report["text"]
         print(f"text {text['file']}: {text['tokens']} tokens, {text['unknown_rate']:.1%} <unk>, loss {text['loss']:.4f} nats, perplexity {text['perplexity']:.2f}")
-    for kind in ("pairs", "suite"):
+    for kind in ("pairs", *[key for key in report if key.startswith("suite")]):
         if kind not in report:
             continue
         result = report[kind]
@@ -168,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 report["text"] = evaluate_text(checkpoint.model, checkpoint.tokenizer, args.text, args.batch_size, args.bptt)
             if pair_rows is not None:
                 report["pairs"] = dict(score_pairs(checkpoint.model, checkpoint.tokenizer, pair_rows), file=os.path.abspath(args.pairs))
-            if args.suite:
+            if args.suite == "pronoun":
                 report["suite"] = evaluate_suite(checkpoint.model, checkpoint.tokenizer, args.suite_seed, args.templates_per_bucket)
+            elif args.suite:
+                from model.suites import run_suite
+
+                results = run_suite(checkpoint.model, checkpoint.tokenizer, args.suite, args.suite_seed, args.templates_per_bucket)
+                report.update({f"suite:{name}": result for name, result in results.items()})
         except (CheckpointError, FileNotFoundError, ValueError) as error:
             fail(str(error))
         if args.json:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from text_fixtures import ROOT
 from model import analyze
 
 TEXT = "Mr. Robert said that the weather was fine , so"

@@ -16,7 +16,7 @@ from model import evaluate
 from model.checkpoint import load_checkpoint
 from model.pairs import read_pairs_tsv, score_pairs
 from model.scoring import perplexity, stream_loss
-from conftest import ROOT, patterned_paragraphs
+from text_fixtures import ROOT, patterned_paragraphs
 
 PAIRS = "group\tprefix\tgood\tbad\tnote\nagree\tMr. John said so , and\this\ther\ta\nagree\tMrs. Mary said so , and\ther\this\tb\nmissing\tMr. John said\tzebra\ther\tc\n"
 
@@ -116,3 +116,14 @@ def test_errors_are_one_line_messages(capsys, tiny_checkpoints, tmp_path, text_f
     expect_error(capsys, [tiny_checkpoints["rnn"], "--pairs", str(bad)], "line 2")
     expect_error(capsys, [tiny_checkpoints["rnn"]], "Nothing to evaluate")
     assert os.path.isdir(tiny_checkpoints["rnn"])  # errors leave the shared checkpoint alone
+
+
+def test_suite_all_scores_every_builtin_suite(capsys, tiny_checkpoints):
+    assert evaluate.main([tiny_checkpoints["lstm"], "--suite", "all", "--templates-per-bucket", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["checkpoints"][0]
+    assert {"suite:agreement", "suite:relative_clause", "suite:pronoun"} <= set(report)
+    for key in ("suite:agreement", "suite:relative_clause", "suite:pronoun"):
+        result = report[key]
+        # The tiny vocabulary lacks most template words: they are reported, never scored as <unk>.
+        assert "unknown_template_words" in result and result["overall"]["n"] >= 0
+        assert set(result["overall"]) == {"n", "accuracy"}

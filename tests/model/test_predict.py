@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from text_fixtures import ROOT
 from model import predict
 from model.checkpoint import load_checkpoint
 from model.pairs import next_word_log_probs
