@@ -1,0 +1,13 @@
+"""Memory Lab: explore how RNN, LSTM and GRU language models remember earlier words.
+
+Run with ``streamlit run app.py``. Models are read from the folder named by the
+environment variable MEMORY_LAB_CHECKPOINTS (default ``checkpoints``); every
+sub-folder that holds a checkpoint can be picked in the sidebar. Works offline.
+"""
+from model.cli_common import set_offline_defaults
+
+set_offline_defaults()  # before anything imports `datasets`
+
+from ui.main import main  # noqa: E402
+
+main()

@@ -1,0 +1,41 @@
+"""Gradients view: the chain-rule calculator, the measured flow and the exploding demo."""
+from __future__ import annotations
+
+from app_helpers import assert_every_chart_captioned, chart_titled, exception_free, open_app
+
+
+def test_calculator_multiplies_the_slopes(app_models):
+    at = exception_free(open_app("Vanishing and exploding gradients", chain_slopes=", ".join(["0.1"] * 9)))
+    assert at.metric[0].value == "1e-09"
+    product = chart_titled(at, "Running product")["data"].dropna(subset=["step"])  # the other layer is the line at 1
+    assert list(product["step"]) == list(range(1, 10))
+    assert abs(product["abs_product"].iloc[-1] - 1e-9) < 1e-20
+    at.text_input(key="chain_slopes").set_value("0.5, banana").run()
+    assert not at.exception
+    assert any("“banana”, which is not a number" in e.value for e in at.error)
+
+
+def test_measured_flow_and_exploding_demo(app_models):
+    at = exception_free(open_app("Vanishing and exploding gradients"))
+    assert assert_every_chart_captioned(at) == 6
+    flow = chart_titled(at, "How much of a change at an earlier word")["data"]
+    assert set(flow["model"]) == {"tiny-rnn", "tiny-lstm", "tiny-gru"}
+    assert "cell state c (LSTM)" in set(flow["path"])
+    retention = chart_titled(at, "share of the memory kept")["data"]
+    assert retention["share kept"].between(0, 1).all()
+
+    at.slider(key="explode_scale").set_value(4.0)
+    at.toggle(key="explode_clip").set_value(True)
+    at.run()
+    at.number_input(key="explode_threshold").set_value(2.0)
+    at.run()
+    exception_free(at)
+    demo = chart_titled(at, "tiny-rnn: gradient size against distance")["data"]
+    far = demo["words back"].max()
+    scaled = demo[(demo["weights"] == "recurrent weights × 4") & (demo["words back"] == far)]["norm"].iloc[0]
+    original = demo[(demo["weights"] == "trained weights") & (demo["words back"] == far)]["norm"].iloc[0]
+    assert scaled > original
+    clipped = demo[demo["weights"].str.endswith("clipped")]["norm"]
+    assert len(clipped) and (clipped <= 2.0).all()
+    history = chart_titled(at, "gradient norms recorded during training")["data"]
+    assert (history[history["series"].str.startswith("after clipping")]["norm"] <= 2.0).all()

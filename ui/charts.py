@@ -1,0 +1,150 @@
+"""Altair charts used by several views, and the one way a chart reaches the page (with its caption).
+
+Every chart is drawn by :func:`show_chart`, which refuses a chart without a
+caption. Streamlit's chart toolbar (hover the chart, then ⋯) offers "Download
+as PNG" and "Copy Vega-Lite spec"; the captions say so once per view.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui.settings import ARCH_COLOURS
+
+EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and Copy Vega-Lite spec."
+
+
+def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, height: int | None = None) -> None:
+    """Draw an Altair chart full width with its caption underneath.
+
+    Args:
+        chart: any Altair chart.
+        caption: what is plotted, its unit, the method and the baseline (required).
+        key: a stable element key (needed when the same chart appears twice on a page).
+        height: total pixels, axis labels included (None: the chart's own size). Line charts over
+            words need it: their upright word labels take height from the plot.
+    """
+    if not caption or not caption.strip():
+        raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
+    if st.session_state.get("presenter", False):
+        # Large type for a projector (the chart's own fonts are not reached by CSS).
+        chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(labelFontSize=15, titleFontSize=16).configure_title(fontSize=19)
+    st.altair_chart(chart, width="stretch", key=key, height=height if height is not None else "content")
+    st.caption(caption)
+
+
+def word_labels(tokens: Sequence[str]) -> list[str]:
+    """Unique axis labels in sentence order: "1 Mr", "2 .", "3 Robert", ..."""
+    return [f"{index + 1} {token}" for index, token in enumerate(tokens)]
+
+
+def heatmap(
+    values: Sequence[Sequence[float]],
+    tokens: Sequence[str],
+    units: Sequence[int],
+    title: str,
+    domain: tuple[float, float] | None,
+    scheme: str = "blues",
+    row_pixels: int | None = None,
+    all_tokens: Sequence[str] | None = None,
+) -> alt.Chart:
+    """Words (x) by units (y) coloured by value.
+
+    Args:
+        values: [T][H] values for every word and unit.
+        tokens: the T words.
+        units: which unit columns to show, in display order (top first).
+        title: chart title.
+        domain: colour scale range, e.g. (0, 1) for gates; None to fit the data.
+        scheme: a Vega colour scheme ("blues" for gates, "redblue" for signed values).
+        row_pixels: height of one unit row (default: about 320 pixels in all).
+        all_tokens: the whole sentence when ``values`` covers only its first words, so the
+            x axis keeps a column for every word (the unread ones stay empty).
+    """
+    labels = word_labels(tokens)
+    axis_labels = word_labels(all_tokens) if all_tokens is not None else labels
+    rows = [
+        {"word": labels[t], "unit": f"unit {unit}", "value": float(values[t][unit])}
+        for t in range(len(tokens))
+        for unit in units
+    ]
+    fixed = {"domain": list(domain)} if domain else {}
+    if scheme == "redblue":
+        # Signed values: white at 0, red above, blue below.
+        scale = alt.Scale(scheme=scheme, domainMid=0, reverse=True, **fixed)
+    else:
+        scale = alt.Scale(scheme=scheme, **fixed)
+    return (
+        alt.Chart(pd.DataFrame(rows), title=title)
+        .mark_rect()
+        .encode(
+            x=alt.X("word:N", sort=axis_labels, title="word (position)", scale=alt.Scale(domain=axis_labels)),
+            y=alt.Y("unit:N", sort=[f"unit {unit}" for unit in units], title="unit"),
+            color=alt.Color("value:Q", scale=scale, title="value", legend=alt.Legend(orient="bottom", gradientLength=160)),
+            tooltip=["word", "unit", alt.Tooltip("value:Q", format=".3f")],
+        )
+        # A band step, not a fixed height: Streamlit's theme collapses fixed-height band scales.
+        .properties(height=alt.Step(row_pixels or band_step(len(units))))
+    )
+
+
+def band_step(rows: int, total: int = 320, smallest: int = 6, largest: int = 22) -> int:
+    """Pixels per row of a heatmap so that ``rows`` rows take about ``total`` pixels."""
+    return int(min(largest, max(smallest, total // max(rows, 1))))
+
+
+def per_word_lines(
+    series: dict[str, Sequence[float | None]],
+    tokens: Sequence[str],
+    title: str,
+    y_title: str,
+    log_scale: bool = False,
+    domain: tuple[float, float] | None = None,
+    colours: dict[str, str] | None = None,
+) -> alt.Chart:
+    """One line per named series over the words of the sentence."""
+    labels = word_labels(tokens)
+    rows = [
+        {"word": labels[t], "position": t + 1, "series": name, "value": value}
+        for name, values in series.items()
+        for t, value in enumerate(values)
+        if value is not None and t < len(labels)
+    ]
+    y_scale = alt.Scale(type="log") if log_scale else (alt.Scale(domain=list(domain)) if domain else alt.Scale())
+    legend = alt.Legend(orient="top", columns=2, labelLimit=260)
+    colour = alt.Color("series:N", title=None, legend=legend)
+    if colours:
+        names = list(series)
+        colour = alt.Color("series:N", title=None, legend=legend, scale=alt.Scale(domain=names, range=[colours.get(n, "#555") for n in names]))
+    return (
+        alt.Chart(pd.DataFrame(rows), title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("word:N", sort=labels, title="word (position)"),
+            y=alt.Y("value:Q", scale=y_scale, title=y_title),
+            color=colour,
+            tooltip=["series", "word", alt.Tooltip("value:Q", format=".4g")],
+        )
+    )
+
+
+def model_colours(names: Sequence[str], archs: Sequence[str | None]) -> dict[str, str]:
+    """Colour per model name from its architecture (extra models of one arch get greys)."""
+    colours: dict[str, str] = {}
+    used: set[str] = set()
+    spare = iter(["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"])
+    for name, arch in zip(names, archs):
+        colour = ARCH_COLOURS.get(arch or "", "")
+        if not colour or colour in used:
+            colour = next(spare, "#555555")
+        used.add(colour)
+        colours[name] = colour
+    return colours
+
+
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A DataFrame from row dicts (empty frame with no columns when there are none)."""
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,28 @@
+"""Presenter mode: large type for a projector (CSS only, no scripts)."""
+from __future__ import annotations
+
+import streamlit as st
+
+# Static CSS written here, no user text in it.
+_PRESENTER_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
+[data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+.memory-lab-words { font-size: 1.6rem; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+button[data-baseweb="tab"] p { font-size: 1.2rem; }
+[data-testid="stTextInput"] input, [data-testid="stTextArea"] textarea { font-size: 1.35rem; }
+</style>
+"""
+
+
+def apply_presenter_style(enabled: bool) -> None:
+    """Inject the large-type style sheet when presenter mode is on."""
+    if enabled:
+        st.markdown(_PRESENTER_CSS, unsafe_allow_html=True)
+
+
+def is_presenter() -> bool:
+    """Whether presenter mode is on in this session."""
+    return bool(st.session_state.get("presenter", False))

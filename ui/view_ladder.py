@@ -1,0 +1,100 @@
+"""Distance ladder: move the deciding word further away, rung by rung, and measure each model's memory span."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui import analysis_cache
+from ui.charts import EXPORT_HINT, model_colours, show_chart
+from ui.common import model_title, side_by_side
+from ui.context import Context
+from ui.markup import md
+from ui.model_store import get_checkpoint
+from ui.settings import SEED_SENTENCE
+
+
+def _controls(context: Context) -> dict:
+    row = st.columns(5)
+    source = row[0].text_input("Source word", value="Robert", key="ladder_source", help="The word that decides the prediction.").strip()
+    target = row[1].text_input("Predicted word", value="his", key="ladder_target").strip()
+    contrast = row[2].text_input("Against", value="her", key="ladder_contrast").strip()
+    replacement = row[3].text_input("Replace the source by (occlusion)", value="", key="ladder_replacement",
+                                    placeholder="<unk>", help="Empty: the unknown-word token.").strip()
+    rungs = row[4].slider("Rungs", 2, 13, 10, key="ladder_rungs")
+    tokens = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).tokens if context.ready else []
+    use_typed = context.ready and source in tokens and target in tokens
+    sentence = context.text if use_typed else SEED_SENTENCE
+    st.caption(("The ladder starts from your sentence: " if use_typed else
+                "Your sentence does not hold both the source and the predicted word, so the ladder starts from the seed sentence: ")
+               + f"“{md(sentence)}”. Rung n inserts n neutral clauses right after “{md(source)}”.")
+    return {"sentence": sentence, "source": source, "target": target, "contrast": contrast, "rungs": rungs, "replacement": replacement or None}
+
+
+def _line(rows: list[dict], value: str, title: str, y_title: str, names: list[str], colours: dict[str, str], log: bool = False) -> alt.Chart:
+    data = [row for row in rows if row.get(value) is not None and (not log or row[value] > 0)]
+    return alt.Chart(pd.DataFrame(data), title=title).mark_line(point=True).encode(
+        x=alt.X("distance:Q", title="words between the source word and the predicted word"),
+        y=alt.Y(f"{value}:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale()),
+        color=alt.Color("model:N", scale=alt.Scale(domain=names, range=[colours[n] for n in names])),
+        tooltip=["model", "distance", alt.Tooltip(f"{value}:Q", format=".4g"), "text"],
+    )
+
+
+def _short(span: dict) -> str:
+    """The span for a badge: "11.1 words", "> 94 words", or "no preference" when undefined."""
+    return span["display"] if span["value"] is not None or span["beyond"] else "no preference"
+
+
+def render(context: Context) -> None:
+    """Draw the Distance ladder view."""
+    st.markdown("How far back can each model reach? Take a sentence where one word decides a later one (“Robert” → "
+                "“his”), then push the two apart by inserting neutral clauses, one more per rung, and watch the "
+                "preference fade.")
+    if not context.chosen:
+        st.info("Pick at least one model in the sidebar.")
+        return
+    spec = _controls(context)
+    results: dict[str, dict] = {}
+    for entry in context.chosen:
+        try:
+            results[entry.name] = analysis_cache.ladder(entry.path, entry.signature, spec["sentence"], spec["source"], spec["target"],
+                                                        spec["contrast"], spec["rungs"], spec["replacement"])
+        except ValueError as error:
+            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    if not results:
+        return
+    chosen = [entry for entry in context.chosen if entry.name in results]
+    st.subheader("Memory span")
+    for column, entry in zip(side_by_side(chosen), chosen):
+        span, reach = results[entry.name]["memory_span"], results[entry.name]["influence_span"]
+        with column:
+            st.metric(f"{entry.name} ({(entry.arch or '').upper()}) ≈", _short(span), help=span["definition"])
+            if span["value"] is None and not span["beyond"]:
+                st.caption(md(span["display"]))
+            st.badge(f"influence span ≈ {_short(reach)}", color="gray", help=reach["definition"])
+    first_span = next(iter(results.values()))
+    st.caption(f"{md(first_span['memory_span']['definition'])} Influence span: the same, for {md(first_span['influence_definition'])}. "
+               "Hover a number for its definition.")
+    names = [entry.name for entry in chosen]
+    colours = model_colours(names, [entry.arch for entry in chosen])
+    rows = [dict(rung, model=name) for name, data in results.items() for rung in data["rungs"]]
+    first = next(iter(results.values()))
+    show_chart(_line(rows, "contrast", f"Preference for “{spec['target']}” over “{spec['contrast']}” against distance",
+                     "log P(target) − log P(contrast), nats", names, colours),
+               f"{md(first['contrast_definition'])}. Read at the prediction right before the predicted word, one point per rung. "
+               "0 (the baseline) = no preference; above 0 = the model still prefers the right word.", key="ladder_contrast_chart")
+    show_chart(_line(rows, "influence", f"Influence of “{spec['source']}” against distance", "gradient norm (log)", names, colours, log=True),
+               f"{md(first['influence_definition'])}: how strongly the source word's vector moves that preference (per unit of "
+               "embedding, log scale); 0 would mean no influence. Exact gradient by automatic differentiation.", key="ladder_influence_chart")
+    if any(row.get("occlusion") is not None for row in rows):
+        show_chart(_line(rows, "occlusion", f"What removing “{spec['source']}” costs", "change of the preference, nats", names, colours),
+                   f"{md(first['occlusion_definition'])}, replacement {md(first['replacement_word'])}: the preference lost when the "
+                   "source word is swapped out (0 = the word did not matter).", key="ladder_occlusion_chart")
+    table = pd.DataFrame(rows)[["model", "fillers", "distance", "p_good", "p_bad", "contrast", "influence", "occlusion"]]
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"p_good": st.column_config.NumberColumn(f"P({spec['target']})", format="%.4f"),
+                                "p_bad": st.column_config.NumberColumn(f"P({spec['contrast']})", format="%.4f")})
+    st.caption("Every rung and model: number of inserted clauses, distance in words, the two probabilities (0 to 1) before the "
+               "predicted word, the contrast in nats, the source's influence and the occlusion effect.")
+    st.caption(EXPORT_HINT)

@@ -1,0 +1,121 @@
+"""Models: a card per checkpoint from its metrics.json (what it was trained on, how big, how good)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui.charts import EXPORT_HINT, show_chart
+from ui.common import model_title, side_by_side
+from ui.context import Context
+from ui.markup import md
+from ui.model_store import ModelEntry, get_checkpoint
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def card_facts(entry: ModelEntry) -> dict[str, str]:
+    """The model card as label -> text (sizes from config.json, the rest from metrics.json)."""
+    checkpoint = get_checkpoint(entry)
+    config, metrics = checkpoint.config, checkpoint.metrics
+    train_config = metrics.get("train_config") if isinstance(metrics.get("train_config"), dict) else {}
+    clip = train_config.get("clip")
+    return {
+        "Architecture": config.arch.upper(),
+        "Corpus": str(metrics.get("corpus", "—")),
+        "Vocabulary": _number(config.vocab_size, 0) + " words",
+        "Embedding / hidden size": f"{config.embedding_size} / {config.hidden_size} units, {config.num_layers} layer(s)",
+        "Output layer": "adaptive softmax" if config.decoder == "adaptive" else "full softmax",
+        "Parameters": _number(metrics.get("parameters", checkpoint.model.num_parameters()), 0),
+        "Train perplexity": _number(metrics.get("train_ppl"), 1),
+        "Validation perplexity": _number(metrics.get("valid_ppl"), 1),
+        "Test perplexity": _number(metrics.get("test_ppl"), 1),
+        "Training steps": _number(metrics.get("total_steps_trained", metrics.get("steps")), 0),
+        "Epochs (best checkpoint)": _number(metrics.get("epochs"), 2),
+        "Training time": f"{_number((metrics.get('wall_time_seconds') or float('nan')) / 60, 1)} min",
+        "Gradient clipping": "off" if clip in (None, 0) else f"global norm ≤ {clip}",
+        "Status": str(metrics.get("status", "—")),
+        "Stored as": str(metrics.get("storage_dtype", "—")),
+    }
+
+
+def _curve_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for record in metrics.get("curve") or []:
+        if isinstance(record, dict) and isinstance(record.get("train_ppl"), (int, float)):
+            rows.append({"step": record.get("step"), "split": "train (running mean)", "perplexity": record["train_ppl"]})
+    for record in metrics.get("validation") or []:
+        if isinstance(record, dict) and isinstance(record.get("ppl"), (int, float)):
+            rows.append({"step": record.get("step"), "split": f"{record.get('split', 'valid')} (held out)", "perplexity": record["ppl"]})
+    return pd.DataFrame(rows)
+
+
+def _norm_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for record in metrics.get("curve") or []:
+        if not isinstance(record, dict):
+            continue
+        for key, label in (("grad_norm_mean", "mean"), ("grad_norm_max", "max")):
+            if isinstance(record.get(key), (int, float)):
+                rows.append({"step": record.get("step"), "statistic": label, "norm": record[key]})
+    return pd.DataFrame(rows)
+
+
+def render_card(entry: ModelEntry) -> None:
+    """One model card: facts, the perplexity curve and the gradient norms."""
+    checkpoint = get_checkpoint(entry)
+    st.subheader(model_title(entry))
+    facts = card_facts(entry)
+    st.table(pd.DataFrame({"value": list(facts.values())}, index=list(facts.keys())))
+    st.caption("From the checkpoint's config.json and metrics.json. Perplexity = exp(mean cross-entropy per word): "
+               "the number of words the model is, on average, as unsure as if choosing uniformly among. Lower is better; "
+               "a model that guesses uniformly has perplexity = vocabulary size.")
+    curve = _curve_frame(checkpoint.metrics)
+    if not curve.empty:
+        chart = alt.Chart(curve, title=f"{entry.name}: perplexity during training").mark_line(point=True).encode(
+            x=alt.X("step:Q", title="training step"),
+            y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
+            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="top")), tooltip=["step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
+        )
+        show_chart(chart, "Perplexity (log scale, lower is better) against training step: the training curve is a running mean "
+                   "over the last logging window, the held-out points score the validation text. Baseline: vocabulary size "
+                   f"({checkpoint.config.vocab_size:,}) for uniform guessing. {EXPORT_HINT}", key=f"card_curve_{entry.name}", height=340)
+    norms = _norm_frame(checkpoint.metrics)
+    if not norms.empty:
+        chart = alt.Chart(norms, title=f"{entry.name}: gradient norm during training").mark_line().encode(
+            x=alt.X("step:Q", title="training step"),
+            y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log scale)"),
+            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="top")), tooltip=["step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
+        )
+        show_chart(chart, "Global L2 norm of the gradient of all weights, before clipping, per training step (mean and max "
+                   "over each logging window), log scale. Spikes are exploding gradients; clipping caps what the "
+                   "optimizer uses at the clip threshold listed above.", key=f"card_norms_{entry.name}", height=340)
+
+
+def render(context: Context) -> None:
+    """All folders in a table, then a card per chosen model side by side."""
+    st.markdown("What each model is: its size, what it read, and how well it predicts text it never saw.")
+    table = [
+        {"folder": entry.name, "architecture": (entry.arch or "—").upper(), "usable": "yes" if entry.ok else "no",
+         "problem": entry.error or ""}
+        for entry in context.entries
+    ]
+    if table:
+        st.dataframe(pd.DataFrame(table), width="stretch", hide_index=True)
+        st.caption(f"Every folder under {md(context.root)}; a folder that does not load says why.")
+    else:
+        st.info(f"No model folders in {md(context.root)} yet. Train one in the Train tab.", icon=":material/info:")
+    if not context.chosen:
+        return
+    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+        with column:
+            render_card(entry)

@@ -1,0 +1,102 @@
+"""Next word: what each model expects next, and how surprised it was by each actual word."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui import analysis_cache
+from ui.charts import EXPORT_HINT, model_colours, show_chart, word_labels
+from ui.common import model_title, position_labels, side_by_side, unknown_notice
+from ui.context import Context
+from ui.markup import md, word_spans
+
+TOP_K = 10
+
+
+def _strip_chart(rows: list[dict], labels: list[str], model_names: list[str]) -> alt.Chart:
+    base = alt.Chart(pd.DataFrame(rows), title="Probability each model gave the word that actually came").encode(
+        x=alt.X("word:N", sort=labels, title="actual word (position)"),
+        y=alt.Y("model:N", sort=model_names, title=None),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("probability:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="P(actual word)"),
+        tooltip=["model", "word", alt.Tooltip("probability:Q", format=".3f"), alt.Tooltip("surprise_bits:Q", format=".2f"), "rank", "unknown"],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("probability:Q", format=".2f"),
+        color=alt.condition("datum.probability > 0.5", alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).properties(height=alt.Step(36))
+
+
+def _top_chart(top: list[dict], colour: str, title: str) -> alt.Chart:
+    frame = pd.DataFrame(top)
+    frame["rank"] = range(1, len(frame) + 1)
+    bars = alt.Chart(frame, title=title).mark_bar(color=colour).encode(
+        x=alt.X("prob:Q", title="probability", scale=alt.Scale(domain=[0, max(0.05, float(frame["prob"].max()))])),
+        y=alt.Y("word:N", sort=alt.EncodingSortField("rank", order="ascending"), title=None),
+        tooltip=["rank", "word", alt.Tooltip("prob:Q", format=".4f")],
+    )
+    labels = bars.mark_text(align="left", dx=3).encode(text=alt.Text("prob:Q", format=".3f"))
+    return (bars + labels).properties(height=alt.Step(24))
+
+
+def render(context: Context) -> None:
+    """Draw the Next word view for every chosen model."""
+    st.markdown(
+        "A language model reads the sentence one word at a time and, after each word, gives every word in its "
+        "vocabulary a probability of coming next. Low probability for the word that really came = surprise."
+    )
+    results = {entry.name: analysis_cache.next_word(entry.path, entry.signature, context.text, TOP_K) for entry in context.chosen}
+    first = results[context.chosen[0].name]
+    tokens = first["tokens"]
+    unknown_anywhere = [any(results[e.name]["unknown"][i] for e in context.chosen) for i in range(len(tokens))]
+    # "(?)" marks a word some chosen model does not know (it reads <unk> there).
+    labels = [label + (" (?)" if unknown_anywhere[i] else "") for i, label in enumerate(word_labels(tokens))]
+    names = [entry.name for entry in context.chosen]
+    colours = model_colours(names, [entry.arch for entry in context.chosen])
+
+    rows = []
+    for entry in context.chosen:
+        result = results[entry.name]
+        for index, actual in enumerate(result["actual"]):
+            rows.append({
+                "model": entry.name, "word": labels[index], "probability": actual["prob"],
+                "surprise_bits": actual["bits"], "rank": actual["rank"], "unknown": result["unknown"][index],
+            })
+    show_chart(
+        _strip_chart(rows, labels, names),
+        "Each cell: the probability (0 to 1) the model gave the word in that column, having read only the words to its "
+        "left (the first word is predicted from the start of a paragraph). Method: softmax of the model's output, "
+        "exact, no sampling. Baseline: a model that knows nothing would give each word 1 / vocabulary size "
+        f"(≈ {1 / first['vocab_size']:.1e} here). Surprise in bits = −log2(probability). (?) after a word: "
+        f"unknown to a model, which then gives the probability of <unk>. {EXPORT_HINT}",
+        key="next_word_strip",
+    )
+    for entry in context.chosen:
+        result = results[entry.name]
+        unknown_notice(entry, result["tokens"], result["unknown"])
+
+    st.subheader("Top predictions at one position")
+    options = position_labels(tokens)
+    picked = st.select_slider("Position", options=options, value=options[-1], key="next_word_position",
+                              help="Slide to see what each model expected after that word.")
+    row = options.index(picked)
+    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+        result = results[entry.name]
+        with column:
+            st.markdown(f"**{model_title(entry)}**")
+            marked = [index == row - 1 for index in range(len(result["tokens"]))]
+            st.markdown(word_spans(result["tokens"][:row] or ["(nothing yet)"], [None] * max(row, 1), marked=marked,
+                                   unknown=result["unknown"][:row]), unsafe_allow_html=True)
+            show_chart(
+                _top_chart(result["top"][row], colours[entry.name], f"{entry.name}: top {TOP_K} next words"),
+                f"The {TOP_K} most probable next words of {md(entry.name)} {md(picked)}, as probabilities (0 to 1) from "
+                "the softmax over its whole vocabulary. Baseline: uniform guessing gives "
+                f"{1 / result['vocab_size']:.1e} per word. <unk> stands for any word outside the vocabulary.",
+                key=f"next_word_top_{entry.name}",
+            )
+    table = pd.DataFrame(rows).pivot(index="word", columns="model", values="probability").reindex(labels)[names]
+    st.dataframe(table, width="stretch", column_config={name: st.column_config.NumberColumn(format="%.4f") for name in names})
+    st.caption("The numbers of the strip above: probability (0 to 1) each model gave each actual word given the words before it.")
