@@ -119,7 +119,7 @@ def make_trainer(model, optimizer, clip: float, batch_size: int, bptt: int, stre
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         holder["state"] = detach_state(state)
-        return float(loss)
+        return loss.item()
 
     return step, batches()
 
