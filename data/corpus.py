@@ -87,6 +87,53 @@ def _check_text_file(path: str) -> None:
         raise ValueError(f"{path} is not UTF-8 text (it ends inside a multi-byte character: {error.reason}).") from error
 
 
+def local_paths(
+    train: str | None = None,
+    valid: str | None = None,
+    test: str | None = None,
+    folder: str | None = None,
+) -> tuple[str, dict[str, str]]:
+    """Which files make the corpus, each checked to be non-empty UTF-8 text.
+
+    Args:
+        train, valid, test: paths to text files; valid and test are optional.
+        folder: a folder holding train.txt (and optionally valid.txt, test.txt);
+            used instead of the separate paths.
+
+    Returns:
+        (a readable corpus name, split -> path).
+    """
+    if folder is not None:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"Corpus folder not found: {folder}. It must hold train.txt (and valid.txt, test.txt).")
+        found = {split: os.path.join(folder, f"{split}.txt") for split in SPLITS}
+        paths = {split: path for split, path in found.items() if os.path.isfile(path)}
+        name = os.path.basename(os.path.normpath(folder))
+    else:
+        paths = {split: path for split, path in zip(SPLITS, (train, valid, test)) if path}
+        name = os.path.splitext(os.path.basename(train))[0] if train else ""
+    if "train" not in paths:
+        raise ValueError("A corpus needs a training file: pass --train PATH or a folder holding train.txt.")
+    for path in paths.values():
+        _check_text_file(path)
+    return name, paths
+
+
+def load_text_dataset(paths: dict[str, str]):
+    """The files as a `datasets` DatasetDict (Arrow, cached on disk), one sample per "\n\n" block.
+
+    Args:
+        paths: split -> checked text file (see :func:`local_paths`).
+
+    Returns:
+        datasets.DatasetDict with a "text" column per split; a sample may still hold several
+        paragraphs (split them with :func:`split_paragraphs`).
+    """
+    from datasets import load_dataset  # imported late: HF_* offline flags must be set first
+
+    return load_dataset("text", data_files=paths, sample_by="paragraph", cache_dir=_cache_dir())
+
+
 def load_local(
     train: str | None = None,
     valid: str | None = None,
@@ -103,23 +150,8 @@ def load_local(
     Returns:
         A :class:`Corpus` with a sha256 of each file.
     """
-    if folder is not None:
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"Corpus folder not found: {folder}. It must hold train.txt (and valid.txt, test.txt).")
-        found = {split: os.path.join(folder, f"{split}.txt") for split in SPLITS}
-        paths = {split: path for split, path in found.items() if os.path.isfile(path)}
-        name = os.path.basename(os.path.normpath(folder))
-    else:
-        paths = {split: path for split, path in zip(SPLITS, (train, valid, test)) if path}
-        name = os.path.splitext(os.path.basename(train))[0] if train else ""
-    if "train" not in paths:
-        raise ValueError("A corpus needs a training file: pass --train PATH or a folder holding train.txt.")
-    for path in paths.values():
-        _check_text_file(path)
-
-    from datasets import load_dataset  # imported late: HF_* offline flags must be set first
-
-    dataset = load_dataset("text", data_files=paths, sample_by="paragraph", cache_dir=_cache_dir())
+    name, paths = local_paths(train, valid, test, folder)
+    dataset = load_text_dataset(paths)
     splits = {split: [p for text in dataset[split]["text"] for p in split_paragraphs(text)] for split in paths}
     for split, paragraphs in splits.items():
         if not paragraphs:

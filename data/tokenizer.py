@@ -9,6 +9,7 @@ user's own words.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -22,6 +23,33 @@ SPECIAL_TOKENS = (UNK_TOKEN, EOS_TOKEN)
 # A word is a run of letters, digits or underscores; anything else that is not
 # white space (punctuation, emoji, zero-width marks) is a token of one character.
 _WORD_OR_SYMBOL = Regex(r"\w+|[^\w\s]")
+# Longer paragraphs are tokenized in pieces cut at a space, tab or newline: tokens
+# never span white space, so the ids are the same, and the `tokenizers` library's
+# per-call buffers stay small (one 50 MB line tokenized whole took 8 GB, about
+# 800 bytes a token); pieces are encoded a few at a time.
+_PIECE_CHARS = 1 << 16
+_PIECES_PER_CALL = 16
+_PIECE_CUT = re.compile(r"[ \t\n]")
+
+
+def whitespace_pieces(text: str, size: int = _PIECE_CHARS) -> Iterator[str]:
+    """Cut ``text`` at white space into pieces of about ``size`` characters (the text itself if shorter).
+
+    Args:
+        text: any text.
+        size: a piece ends at the first space, tab or newline at or after this many characters.
+
+    Yields:
+        Consecutive pieces whose concatenation is ``text``.
+    """
+    start = 0
+    while len(text) - start > size:
+        cut = _PIECE_CUT.search(text, start + size)
+        if cut is None:
+            break
+        yield text[start : cut.start()]
+        start = cut.start()
+    yield text[start:]
 
 
 @dataclass(frozen=True)
@@ -109,7 +137,7 @@ class WordTokenizer:
             special_tokens=list(SPECIAL_TOKENS),
             show_progress=False,
         )
-        tokenizer.train_from_iterator(texts, trainer=trainer)
+        tokenizer.train_from_iterator((piece for text in texts for piece in whitespace_pieces(text)), trainer=trainer)
         return cls(tokenizer)
 
     @classmethod
@@ -171,12 +199,29 @@ class WordTokenizer:
         """Ids of each paragraph followed by ``<eos>``; fast batched encoding for corpora."""
         chunk: list[str] = []
         for paragraph in paragraphs:
+            if len(paragraph) > _PIECE_CHARS:
+                if chunk:
+                    yield from self._ids_with_eos(chunk)
+                    chunk = []
+                yield self._long_paragraph_ids(paragraph) + [self.eos_id]
+                continue
             chunk.append(paragraph)
             if len(chunk) == batch_size:
                 yield from self._ids_with_eos(chunk)
                 chunk = []
         if chunk:
             yield from self._ids_with_eos(chunk)
+
+    def _long_paragraph_ids(self, paragraph: str) -> list[int]:
+        ids: list[int] = []
+        pieces: list[str] = []
+        for piece in whitespace_pieces(paragraph):
+            pieces.append(piece)
+            if len(pieces) == _PIECES_PER_CALL:
+                ids.extend(i for encoding in self._tokenizer.encode_batch(pieces, add_special_tokens=False) for i in encoding.ids)
+                pieces = []
+        ids.extend(i for encoding in self._tokenizer.encode_batch(pieces, add_special_tokens=False) for i in encoding.ids)
+        return ids
 
     def _ids_with_eos(self, chunk: list[str]) -> Iterator[list[int]]:
         for encoding in self._tokenizer.encode_batch(chunk, add_special_tokens=False):

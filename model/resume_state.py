@@ -14,6 +14,7 @@ import tempfile
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from model.checkpoint import write_json_atomic
@@ -116,10 +117,52 @@ def find_resume_state(path: str) -> str:
 
 
 def load_resume_state(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a resumable state: (tensors of state.safetensors, state.json).
+
+    Raises:
+        FileNotFoundError: no state under ``path``.
+        ValueError: a file that is not JSON / safetensors (pickles are refused) or model weights
+            that are NaN or infinite, each named with the way out.
+    """
     folder = find_resume_state(path)
-    with open(os.path.join(folder, "state.json"), encoding="utf-8") as stream:
-        info = json.load(stream)
-    return load_file(os.path.join(folder, "state.safetensors")), info
+    try:
+        with open(os.path.join(folder, "state.json"), encoding="utf-8") as stream:
+            info = json.load(stream)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{folder}/state.json is not valid JSON ({error}). Delete {folder} to start the run afresh.") from error
+    try:
+        tensors = load_file(os.path.join(folder, "state.safetensors"))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(
+            f"{folder}/state.safetensors is not a readable safetensors file ({error}); it may be truncated or "
+            f"another format (pickles are refused). Delete {folder} to start the run afresh."
+        ) from error
+    for name, tensor in tensors.items():
+        if name.startswith("model.") and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(
+                f"{folder}/state.safetensors holds non-finite values (NaN or inf) in {name[len('model.'):]}; resuming would "
+                f"only train a broken model. Delete {folder} to start afresh (the best checkpoint beside it is kept)."
+            )
+    return tensors, info
+
+
+def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Put the ``model.*`` tensors of a resumable state into ``model``, checking names and shapes first.
+
+    Raises:
+        ValueError: naming the first weights that do not fit (the state belongs to another model).
+    """
+    weights = {name[len("model."):]: tensor for name, tensor in tensors.items() if name.startswith("model.")}
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    wrong = [f"{name} {tuple(weights[name].shape)} instead of {tuple(expected[name].shape)}"
+             for name in sorted(set(weights) & set(expected)) if weights[name].shape != expected[name].shape]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"The resumable state in {source} does not fit the model its own state.json describes "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {wrong[:3]}). Delete {source}/resume to start afresh."
+        )
+    model.load_state_dict(weights)
 
 
 def restore_hidden(tensors: dict[str, torch.Tensor], device: torch.device):

@@ -26,6 +26,8 @@ def stream_loss(model: LanguageModel, stream: torch.Tensor, batch_size: int = 16
     state = None
     total, count = 0.0, 0
     for _, inputs, targets in windows(rows, bptt):
+        # A memory-mapped stream (data/streaming.py) holds int32 ids; the loss wants int64.
+        inputs, targets = inputs.long(), targets.long()  # [B, T]
         features, state = model.features(inputs, state)  # [B, T, H]
         state = detach_state(state)
         total += float(model.loss(features, targets)) * targets.numel()

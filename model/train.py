@@ -5,6 +5,12 @@ Example:
         --time-limit 30 --out checkpoints/my-lstm
 
 Ctrl-C or SIGTERM saves a resumable state; continue with --resume OUT.
+
+Several processes (data parallel, DistributedDataParallel; --batch-size stays the global batch):
+    torchrun --nproc_per_node=2 -m model.train --corpus-dir ... --out checkpoints/my-lstm
+
+A corpus larger than memory: --stream on (automatic above 256 MB of training text)
+tokenizes into a token file on disk and reads batches from it.
 """
 from __future__ import annotations
 
@@ -67,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--init-from", help="start from this checkpoint's weights (same arch, sizes and tokenizer), e.g. to fine-tune with a longer --bptt")
     run.add_argument("--fp16-storage", action="store_true", help="store weights as float16 (half the file size)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    large = parser.add_argument_group("large corpora (local files only)")
+    large.add_argument("--stream", choices=["auto", "on", "off"], default="auto",
+                       help="tokenize into a token file on disk and read batches from it instead of holding the corpus in memory; "
+                            "auto streams above 256 MB of training text (default auto)")
+    large.add_argument("--num-proc", type=positive_int, default=1, help="processes tokenizing in parallel when streaming (default 1)")
+    large.add_argument("--token-cache", default=None,
+                       help="folder for token files when streaming (default $MEMORY_LAB_TOKEN_CACHE or ~/.cache/memory-lab/tokens)")
     return parser
 
 
@@ -75,18 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from data.tokenizer import WordTokenizer
     from model.config import ModelConfig, default_cutoffs
+    from model.distributed import rank_info
     from model.resume_state import find_resume_state
     from model.training import TrainConfig, train
 
     try:
-        corpus = load_corpus_from_args(args)
+        tokenizer = None
         if args.resume:
             # The run's own vocabulary, saved beside its resumable state.
             tokenizer = WordTokenizer.load(os.path.join(find_resume_state(args.out), "tokenizer.json"))
         elif args.tokenizer:
             tokenizer = WordTokenizer.load(args.tokenizer)
-        else:
-            tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=args.min_frequency, max_size=args.max_vocab)
+        corpus, tokenizer, streams = _load_corpus(args, tokenizer)
         model_config = ModelConfig(
             arch=args.arch,
             vocab_size=tokenizer.vocab_size,
@@ -106,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             log_every=args.log_every, storage_dtype="float16" if args.fp16_storage else "float32", init_from=args.init_from,
             progress=not args.no_progress, command=["python", "-m", "model.train", *(argv if argv is not None else sys.argv[1:])],
         )
-        result = train(config, corpus, tokenizer, resume=args.out if args.resume else None)
+        result = train(config, corpus, tokenizer, resume=args.out if args.resume else None, streams=streams)
     except (ValueError, FileNotFoundError, ConnectionError) as error:
         fail(str(error))
+    if not rank_info().is_main:
+        return 0  # in a torchrun job rank 0 reports for all
     metrics = result.metrics
     summary = ", ".join(f"{split} ppl {metrics[f'{split}_ppl']:.2f}" for split in ("train", "valid", "test") if f"{split}_ppl" in metrics)
     print(f"{result.status}: {result.steps} steps; best checkpoint in {result.out}" + (f" ({summary})" if summary else ""))
@@ -120,6 +135,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Resumable state saved. Continue with: python -m model.train --resume --out {result.out} <same corpus flags>")
         return 130
     return 0
+
+
+def _load_corpus(args: argparse.Namespace, tokenizer):
+    """The corpus, its tokenizer (built from the training split when None) and, when streaming,
+    the memory-mapped token streams (else None: train() encodes the paragraphs in memory).
+
+    Returns:
+        (Corpus, WordTokenizer, dict split -> 1-D ids or None).
+    """
+    from data.corpus import local_paths
+    from data.streaming import should_stream, stream_corpus
+    from data.tokenizer import WordTokenizer
+
+    one_local_corpus = [bool(args.corpus_dir), bool(args.train), bool(args.dataset)] in ([True, False, False], [False, True, False])
+    if args.stream == "on" and not one_local_corpus:
+        raise ValueError("--stream on reads local files: pass exactly one of --corpus-dir FOLDER or --train PATH (not --dataset).")
+    if args.stream != "off" and one_local_corpus:
+        _, paths = local_paths(args.train, args.valid, args.test, folder=args.corpus_dir)
+        if should_stream(paths, args.stream):
+            return stream_corpus(
+                tokenizer, args.train, args.valid, args.test, folder=args.corpus_dir, cache_dir=args.token_cache,
+                num_proc=args.num_proc, min_frequency=args.min_frequency, max_size=args.max_vocab,
+            )
+    corpus = load_corpus_from_args(args)
+    if tokenizer is None:
+        tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=args.min_frequency, max_size=args.max_vocab)
+    return corpus, tokenizer, None
 
 
 if __name__ == "__main__":

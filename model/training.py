@@ -4,14 +4,15 @@
 call directly. Ctrl-C or SIGTERM finishes the current step, writes a resumable
 state under ``<out>/resume`` and returns; ``TrainConfig(resume=OUT)`` continues
 from that exact window, and on CPU with the same seed reproduces the run that
-was never interrupted.
+was never interrupted. Under torchrun the same function trains data-parallel
+over several processes (model/distributed.py). Validation, the best checkpoint
+and metrics.json live in model/training_metrics.py.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
-import platform
 import random
 import signal
 import sys
@@ -24,11 +25,12 @@ import torch
 from data.batching import batchify, num_windows, windows
 from data.corpus import Corpus
 from data.tokenizer import WordTokenizer
-from model.checkpoint import save_checkpoint
+from model import distributed
 from model.config import ModelConfig
 from model.language_model import LanguageModel, detach_state
-from model.resume_state import load_resume_state, optimizer_from_flat, restore_hidden, save_resume_state
-from model.scoring import perplexity, stream_loss
+from model.resume_state import load_model_weights, load_resume_state, optimizer_from_flat, restore_hidden, save_resume_state
+from model.scoring import perplexity
+from model.training_metrics import current_metrics, finish_metrics, library_versions, validate_and_keep_best
 
 
 @dataclass
@@ -96,20 +98,6 @@ def learning_rate(config: TrainConfig, progress: float, step: int) -> float:
     return config.lr * warm * factor
 
 
-def library_versions() -> dict[str, str]:
-    import safetensors
-    import tokenizers
-
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__}
-    try:
-        import datasets
-
-        versions["datasets"] = datasets.__version__
-    except ImportError:
-        pass
-    return versions
-
-
 class _StopFlag:
     """Turns SIGINT/SIGTERM into a flag the loop checks between steps."""
 
@@ -165,8 +153,13 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     on_log: Callable[[dict[str, Any]], None] | None = None,
     on_model: Callable[[LanguageModel], None] | None = None,
+    streams: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train a language model and keep the checkpoint with the best validation loss in ``config.out``.
+
+    Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK set, WORLD_SIZE > 1) every process
+    calls this; they train as one DistributedDataParallel job (model/distributed.py)
+    and only rank 0 writes anything.
 
     Args:
         config: hyperparameters (ignored but for ``out`` when resuming: the saved ones win).
@@ -177,21 +170,53 @@ def train(
         on_log: called with each log record (the app draws its live curve from it).
         on_model: called once with the model being trained, before the first step, so a
             caller can measure it from on_log (model/lab.py draws accuracy-vs-lag curves).
+        streams: split -> 1-D token ids already encoded (data/streaming.py memory-maps them
+            from disk for corpora larger than memory); None encodes ``corpus.splits``.
+
+    Returns:
+        A :class:`TrainResult` (on ranks other than 0, its metrics hold no final scores).
     """
     tensors, saved = (None, None)
     if resume:
         tensors, saved = load_resume_state(resume)
-        config = _config_from_saved(saved["train_config"], out=config.out)
+        config = _config_from_saved(saved, out=config.out)
     if config.threads:
         torch.set_num_threads(config.threads)
     if tokenizer.vocab_size != config.model.vocab_size:
         raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model config says vocab_size={config.model.vocab_size}.")
-    device = resolve_device(config.device)
+    ranks, device, created_group = distributed.setup(resolve_device(config.device))
+    try:
+        return _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop, on_log, on_model, streams)
+    finally:
+        distributed.teardown(created_group)
+
+
+class _LossStep(torch.nn.Module):
+    """One TBPTT window's forward pass and loss, as a module DistributedDataParallel can wrap
+    (DDP syncs gradients only for what runs through its ``forward``)."""
+
+    def __init__(self, model: LanguageModel, bf16: bool, device_type: str) -> None:
+        super().__init__()
+        self.model, self.bf16, self.device_type = model, bf16, device_type
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, hidden):
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            features, next_hidden = self.model.features(inputs, hidden)  # [B, T, H]
+        # The decoder runs in fp32: the adaptive softmax mixes dtypes under autocast.
+        return self.model.loss(features.float(), targets), next_hidden
+
+
+def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop, on_log, on_model, streams) -> TrainResult:
+    """The body of :func:`train`, once the process group (if any) is up."""
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    streams = encode_splits(corpus, tokenizer)
-    train_rows = batchify(streams["train"], config.batch_size).to(device)  # [B, S]
-    steps_per_epoch = num_windows(train_rows, config.bptt)
+    streams = streams if streams is not None else encode_splits(corpus, tokenizer)
+    distributed.check_same_on_all_ranks(f"{tokenizer.fingerprint()}:{streams['train'].numel()}", "vocabulary or training text", ranks)
+    global_rows = batchify(streams["train"], config.batch_size)  # [B, S]
+    # This rank's block of rows [B / N, S]; windows are moved to the device one at a time,
+    # so a memory-mapped stream is never read whole.
+    train_rows = distributed.shard_rows(global_rows, ranks)
+    steps_per_epoch = num_windows(global_rows, config.bptt)
     total_steps = steps_per_epoch * config.epochs
 
     model = LanguageModel(config.model).to(device)
@@ -201,17 +226,21 @@ def train(
     progress_info: dict[str, Any] = {"epoch": 0, "window": 0, "step": 0, "elapsed": 0.0, "tokens": 0, "best_valid_loss": None, "curve": [], "validation": []}
     hidden = None
     if tensors is not None:
-        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        load_model_weights(model, tensors, config.out)
         optimizer_from_flat(optimizer, tensors, saved["optimizer"])
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
-        hidden = restore_hidden(tensors, device)
+        hidden = distributed.shard_state(restore_hidden(tensors, device), ranks)  # [L, B / N, H]
         progress_info.update({k: saved[k] for k in progress_info})
+    if ranks.is_distributed:
+        distributed.seed_rank(config.seed, ranks, progress_info["step"])
     if on_model:
         on_model(model)
+    step_module = distributed.wrap(_LossStep(model, config.bf16, device.type), ranks, device, config.model.decoder == "adaptive")
 
-    os.makedirs(config.out, exist_ok=True)
+    if ranks.is_main:
+        os.makedirs(config.out, exist_ok=True)
     base_metrics = {
         "corpus": corpus.name,
         "corpus_files": corpus.files,
@@ -221,6 +250,7 @@ def train(
         "command": config.command,
         "seed": config.seed,
         "device": str(device),
+        "world_size": ranks.world_size,
         "train_config": _config_to_dict(config),
         "library_versions": library_versions(),
         "tokens": {split: int(stream.numel()) for split, stream in streams.items()},
@@ -230,7 +260,7 @@ def train(
     status = "finished"
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=progress_info["step"], disable=not config.progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total_steps, initial=progress_info["step"], disable=not (config.progress and ranks.is_main), unit="step", dynamic_ncols=True)
     # Steps since the last curve point; saved with the resumable state so a resumed
     # run draws the same curve points as one that was never interrupted.
     pending = saved.get("pending_log", {}) if saved else {}
@@ -239,10 +269,13 @@ def train(
     window_tokens, window_start = int(pending.get("tokens", 0)), time.perf_counter()
 
     def snapshot() -> None:
+        all_rows = distributed.gather_state(hidden, ranks)  # [L, B, H]: a collective, every rank joins
+        if not ranks.is_main:
+            return
         progress_info["elapsed"] = time.perf_counter() - start_time
         pending_log = {"losses": window_losses, "norms": window_norms, "tokens": window_tokens}
         info = dict(progress_info, train_config=_config_to_dict(config), pending_log=pending_log)
-        save_resume_state(config.out, model, optimizer, hidden, info, tokenizer)
+        save_resume_state(config.out, model, optimizer, all_rows, info, tokenizer)
 
     with _StopFlag() as stop_flag:
         while progress_info["epoch"] < config.epochs and status == "finished":
@@ -250,32 +283,34 @@ def train(
             if progress_info["window"] == 0:
                 hidden = None  # a new epoch starts from zeros
             for index, inputs, targets in windows(train_rows, config.bptt, start=progress_info["window"]):
+                inputs, targets = inputs.to(device).long(), targets.to(device).long()  # [B / N, T]
                 elapsed = time.perf_counter() - start_time
+                if config.time_limit_minutes:
+                    elapsed = distributed.max_across_ranks([elapsed], ranks, device)[0]  # one schedule for all ranks
                 time_progress = elapsed / (config.time_limit_minutes * 60) if config.time_limit_minutes else 0.0
                 lr = learning_rate(config, max(progress_info["step"] / total_steps, time_progress), progress_info["step"])
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                    features, next_hidden = model.features(inputs, hidden)  # [B, T, H]
-                # The decoder runs in fp32: the adaptive softmax mixes dtypes under autocast.
-                loss = model.loss(features.float(), targets)
+                loss, next_hidden = step_module(inputs, targets, hidden)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # under DDP this also averages the gradients over the ranks
                 # The norm before clipping is what the exploding-gradient view reads.
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip if config.clip else float("inf"))
-                if not (math.isfinite(loss.item()) and math.isfinite(float(norm))):
+                loss_value = distributed.mean_across_ranks(loss.item(), ranks, device)  # the global batch's loss
+                if not (math.isfinite(loss_value) and math.isfinite(float(norm))):
                     # Diverged (e.g. no clipping and too high a rate): stop before the step poisons
                     # the weights; the best checkpoint and the last resumable state stay finite.
                     status = "diverged"
                     break
                 optimizer.step()
                 hidden = detach_state(next_hidden)
+                step_tokens = targets.numel() * ranks.world_size
                 progress_info["step"] += 1
                 progress_info["window"] = index + 1
-                progress_info["tokens"] += targets.numel()
-                window_losses.append(loss.item())
+                progress_info["tokens"] += step_tokens
+                window_losses.append(loss_value)
                 window_norms.append(float(norm))
-                window_tokens += targets.numel()
+                window_tokens += step_tokens
                 bar.update(1)
                 if len(window_losses) >= config.log_every or index + 1 == steps_per_epoch:
                     seconds = time.perf_counter() - window_start
@@ -293,93 +328,38 @@ def train(
                     }
                     progress_info["curve"].append(record)
                     bar.set_postfix(loss=f"{mean_loss:.3f}", ppl=f"{record['train_ppl']:.1f}", tok_s=f"{record['tokens_per_second']:.0f}")
-                    if on_log:
+                    if on_log and ranks.is_main:
                         on_log(record)
                     window_losses, window_norms, window_tokens, window_start = [], [], 0, time.perf_counter()
-                if stop_flag.signal_name or (should_stop and should_stop()):
+                now = time.perf_counter()
+                stop, time_up, save_due = distributed.any_across_ranks([
+                    bool(stop_flag.signal_name or (should_stop and should_stop())),
+                    bool(config.time_limit_minutes and now - start_time >= config.time_limit_minutes * 60),
+                    now - last_save >= config.save_every_minutes * 60,
+                ], ranks, device)
+                if stop:
                     status = f"interrupted:{stop_flag.signal_name}" if stop_flag.signal_name else "stopped"
                     break
-                if config.time_limit_minutes and time.perf_counter() - start_time >= config.time_limit_minutes * 60:
+                if time_up:
                     status = "time_limit"
                     break
-                if time.perf_counter() - last_save >= config.save_every_minutes * 60:
+                if save_due:
                     snapshot()
                     last_save = time.perf_counter()
             epoch_done = progress_info["window"] >= steps_per_epoch
-            if epoch_done or status == "time_limit":
-                _validate_and_keep_best(config, model, tokenizer, streams, progress_info, base_metrics, start_time)
-                if epoch_done:
-                    progress_info["epoch"] += 1
-                    progress_info["window"] = 0
+            if (epoch_done or status == "time_limit") and ranks.is_main:
+                validate_and_keep_best(config, model, tokenizer, streams, progress_info, base_metrics, start_time)
+            if epoch_done:
+                progress_info["epoch"] += 1
+                progress_info["window"] = 0
             snapshot()
             last_save = time.perf_counter()
     bar.close()
-    metrics = _finish_metrics(config, model, tokenizer, streams, progress_info, base_metrics, start_time, status)
+    if not ranks.is_main:
+        metrics = current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
+        return TrainResult(out=config.out, status=status, best_valid_loss=None, steps=progress_info["step"], metrics=metrics)
+    metrics = finish_metrics(config, model, streams, progress_info, base_metrics, start_time, status)
     return TrainResult(out=config.out, status=status, best_valid_loss=progress_info["best_valid_loss"], steps=progress_info["step"], metrics=metrics)
-
-
-def _validate_and_keep_best(config, model, tokenizer, streams, progress_info, base_metrics, start_time) -> None:
-    """Score the held-out split; if it beats the best so far, save the checkpoint into ``out``."""
-    model.eval()
-    split = "valid" if "valid" in streams else "train"
-    loss = stream_loss(model, streams[split], config.eval_batch_size, config.eval_bptt)
-    model.train()
-    steps_per_epoch = num_windows(batchify(streams["train"], config.batch_size), config.bptt)
-    record = {
-        "epoch": round(progress_info["step"] / steps_per_epoch, 4),
-        "step": progress_info["step"],
-        "split": split,
-        "loss": round(loss, 5),
-        "ppl": round(perplexity(loss), 3),
-        "elapsed": round(time.perf_counter() - start_time, 2),
-    }
-    if not math.isfinite(loss):
-        record.update(loss=None, ppl=None)  # JSON has no NaN; such a model is never kept
-    progress_info["validation"].append(record)
-    best = progress_info["best_valid_loss"]
-    if math.isfinite(loss) and (best is None or loss < best):
-        progress_info["best_valid_loss"] = loss
-        metrics = _current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
-        metrics.update({"best_step": progress_info["step"], f"{split}_loss": loss, f"{split}_ppl": perplexity(loss)})
-        save_checkpoint(config.out, model, tokenizer, metrics, _dtype(config.storage_dtype))
-
-
-def _current_metrics(progress_info, base_metrics, start_time, steps_per_epoch: int) -> dict[str, Any]:
-    elapsed = time.perf_counter() - start_time
-    return dict(
-        base_metrics,
-        epochs=round(progress_info["step"] / steps_per_epoch, 4),
-        steps=progress_info["step"],
-        wall_time_seconds=round(elapsed, 2),
-        tokens_per_second=round(progress_info["tokens"] / max(elapsed, 1e-9), 1),
-        curve=progress_info["curve"],
-        validation=progress_info["validation"],
-    )
-
-
-def _finish_metrics(config, model, tokenizer, streams, progress_info, base_metrics, start_time, status) -> dict[str, Any]:
-    """Add final train/valid/test perplexity of the best checkpoint to its metrics.json."""
-    from model.checkpoint import load_checkpoint, write_json_atomic
-
-    metrics_path = os.path.join(config.out, "metrics.json")
-    if not os.path.isfile(metrics_path):
-        steps_per_epoch = num_windows(batchify(streams["train"], config.batch_size), config.bptt)
-        return _current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
-    best = load_checkpoint(config.out, device=next(model.parameters()).device)
-    metrics = dict(best.metrics)
-    metrics["status"] = status
-    metrics["total_steps_trained"] = progress_info["step"]
-    metrics["wall_time_seconds"] = round(time.perf_counter() - start_time, 2)
-    # The full curves, not only those up to the best step, describe the run.
-    metrics["curve"], metrics["validation"] = progress_info["curve"], progress_info["validation"]
-    if status == "finished" or status == "time_limit":
-        for split, stream in streams.items():
-            # Train perplexity on a 200k-token prefix: cheap and enough to compare with valid.
-            part = stream[:200_000] if split == "train" else stream
-            loss = stream_loss(best.model, part, config.eval_batch_size, config.eval_bptt)
-            metrics[f"{split}_loss"], metrics[f"{split}_ppl"] = loss, perplexity(loss)
-    write_json_atomic(metrics_path, metrics)
-    return metrics
 
 
 def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> None:
@@ -398,18 +378,18 @@ def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> No
         model.load_state_dict(source.model.state_dict())
 
 
-def _dtype(name: str) -> torch.dtype:
-    if name not in ("float32", "float16", "bfloat16"):
-        raise ValueError(f"storage dtype must be float32, float16 or bfloat16; got {name!r}.")
-    return getattr(torch, name)
-
-
 def _config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def _config_from_saved(values: dict[str, Any], out: str) -> TrainConfig:
-    values = dict(values)
-    values["model"] = ModelConfig.from_dict(values["model"])
-    values["out"] = out
-    return TrainConfig(**values)
+def _config_from_saved(saved: dict[str, Any], out: str) -> TrainConfig:
+    try:
+        values = dict(saved["train_config"])
+        values["model"] = ModelConfig.from_dict(values["model"])
+        values["out"] = out
+        return TrainConfig(**values)
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            f"The resumable state in {out} holds no train_config this version understands ({error!r}). "
+            f"Delete {out}/resume to start the run afresh."
+        ) from error
