@@ -1,0 +1,200 @@
+"""Latency of the Memory Lab page in a real browser (Debian Chromium driven by Playwright).
+
+    python -m bench.app_latency [--checkpoints DIR] [--runs 7] [--cold-runs 3] [--threads N]
+
+Everything is measured on the Next word tab (the tab the page opens on; only the open tab is computed):
+
+1. Cold start, per fresh server: from the `streamlit run` process start to /_stcore/health
+   answering "ok", and from "ok" to the seed sentence's predictions visible in a new page
+   (with, for attribution, "ok" to the sentence box shown: the front end has loaded).
+   Target: the sum <= 4 s. Chromium is started first, so its own start-up is not counted.
+2. Enter -> all views updated. "Updated" = Streamlit's running indicator is gone and every
+   model column shows the new sentence's words and its correct top-1 next word (computed
+   directly with model.predict.top_k_next_words on the same checkpoint). Timed inside the
+   page, from the Enter keydown to the first moment that holds. Two rows: sentences the
+   server has not seen (the seed sentence with one word swapped, same length) and the seed
+   sentence itself again (answered from the app's analysis cache). Target: median <= 500 ms.
+3. The same for a 200-word paragraph (the app keeps the first ui.settings.MAX_WORDS words
+   and says so). Target: median <= 2 s.
+
+Prints one table row per measurement: n, median and p95 (nearest rank) in milliseconds.
+Needs Debian's Chromium (/usr/bin/chromium) and playwright (requirements-test.txt).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.app_driver import (  # noqa: E402
+    PICKED_MODELS_JS, SENTENCE_INPUT, BrowserMissing, launch_chromium, percentile, read_next_word, require_browser,
+    timed_result_ms, timed_submit, wait_for_predictions,
+)
+from bench.app_server import AppServer  # noqa: E402
+from model.cli_common import positive_int, set_offline_defaults  # noqa: E402
+
+SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
+PLACES = ("Paris", "London", "Rome", "Venice", "Italy", "France", "Scotland", "Ireland", "Bath", "Brighton")
+COMPANIONS = ("wife", "son", "daughter", "sister", "brother", "mother", "father", "friend")
+PARAGRAPH = (
+    "He had worked hard all year, and when the letter from the bank came at last, he read it twice by the window "
+    "before he told her what it said. The house was quiet; the children were asleep upstairs, and the old clock in "
+    "the hall struck ten as he folded the paper and put it in his pocket. "
+)
+SPEAKERS = ("Robert", "John", "Mary", "Anne", "Henry", "Emma", "James", "Jane", "William", "Margaret", "Edward", "Lucy")
+COLD_TARGET_MS = 4000.0
+ENTER_TARGET_MS = 500.0
+PARAGRAPH_TARGET_MS = 2000.0
+
+
+def seed_variants() -> list[str]:
+    """The seed sentence with its place and companion swapped: same length, new to the server."""
+    variants = []
+    for place, companion in itertools.product(PLACES, COMPANIONS):
+        text = SEED.replace("Hawaii", place).replace("wife", companion)
+        if text != SEED and text not in variants:
+            variants.append(text)
+    return variants
+
+
+def paragraph(index: int, words: int = 200) -> str:
+    """A distinct paragraph of ``words`` whitespace-separated words (a different speaker opens each)."""
+    pool = (f"{SPEAKERS[index % len(SPEAKERS)]} came home late on day {index + 1}. " + PARAGRAPH * (words // 40 + 2)).split()
+    return " ".join(pool[:words])
+
+
+def wait_for_models(page, timeout_ms: float) -> list[str]:
+    """The models picked in the sidebar, once the page is idle and each of them shows its top chart."""
+    return page.wait_for_function(PICKED_MODELS_JS, timeout=timeout_ms, polling="raf").json_value()
+
+
+def cold_start(browser, checkpoints: str, oracle, log_path: str, threads: int | None, timeout_ms: float):
+    """Start a server, open a page and wait for the seed sentence's predictions.
+
+    Returns:
+        (process start -> health ok, health ok -> sentence box shown, health ok -> predictions visible) in
+        seconds, then the server, the browser context and the models shown.
+    """
+    server = AppServer.start(checkpoints, log_path, threads=threads)
+    try:
+        to_health = server.wait_healthy(timeout=timeout_ms / 1000)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(timeout_ms)
+        page = context.new_page()
+        page.goto(server.url, wait_until="commit")
+        page.wait_for_selector(SENTENCE_INPUT, timeout=timeout_ms)
+        to_box = time.perf_counter() - server.healthy_at
+        models = wait_for_models(page, timeout_ms)
+        to_visible = time.perf_counter() - server.healthy_at
+        check_shows(page, oracle.expected(SEED, models), SEED, timeout_ms)
+        return to_health, to_box, to_visible, server, context, models
+    except BaseException:
+        server.stop()
+        raise
+
+
+def check_shows(page, expected: dict, text: str, timeout_ms: float) -> None:
+    """Fail loudly when the page does not show the expected words and top-1 words."""
+    try:
+        wait_for_predictions(page, expected, timeout_ms)
+    except Exception as error:  # playwright's TimeoutError
+        raise SystemExit(f"error: the page did not show the expected predictions for {text[:60]!r}: {error}\n"
+                         f"expected {expected}\nshown {read_next_word(page)}") from error
+
+
+def enter_ms(page, oracle, models: list[str], text: str, timeout_ms: float) -> float:
+    """Type ``text``, press Enter, return milliseconds until its correct predictions are visible."""
+    expected = oracle.expected(text, models)
+    timed_submit(page, text, expected)
+    try:
+        return timed_result_ms(page, timeout_ms)
+    except Exception as error:  # playwright's TimeoutError
+        raise SystemExit(f"error: no correct predictions for {text[:60]!r} within {timeout_ms / 1000:.0f} s.\n"
+                         f"expected {expected}\nshown {read_next_word(page)}") from error
+
+
+def row(name: str, values_ms: list[float], target_ms: float | None) -> str:
+    """One table line: name, n, median, p95, target and whether the median meets it."""
+    median, p95 = statistics.median(values_ms), percentile(values_ms, 0.95)
+    verdict = "" if target_ms is None else ("yes" if median <= target_ms else "NO")
+    target = "" if target_ms is None else f"<= {target_ms:.0f}"
+    return f"{name:<44}{len(values_ms):>4}{median:>12.0f}{p95:>10.0f}{target:>10}{verdict:>6}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; 0 on success, 2 when Chromium, Playwright or models are missing."""
+    parser = argparse.ArgumentParser(prog="python -m bench.app_latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", default="checkpoints", help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)")
+    parser.add_argument("--runs", type=positive_int, default=7, help="timed Enter presses per row (default 7)")
+    parser.add_argument("--cold-runs", type=positive_int, default=3, help="fresh server starts for the cold-start rows (default 3)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch/OpenMP threads of the server (default: torch's own choice)")
+    parser.add_argument("--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)")
+    args = parser.parse_args(argv)
+    set_offline_defaults()
+    try:
+        require_browser()
+    except BrowserMissing as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not os.path.isdir(args.checkpoints):
+        print(f"error: no checkpoints folder {args.checkpoints!r}; pass --checkpoints DIR or train checkpoints/novels-lstm first.", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    from bench.app_oracle import Oracle
+
+    timeout_ms = args.timeout * 1000.0
+    oracle = Oracle(args.checkpoints)
+    variants, results = seed_variants(), {}
+    if args.runs + 1 > len(variants):
+        parser.error(f"--runs must be at most {len(variants) - 1} (distinct seed variants); got {args.runs}.")
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="app-latency-") as scratch:
+        browser = launch_chromium(playwright)
+        health, box, visible, total = [], [], [], []
+        server = context = None
+        for run in range(args.cold_runs):
+            if server is not None:
+                context.close()
+                server.stop()
+            to_health, to_box, to_visible, server, context, models = cold_start(
+                browser, args.checkpoints, oracle, os.path.join(scratch, f"server-{run}.log"), args.threads, timeout_ms)
+            health.append(to_health * 1000)
+            box.append(to_box * 1000)
+            visible.append(to_visible * 1000)
+            total.append((to_health + to_visible) * 1000)
+        try:
+            page = context.pages[0]
+            enter_ms(page, oracle, models, variants[-1], timeout_ms)  # warm-up, not timed
+            fresh, cached, long_text = [], [], []
+            for run in range(args.runs):
+                fresh.append(enter_ms(page, oracle, models, variants[run], timeout_ms))
+                cached.append(enter_ms(page, oracle, models, SEED, timeout_ms))
+            for run in range(args.runs):
+                long_text.append(enter_ms(page, oracle, models, paragraph(run), timeout_ms))
+            results = {"browser": browser.version, "models": models}
+        finally:
+            context.close()
+            server.stop()
+            browser.close()
+    print(f"Memory Lab page latency: Chromium {results['browser']}, {os.cpu_count()} CPUs, server threads "
+          f"{args.threads or 'default'}, checkpoints {os.path.abspath(args.checkpoints)}, models {', '.join(results['models'])}")
+    print(f"{'measurement (ms)':<44}{'n':>4}{'median':>12}{'p95':>10}{'target':>10}{'ok':>6}")
+    print(row("cold: process start -> health ok", health, None))
+    print(row("cold: health ok -> sentence box shown", box, None))
+    print(row("cold: health ok -> seed predictions visible", visible, None))
+    print(row("cold: total", total, COLD_TARGET_MS))
+    print(row("Enter -> updated: new sentence (seed length)", fresh, ENTER_TARGET_MS))
+    print(row("Enter -> updated: seed sentence (cached)", cached, ENTER_TARGET_MS))
+    print(row("Enter -> updated: 200-word paragraph", long_text, PARAGRAPH_TARGET_MS))
+    print("Targets are checked on the median; p95 is nearest rank.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""What the app's Next word tab should show for a sentence, computed directly from the checkpoints.
+
+The browser tests and the app benches compare the page with this: the words after
+the app's own text checks (ui.text_checks: invisible characters removed, long texts
+cut to ui.settings.MAX_WORDS words) and the top-1 next word from
+model.predict.top_k_next_words on the same checkpoint folder.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from model.checkpoint import Checkpoint, load_checkpoint
+from model.predict import top_k_next_words
+from ui.text_checks import check_text
+
+
+class Oracle:
+    """Loads each checkpoint under a folder once and answers "what should the page show".
+
+    Args:
+        root: the folder the app reads (MEMORY_LAB_CHECKPOINTS); models are named by sub-folder.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._checkpoints: dict[str, Checkpoint] = {}
+
+    def checkpoint(self, model: str) -> Checkpoint:
+        """The loaded checkpoint of sub-folder ``model`` (cached)."""
+        if model not in self._checkpoints:
+            self._checkpoints[model] = load_checkpoint(os.path.join(self.root, model))
+        return self._checkpoints[model]
+
+    def expected(self, text: str, models: list[str]) -> dict[str, dict[str, Any]]:
+        """The words and the top-1 next word each model's column should show for ``text``.
+
+        Args:
+            text: what is typed into the sentence box.
+            models: sub-folder names shown on the page.
+
+        Returns:
+            model -> {"words": tokens after the app's checks, "top1": word, "probability": its probability}.
+
+        Raises:
+            ValueError: the app would refuse the text (empty or only punctuation).
+        """
+        result = {}
+        for model in models:
+            checkpoint = self.checkpoint(model)
+            checked = check_text(text, checkpoint.tokenizer)
+            if not checked.ok:
+                raise ValueError(f"The app refuses this text ({checked.problem}); got {text!r}. Use a sentence with words.")
+            word, probability = top_k_next_words(checkpoint.model, checkpoint.tokenizer, checked.text, 1)[0]
+            result[model] = {"words": list(checkpoint.tokenizer.encode(checked.text).tokens), "top1": word, "probability": probability}
+        return result

@@ -1,0 +1,64 @@
+"""The browser benches' pure parts: inputs, statistics, the oracle, memory polling, the missing-browser message.
+
+The browser itself is exercised by tests/browser (same driver, same oracle, same in-page timer).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bench import app_driver, app_latency, app_load
+from bench.app_oracle import Oracle
+from bench.app_server import process_tree_rss
+from model.checkpoint import load_checkpoint
+from model.predict import top_k_next_words
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 21)]
+    assert app_driver.percentile(values, 0.95) == 19.0
+    assert app_driver.percentile(values, 0.5) == 10.0
+    assert app_driver.percentile([7.0], 0.95) == 7.0
+    with pytest.raises(ValueError, match="fraction"):
+        app_driver.percentile([], 0.5)
+
+
+def test_bench_inputs_are_distinct_and_sized():
+    variants = app_latency.seed_variants()
+    assert len(set(variants)) == len(variants) >= 20 and app_latency.SEED not in variants
+    assert {len(text.split()) for text in variants} == {len(app_latency.SEED.split())}
+    paragraphs = [app_latency.paragraph(index) for index in range(5)]
+    assert all(len(text.split()) == 200 for text in paragraphs) and len(set(paragraphs)) == 5
+    sentences = [app_load.sentence(index) for index in range(len(app_load.PEOPLE) * len(app_load.ENDINGS))]
+    assert len(set(sentences)) == len(sentences)
+    assert app_load.sentence(1) == "Mrs. Mary went to the window and looked at her"
+
+
+def test_oracle_matches_top_k_and_the_app_cut(tiny_checkpoints, tmp_path):
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints["lstm"], root / "tiny-lstm")
+    oracle = Oracle(str(root))
+    expected = oracle.expected("Mr. John said so", ["tiny-lstm"])["tiny-lstm"]
+    checkpoint = load_checkpoint(tiny_checkpoints["lstm"])
+    word, probability = top_k_next_words(checkpoint.model, checkpoint.tokenizer, "Mr. John said so", 1)[0]
+    assert expected == {"words": ["Mr", ".", "John", "said", "so"], "top1": word, "probability": pytest.approx(probability)}
+    long_text = " ".join(["Mr. John said so ,"] * 40)  # 200 tokens: the app keeps the first MAX_WORDS
+    from ui.settings import MAX_WORDS
+
+    assert len(oracle.expected(long_text, ["tiny-lstm"])["tiny-lstm"]["words"]) == MAX_WORDS
+    with pytest.raises(ValueError, match="refuses"):
+        oracle.expected("?! ...", ["tiny-lstm"])
+
+
+def test_process_tree_rss_counts_this_process():
+    assert process_tree_rss(os.getpid()) > 10_000_000  # python with torch loaded
+    assert process_tree_rss(2**22 + 12345) == 0  # no such process
+
+
+def test_missing_chromium_is_an_error_that_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(app_driver, "CHROMIUM_PATH", str(tmp_path / "no-chromium"))
+    with pytest.raises(app_driver.BrowserMissing, match="apt-get install -y chromium"):
+        app_driver.require_browser()
+    assert app_latency.main(["--checkpoints", str(tmp_path)]) == 2
