@@ -98,5 +98,5 @@ def _page() -> None:
 
 def main() -> None:
     """Draw the whole page once (Streamlit calls this on every rerun); nothing escapes as a traceback."""
-    st.set_page_config(page_title="Memory Lab", page_icon=":material/memory:", layout="wide")
+    st.set_page_config(page_title="Memory Lab", page_icon="🧠", layout="wide")
     run_view("The page", _page)

@@ -44,7 +44,7 @@ def render(context: Context) -> None:
     count = len(tokens)
     if "step_words" not in st.session_state or not 1 <= int(st.session_state["step_words"]) <= count:
         st.session_state["step_words"] = 1
-    buttons = st.columns([1, 1, 6])
+    buttons = st.columns([2, 2, 5])
     buttons[0].button("◀ Back", key="step_back", on_click=_move, args=(-1, count), disabled=count == 1, width="stretch")
     buttons[1].button("Next ▶", key="step_next", on_click=_move, args=(1, count), disabled=count == 1, width="stretch")
     if count > 1:

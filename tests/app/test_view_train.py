@@ -82,7 +82,11 @@ def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
                                   {"batch_size": 8, "bptt": 10, "log_every": 1}, time_limit_s=600, epochs=5)
     with pytest.raises(RuntimeError, match="Another training run"):
         training_jobs.start_job("session-b", corpus, {"lstm": out + "2"}, {}, {}, time_limit_s=60, epochs=1)
-    time.sleep(0.5)
+    # Stop right after the first curve point: long before the first epoch (and its checkpoint) ends,
+    # however fast the machine is.
+    deadline = time.monotonic() + 60
+    while not job.records and time.monotonic() < deadline:
+        time.sleep(0.005)
     job.stop_event.set()
     _wait(job)
     assert job.status == "stopped"
