@@ -33,6 +33,7 @@ prediction made after reading word t, i.e. of word t + 1):
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -41,6 +42,7 @@ import torch
 from torch.nn import functional
 
 from data.tokenizer import WordTokenizer
+from model.analysis.device import analysis_mode
 from model.analysis.gradient_flow import forget_retention, hidden_gradient_flow
 from model.analysis.influence import DEFINITIONS, METHODS, word_influence
 from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
@@ -103,7 +105,7 @@ def _target_json(spec: TargetSpec, targets: PositionTargets, values: torch.Tenso
     }
 
 
-def analyze_text(
+def _analyze_text(
     model: LanguageModel,
     tokenizer: WordTokenizer,
     text: str,
@@ -220,3 +222,10 @@ def analyze_text(
         "ladder": ladder_json, "memory_span": None if ladder_json is None else ladder_json["memory_span"],
         "timings_ms": {name: round(seconds * 1000.0, 2) for name, seconds in timings.items()},
     }
+
+
+@functools.wraps(_analyze_text)
+def analyze_text(model: LanguageModel, tokenizer: WordTokenizer, text: str, **options: Any) -> dict:
+    # cuDNN refuses a backward pass in eval mode: switch it off for CUDA models (a no-op on CPU).
+    with analysis_mode(model):
+        return _analyze_text(model, tokenizer, text, **options)
