@@ -121,6 +121,17 @@ def require_browser() -> None:
         ) from error
 
 
+def preflight_error(checkpoints: str) -> str | None:
+    """Why a browser bench cannot run (no Chromium/playwright, no checkpoints folder), or None."""
+    try:
+        require_browser()
+    except BrowserMissing as error:
+        return str(error)
+    if not os.path.isdir(checkpoints):
+        return f"no checkpoints folder {checkpoints!r}; pass --checkpoints DIR or train checkpoints/novels-lstm first."
+    return None
+
+
 def launch_chromium(playwright: Any) -> Any:
     """Start headless Debian Chromium through a started sync Playwright; returns the Browser."""
     require_browser()

@@ -33,7 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.app_driver import (  # noqa: E402
-    PICKED_MODELS_JS, SENTENCE_INPUT, BrowserMissing, launch_chromium, percentile, read_next_word, require_browser,
+    PICKED_MODELS_JS, SENTENCE_INPUT, launch_chromium, preflight_error, percentile, read_next_word,
     timed_result_ms, timed_submit, wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
@@ -137,13 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)")
     args = parser.parse_args(argv)
     set_offline_defaults()
-    try:
-        require_browser()
-    except BrowserMissing as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not os.path.isdir(args.checkpoints):
-        print(f"error: no checkpoints folder {args.checkpoints!r}; pass --checkpoints DIR or train checkpoints/novels-lstm first.", file=sys.stderr)
+    problem = preflight_error(args.checkpoints)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 

@@ -27,8 +27,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.app_driver import (  # noqa: E402
-    PICKED_MODELS_JS, TIMER_DONE_JS, TIMER_MS_JS, BrowserMissing, launch_chromium, percentile, read_next_word,
-    require_browser, timed_submit, wait_for_predictions,
+    PICKED_MODELS_JS, TIMER_DONE_JS, TIMER_MS_JS, launch_chromium, preflight_error, percentile, read_next_word,
+    timed_submit, wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
 from model.cli_common import positive_int, set_offline_defaults  # noqa: E402
@@ -111,13 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     set_offline_defaults()
     if args.sessions * args.rounds > len(PEOPLE) * len(ENDINGS):
         parser.error(f"--sessions x --rounds must be at most {len(PEOPLE) * len(ENDINGS)} distinct sentences; got {args.sessions * args.rounds}.")
-    try:
-        require_browser()
-    except BrowserMissing as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not os.path.isdir(args.checkpoints):
-        print(f"error: no checkpoints folder {args.checkpoints!r}; pass --checkpoints DIR or train checkpoints/novels-lstm first.", file=sys.stderr)
+    problem = preflight_error(args.checkpoints)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 

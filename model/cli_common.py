@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 
 def set_offline_defaults() -> None:
@@ -42,56 +42,34 @@ def load_corpus_from_args(args: argparse.Namespace):
     return load_local(train=args.train, valid=args.valid, test=args.test)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _bounded(convert: Callable[[str], Any], noun: str, rule: str, accept: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse type: ``convert`` the text, then refuse values ``accept`` rejects.
+
+    Args:
+        convert: int or float.
+        noun: what was expected, said when the text does not parse.
+        rule: what was expected, said when the value is out of range.
+        accept: True for allowed values (NaN fails every comparison, so it is refused).
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {rule}, got {value if convert is int else text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (e.g. --warmup-steps)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0 (e.g. --weight-decay)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
-    return value
+_INFINITY = float("inf")
+positive_int = _bounded(int, "a positive integer", "a positive integer", lambda value: value >= 1)
+positive_float = _bounded(float, "a positive number", "a positive finite number", lambda value: 0 < value < _INFINITY)
+non_negative_int = _bounded(int, "an integer >= 0", "an integer >= 0", lambda value: value >= 0)
+non_negative_float = _bounded(float, "a number >= 0", "a finite number >= 0", lambda value: 0 <= value < _INFINITY)
+unit_interval = _bounded(float, "a number in [0, 1)", "a number in [0, 1)", lambda value: 0 <= value < 1)
 
 
 def print_json(value: Any) -> None:
