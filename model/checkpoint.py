@@ -8,7 +8,6 @@ good one. Loading checks every file and names what is wrong.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -219,7 +218,3 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return Checkpoint(path=path, model=model, tokenizer=tokenizer, config=config, metrics=metrics)
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
