@@ -19,9 +19,12 @@ Methods:
 * ``occlusion``: f_t(text) - f_t(text with word s replaced by ``<unk>`` or a
   chosen word), exact, by re-running the model (``model.analysis.occlusion``).
 
-All gradients come from one batched sweep (``model.analysis.all_pairs``), never
-a loop of one backward per target; :func:`naive_gradient_influence` keeps that
-loop as the reference the tests and the bench compare against.
+All gradients come from one batched sweep over all targets, never a loop of one
+backward per target. Two engines give the same numbers: ``"recorded"`` (the
+default, :mod:`model.analysis.recorded_sweep`) runs the cells' hand-written
+derivatives over the recorded gates; ``"autograd"`` (:mod:`model.analysis.all_pairs`)
+asks autograd with batched cotangents. :func:`naive_gradient_influence` keeps
+the loop as the reference the tests and the bench compare both against.
 """
 from __future__ import annotations
 
@@ -35,10 +38,12 @@ from torch.nn import functional
 from model.analysis.all_pairs import TargetsOrResolver, all_pairs_sweep
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.occlusion import occlusion_influence
+from model.analysis.recorded_sweep import recorded_all_pairs_sweep
 from model.analysis.targets import PositionTargets
 from model.language_model import LanguageModel
 
 METHODS = ("grad", "gradxinput", "ig", "occlusion")
+ENGINES = ("recorded", "autograd")
 BASELINES = ("unk", "zero")
 DEFINITIONS = {
     "grad": "||d f_t / d e_s||_2: gradient norm of the target w.r.t. word s's embedding (Madsen 2019)",
@@ -73,6 +78,15 @@ def mask_upper(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.masked_fill(upper, float("nan"))
 
 
+def _sweep(engine: str, recorded: list[dict[str, torch.Tensor]] | None = None, **arguments: Any):
+    """Run the all-pairs sweep with the chosen engine (see the module docstring)."""
+    if engine == "recorded":
+        return recorded_all_pairs_sweep(recorded=recorded, **{k: v for k, v in arguments.items() if k != "time_chunk"})
+    if engine == "autograd":
+        return all_pairs_sweep(**arguments)
+    raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
+
+
 def _embeddings(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
     if ids.dim() != 2 or ids.shape[0] != 1:
         raise ValueError(f"ids must be [1, T + 1] with <eos> first (see prepare_input); got shape {tuple(ids.shape)}.")
@@ -81,7 +95,13 @@ def _embeddings(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_influence(
-    model: LanguageModel, ids: torch.Tensor, targets: TargetsOrResolver, method: str = "grad", time_chunk: int | None = None
+    model: LanguageModel,
+    ids: torch.Tensor,
+    targets: TargetsOrResolver,
+    method: str = "grad",
+    time_chunk: int | None = None,
+    engine: str = "recorded",
+    recorded: list[dict[str, torch.Tensor]] | None = None,
 ) -> InfluenceResult:
     """Gradient norm ("grad") or gradient x input ("gradxinput") for every pair (t, s), batched.
 
@@ -90,7 +110,10 @@ def gradient_influence(
         ids: [1, T + 1] ids, ``<eos>`` first (``prepare_input(...).ids``).
         targets: :class:`PositionTargets`, or a resolver from [T, V] log-probabilities.
         method: "grad" (Madsen 2019) or "gradxinput" (Shrikumar et al. 2016).
-        time_chunk: sweep chunk length (None: automatic); results do not depend on it.
+        time_chunk: chunk length of the autograd sweep (None: automatic); results do not depend on it.
+        engine: "recorded" (hand-written backward, default) or "autograd"; the numbers agree.
+        recorded: the per-layer records of the forward pass over ``ids`` ([1, T + 1, H] each,
+            e.g. from the traces), reused by the recorded engine instead of a new forward pass.
 
     Returns:
         An :class:`InfluenceResult`; ``details["log_probs"]`` holds the [T, V] log-probabilities.
@@ -109,7 +132,7 @@ def gradient_influence(
             return gradients[:, 0].norm(dim=-1)  # [n, L]
         return (gradients[:, 0] * embeddings[0, start:stop]).sum(dim=-1)  # [n, L]
 
-    result = all_pairs_sweep(model, embeddings, targets, reduce, time_chunk=time_chunk)
+    result = _sweep(engine, recorded, model=model, embeddings=embeddings, targets=targets, reduce=reduce, time_chunk=time_chunk)
     return InfluenceResult(method, mask_upper(result.matrix), result.values[0], result.targets, {"log_probs": result.log_probs})
 
 
@@ -164,6 +187,7 @@ def integrated_gradients(
     steps: int = 32,
     time_chunk: int | None = None,
     max_batch_elements: int = 1 << 24,
+    engine: str = "recorded",
 ) -> InfluenceResult:
     """Integrated gradients of every target w.r.t. every word's embedding (Sundararajan et al. 2017).
 
@@ -181,6 +205,7 @@ def integrated_gradients(
         steps: quadrature nodes.
         time_chunk: sweep chunk length (None: automatic).
         max_batch_elements: bound on steps x T x V per group, to cap memory.
+        engine: "recorded" (hand-written backward, default) or "autograd".
 
     Returns:
         An :class:`InfluenceResult` with details baseline, steps, completeness_error
@@ -213,7 +238,8 @@ def integrated_gradients(
     for first in range(0, steps, group):
         alphas = nodes[first : first + group]  # [G]
         path = reference + alphas[:, None, None] * difference  # [G, T + 1, E]
-        sweep = all_pairs_sweep(model, path, targets, reduce, weights=weights[first : first + group], time_chunk=time_chunk)
+        sweep = _sweep(engine, model=model, embeddings=path, targets=targets, reduce=reduce,
+                       weights=weights[first : first + group], time_chunk=time_chunk)
         total += sweep.matrix
     error = float((total.sum(dim=1) - deltas).abs().sum() / deltas.abs().sum().clamp_min(1e-12))
     details = {"baseline": baseline, "steps": steps, "rule": "gauss-legendre", "completeness_error": error, "deltas": deltas}
@@ -263,6 +289,8 @@ def word_influence(
     baseline: str = "unk",
     replacement_id: int | None = None,
     time_chunk: int | None = None,
+    engine: str = "recorded",
+    recorded: list[dict[str, torch.Tensor]] | None = None,
 ) -> InfluenceResult:
     """Any influence method by name; see the module docstring for the definitions and papers.
 
@@ -275,7 +303,9 @@ def word_influence(
         steps: integrated-gradients nodes.
         baseline: integrated-gradients baseline, "unk" or "zero".
         replacement_id: occlusion replacement word id (default ``<unk>``).
-        time_chunk: chunk length of the sweep (None: automatic).
+        time_chunk: chunk length of the autograd sweep and the occlusion groups (None: automatic).
+        engine: gradient engine, "recorded" (default) or "autograd"; the numbers agree.
+        recorded: per-layer forward records over ``ids`` to reuse (grad and gradxinput only).
 
     Returns:
         An :class:`InfluenceResult`.
@@ -289,9 +319,9 @@ def word_influence(
         >>> result.matrix[-1]   # how each word moved the last prediction
     """
     if method in ("grad", "gradxinput"):
-        return gradient_influence(model, ids, targets, method, time_chunk)
+        return gradient_influence(model, ids, targets, method, time_chunk, engine, recorded)
     if method == "ig":
-        return integrated_gradients(model, ids, targets, unk_id, baseline, steps, time_chunk)
+        return integrated_gradients(model, ids, targets, unk_id, baseline, steps, time_chunk, engine=engine)
     if method == "occlusion":
         replacement = unk_id if replacement_id is None else replacement_id
         matrix, values, resolved = occlusion_influence(model, ids, targets, replacement, time_chunk)

@@ -177,8 +177,10 @@ def _analyze_text(
     timings["predictions_and_traces"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    # The traces already hold every gate of this forward pass: the gradient sweep reuses them.
+    recorded = None if traces is None else [{name: value[None] for name, value in layer.items()} for layer in traces.layers]  # [1, T + 1, H] each
     influence = word_influence(model, inputs.ids, targets, method, unk_id=tokenizer.unk_id, steps=ig_steps,
-                               baseline=baseline, replacement_id=replacement_id)
+                               baseline=baseline, replacement_id=replacement_id, recorded=recorded)
     timings["influence"] = time.perf_counter() - clock
     clock = time.perf_counter()
     occlusion = None

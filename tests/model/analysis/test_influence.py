@@ -61,9 +61,9 @@ def test_gradient_methods_match_central_finite_differences(arch, num_layers):
                 jacobian[:, source, unit] = (values_from_embeddings(model, plus, targets) - values_from_embeddings(model, minus, targets))[0] / (2 * EPS)
     expected_norm = jacobian.norm(dim=-1)
     expected_gxi = (jacobian * embeddings[0, 1:][None]).sum(dim=-1)
-    for chunk in (None, 2):
-        norm = gradient_influence(model, ids, targets, "grad", time_chunk=chunk).matrix
-        gxi = gradient_influence(model, ids, targets, "gradxinput", time_chunk=chunk).matrix
+    for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 2)):
+        norm = gradient_influence(model, ids, targets, "grad", time_chunk=chunk, engine=engine).matrix
+        gxi = gradient_influence(model, ids, targets, "gradxinput", time_chunk=chunk, engine=engine).matrix
         assert torch.allclose(lower(norm), expected_norm.tril(), atol=1e-7)
         assert torch.allclose(lower(gxi), expected_gxi.tril(), atol=1e-7)
     assert torch.isnan(norm.triu(1)[0, 1:]).all() and not torch.isnan(norm.tril()).any()
@@ -81,8 +81,8 @@ def test_batched_all_pairs_equals_the_naive_loop(tiny_checkpoints, arch):
         targets = resolve_targets(spec, tokenizer, inputs.word_ids, log_probs)
         for method in ("grad", "gradxinput"):
             reference = naive_gradient_influence(model, inputs.ids, targets, method)
-            for chunk in (None, 5, 25):
-                batched = gradient_influence(model, inputs.ids, targets, method, time_chunk=chunk).matrix
+            for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 5), ("autograd", 25)):
+                batched = gradient_influence(model, inputs.ids, targets, method, time_chunk=chunk, engine=engine).matrix
                 assert torch.allclose(lower(batched), lower(reference), rtol=1e-4, atol=1e-6 * float(lower(reference).abs().max()))
 
 
@@ -153,3 +153,5 @@ def test_word_influence_dispatches_and_rejects_unknown_methods(tiny_checkpoints)
         word_influence(checkpoint.model, inputs.ids, targets, "lime", unk_id=0)
     with pytest.raises(ValueError, match="baseline"):
         word_influence(checkpoint.model, inputs.ids, targets, "ig", unk_id=0, baseline="mean")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        word_influence(checkpoint.model, inputs.ids, targets, "grad", unk_id=0, engine="jax")
