@@ -24,8 +24,10 @@ bound memory); only the last position goes through the decoder.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,31 @@ class ContextResult:
     def to_dict(self) -> dict[str, Any]:
         return {"distances": self.distances, "baseline_loss": self.baseline_loss, "increase": self.increase,
                 "standard_error": self.standard_error, "positions": self.positions, "context_length": self.context_length}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> "ContextResult":
+        """The inverse of :meth:`to_dict` (extra keys, such as where it was measured, are ignored)."""
+        try:
+            return cls(list(value["distances"]), float(value["baseline_loss"]), dict(value["increase"]),
+                       dict(value["standard_error"]), int(value["positions"]), int(value["context_length"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"Not an effective-context result ({error!r}); measure it again with python -m model.context.") from error
+
+
+def save_to_metrics(checkpoint_path: str, record: dict[str, Any]) -> None:
+    """Store one measurement under "effective_context" in the checkpoint's metrics.json, atomically.
+
+    Args:
+        checkpoint_path: the checkpoint folder.
+        record: ``ContextResult.to_dict()`` plus where it was measured (text, sha256, command).
+    """
+    from model.checkpoint import write_json_atomic
+
+    path = os.path.join(checkpoint_path, "metrics.json")
+    with open(path, encoding="utf-8") as stream:
+        metrics = json.load(stream)
+    metrics["effective_context"] = record
+    write_json_atomic(path, metrics)
 
 
 def text_stream(tokenizer: WordTokenizer, text: str) -> torch.Tensor:
@@ -214,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--context-length", type=positive_int, default=None, help="history tokens per target (default: largest distance + 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of positions, shuffles and replacements (default 0)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--save", action="store_true",
+                        help="also store each result in its checkpoint's metrics.json (key effective_context), where the app's Lab view reads it")
     return parser
 
 
@@ -239,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         except (CheckpointError, ValueError) as error:
             fail(str(error))
         reports.append({"checkpoint": checkpoint.path, "name": checkpoint.name, **result.to_dict()})
+        if args.save:
+            from data.corpus import sha256_file
+
+            save_to_metrics(checkpoint.path, {"text": os.path.basename(args.text), "text_sha256": sha256_file(args.text),
+                                              "seed": args.seed, "command": ["python", "-m", "model.context", *sys.argv[1:]] if argv is None
+                                              else ["python", "-m", "model.context", *argv], **result.to_dict()})
         if not args.json:
             print(f"== {checkpoint.name}: loss {result.baseline_loss:.3f} nats with {result.context_length} tokens of history, "
                   f"{result.positions} positions; increase in loss (nats) when the context beyond d is perturbed")

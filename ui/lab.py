@@ -25,6 +25,8 @@ from model.lab import LabConfig, LabResult, run_lab
 from model.lag_accuracy import LagCurve
 from ui import training_jobs
 from ui.charts import show_chart
+from ui.markup import md
+from ui.model_store import ModelEntry, get_checkpoint
 from ui.settings import ARCH_COLOURS
 
 LOGGER = logging.getLogger("memory_lab.lab")
@@ -198,7 +200,7 @@ def _summary(result: LabResult) -> None:
 
 
 def render_lab(context: Any = None) -> None:
-    """Draw the Long-range lab view (the app's Context is accepted and not needed)."""
+    """Draw the Long-range lab view, then the chosen models' effective context (when a Context is given)."""
     st.markdown(
         "A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
         "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
@@ -215,6 +217,9 @@ def render_lab(context: Any = None) -> None:
     if job is None or not job.running:
         _controls(session_id)
     _live_panel(session_id)
+    if context is not None and context.chosen:
+        st.subheader("Effective context: how far back does each model look?")
+        render_stored_effective_context(context.chosen)
 
 
 def context_frame(results: dict[str, ContextResult]) -> pd.DataFrame:
@@ -253,3 +258,26 @@ def render_effective_context(results: dict[str, ContextResult]) -> None:
                f"positions with {first.context_length} tokens of history each (Khandelwal et al. 2018). Baseline (the "
                f"zero line): the loss with the intact history ({baselines}). A curve near zero at d means the words "
                f"beyond d hardly matter to that model.", key="lab_effective_context")
+
+
+def render_stored_effective_context(entries: list[ModelEntry]) -> None:
+    """The effective-context chart of the models whose metrics.json holds a measurement (model.context --save)."""
+    results: dict[str, ContextResult] = {}
+    sources, missing = [], []
+    for entry in entries:
+        stored = get_checkpoint(entry).metrics.get("effective_context")
+        try:
+            results[entry.name] = ContextResult.from_dict(stored) if isinstance(stored, dict) else None
+        except ValueError:
+            results[entry.name] = None
+        if results[entry.name] is None:
+            results.pop(entry.name)
+            missing.append(entry.name)
+        else:
+            sources.append(f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)")
+    if results:
+        st.caption("Measured once on held-out text when the model was shipped, not on the sentence above: " + "; ".join(sources) + ".")
+    render_effective_context(results)
+    if missing:
+        st.caption(f"Not measured yet for {', '.join(md(name) for name in missing)}. Measure with "
+                   "`python -m model.context CHECKPOINT --text FILE --save`; the chart then shows it.")

@@ -64,3 +64,25 @@ def test_effective_context_chart_is_captioned():
     assert assert_every_chart_captioned(at) == 1
     caption = captions(at)
     assert "150 target positions" in caption and "novels-lstm 4.50 nats" in caption
+
+
+def test_lab_tab_shows_the_stored_effective_context_of_the_chosen_models(app_models, corpus_dir, capsys):
+    import json
+
+    from model.context import main as context_main
+    from tests.app.app_helpers import open_app
+
+    lstm = f"{app_models}/tiny-lstm"
+    assert context_main([lstm, "--text", f"{corpus_dir}/test.txt", "--positions", "6", "--distances", "1", "3",
+                         "--context-length", "10", "--save", "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)["checkpoints"][0]
+    at = open_app("Long-range lab", models=["tiny-rnn", "tiny-lstm"])
+    assert not at.exception
+    chart = chart_titled(at, "How far back")
+    rows = chart["data"].dropna(subset=["distance"])
+    assert set(rows["model"]) == {"tiny-lstm"} and len(rows) == 3 * 2  # three perturbations, two distances
+    drop = rows[rows["perturbation"] == "drop"].sort_values("distance")["increase"].tolist()
+    assert drop == stored["increase"]["drop"]
+    caption = captions(at)
+    assert "tiny-lstm: test.txt (sha256" in caption and "Not measured yet for tiny-rnn" in caption
+    assert "python -m model.context CHECKPOINT --text FILE --save" in caption

@@ -93,3 +93,26 @@ def test_cli_refuses_a_missing_text(tiny_checkpoints, capsys):
         main([tiny_checkpoints["rnn"], "--text", "/no/such/file.txt"])
     assert stop.value.code == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_save_stores_the_result_in_metrics_and_it_reads_back(tiny_checkpoints, corpus_dir, tmp_path, capsys):
+    import shutil
+
+    from model.context import ContextResult
+
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_checkpoints["lstm"], folder)
+    before = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    code = main([str(folder), "--text", f"{corpus_dir}/test.txt", "--positions", "6", "--distances", "1", "3",
+                 "--context-length", "10", "--save", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)["checkpoints"][0]
+    after = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    stored = after.pop("effective_context")
+    assert after == before  # nothing else in metrics.json changed
+    assert stored["text"] == "test.txt" and len(stored["text_sha256"]) == 64 and stored["command"][:3] == ["python", "-m", "model.context"]
+    result = ContextResult.from_dict(stored)
+    assert result.increase == printed["increase"] and result.distances == [1, 3] and result.positions == 6
+    load_checkpoint(str(folder))  # still a valid checkpoint
+    with pytest.raises(ValueError, match="Not an effective-context result"):
+        ContextResult.from_dict({"distances": [1]})
