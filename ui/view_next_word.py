@@ -14,6 +14,13 @@ from ui.markup import md, word_spans
 TOP_K = 10
 
 
+def cell_label(probability: float | None) -> str:
+    """Two decimals, or one significant digit below 0.005 (so a small probability never reads "0.00")."""
+    if probability is None:
+        return "?"
+    return f"{probability:.2f}" if probability >= 0.005 else f"{probability:.0e}"
+
+
 def _strip_chart(rows: list[dict], labels: list[str], model_names: list[str]) -> alt.Chart:
     base = alt.Chart(pd.DataFrame(rows), title="Probability each model gave the word that actually came").encode(
         x=alt.X("word:N", sort=labels, title="actual word (position)"),
@@ -24,7 +31,7 @@ def _strip_chart(rows: list[dict], labels: list[str], model_names: list[str]) ->
         tooltip=["model", "word", alt.Tooltip("probability:Q", format=".3f"), alt.Tooltip("surprise_bits:Q", format=".2f"), "rank", "unknown"],
     )
     text = base.mark_text(fontSize=11).encode(
-        text=alt.Text("probability:Q", format=".2f"),
+        text=alt.Text("label:N"),
         color=alt.condition("datum.probability > 0.5", alt.value("white"), alt.value("black")),
     )
     return (cells + text).properties(height=alt.Step(36))
@@ -62,7 +69,7 @@ def render(context: Context) -> None:
         result = results[entry.name]
         for index, actual in enumerate(result["actual"]):
             rows.append({
-                "model": entry.name, "word": labels[index], "probability": actual["prob"],
+                "model": entry.name, "word": labels[index], "probability": actual["prob"], "label": cell_label(actual["prob"]),
                 "surprise_bits": actual["bits"], "rank": actual["rank"], "unknown": result["unknown"][index],
             })
     show_chart(

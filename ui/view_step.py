@@ -34,6 +34,22 @@ def _revealed_html(tokens: list[str], shown: int) -> str:
     return '<div class="memory-lab-words" style="font-size:1.5rem;line-height:2">' + "".join(parts) + "</div>"
 
 
+def _gate_values(means: dict[str, list[float]], shown: int, compact: bool) -> None:
+    """Each gate's mean after word ``shown`` and its change: big metrics, or a small table when three
+    model columns would squeeze three metrics each into unreadable slivers."""
+    rows = []
+    for gate, values in means.items():
+        delta = values[shown - 1] - values[shown - 2] if shown > 1 else None
+        rows.append((GATE_LABELS.get(gate, gate), values[shown - 1], delta))
+    if compact:
+        st.dataframe(pd.DataFrame(rows, columns=["gate", "mean", "change"]), hide_index=True, width="stretch",
+                     column_config={"mean": st.column_config.NumberColumn(format="%.2f"),
+                                    "change": st.column_config.NumberColumn(format="%+.2f")})
+        return
+    for column, (label, value, delta) in zip(st.columns(len(rows)), rows):
+        column.metric(label, f"{value:.2f}", None if delta is None else f"{delta:+.2f}")
+
+
 def render(context: Context) -> None:
     """Draw the Word by word view."""
     st.markdown("Press ▶ to let the models read one more word. Each column shows what that model now expects, how its "
@@ -67,10 +83,7 @@ def render(context: Context) -> None:
                 actual = prediction["actual"][shown]
                 caption += f" The real next word “{md(upcoming)}” got {actual['prob']:.3f} (rank {actual['rank']})."
             show_chart(chart, caption + " Baseline: 1 / vocabulary size per word.", key=f"step_top_{entry.name}")
-            gate_columns = st.columns(len(state["means"]))
-            for gate_column, (gate, values) in zip(gate_columns, state["means"].items()):
-                delta = values[shown - 1] - values[shown - 2] if shown > 1 else None
-                gate_column.metric(GATE_LABELS.get(gate, gate), f"{values[shown - 1]:.2f}", None if delta is None else f"{delta:+.2f}")
+            _gate_values(state["means"], shown, compact=len(context.chosen) > 2)
             st.caption("Mean gate value over all units after this word (0 = closed, 1 = open); the small number is the "
                        "change from the word before.")
             key = "cell" if "cell" in state["traces"] else "hidden"

@@ -31,6 +31,9 @@ def test_strip_and_top_words_match_the_model(app_models):
     for index, token in enumerate(tokens):
         expected = float(probs[index, checkpoint.tokenizer.token_to_id(token) or checkpoint.tokenizer.unk_id])
         assert math.isclose(lstm.loc[index, "probability"], expected, rel_tol=1e-4, abs_tol=1e-7), token
+        # The number printed in the cell: two decimals, or one significant digit when that would read 0.00.
+        label = lstm.loc[index, "label"]
+        assert label == (f"{expected:.2f}" if expected >= 0.005 else f"{expected:.0e}") and label != "0.00", (token, label)
     # The top-10 chart after the whole sentence: the model's ten most probable words, best first.
     top = chart_titled(at, "tiny-lstm: top 10")["data"]
     values, indices = probs[-1].topk(10)
@@ -38,6 +41,12 @@ def test_strip_and_top_words_match_the_model(app_models):
     assert all(math.isclose(a, float(b), rel_tol=1e-4) for a, b in zip(top["prob"], values))
     shown = captions(at)
     assert "Baseline" in shown and "1 / vocabulary size" in shown
+
+
+def test_cell_labels_never_round_a_small_probability_to_zero():
+    from ui.view_next_word import cell_label
+
+    assert [cell_label(p) for p in (0.734, 0.005, 0.0049, 3.2e-7, None)] == ["0.73", "0.01", "5e-03", "3e-07", "?"]
 
 
 def test_picking_a_position_shows_the_top_words_there(app_models):
