@@ -19,21 +19,30 @@ def side_by_side(entries: Sequence[ModelEntry]) -> list:
     return list(st.columns(len(entries))) if entries else []
 
 
-def unknown_notice(entry: ModelEntry, tokens: Sequence[str], unknown: Sequence[bool]) -> None:
-    """Warn which words this model does not know (they are read as <unk>)."""
-    missing = [token for token, is_unknown in zip(tokens, unknown) if is_unknown]
-    if not missing:
-        return
-    distinct = list(dict.fromkeys(missing))
-    if len(missing) == len(tokens):
-        st.warning(
-            f"{model_title(entry)} knows none of these words: it reads every one as <unk> (unknown), "
-            "so its numbers say nothing about the sentence. Try ordinary English words.",
-            icon=":material/help:",
-        )
-    else:
-        shown = ", ".join(f"“{md(word)}”" for word in distinct[:12]) + (" …" if len(distinct) > 12 else "")
-        st.caption(f"{model_title(entry)}: unknown words, read as <unk> and struck through: {shown}")
+def unknown_notices(rows: Sequence[tuple[ModelEntry, Sequence[str], Sequence[bool]]]) -> None:
+    """Warn which words each model does not know (read as <unk>), once for models that share the same gaps.
+
+    Args:
+        rows: (model, tokens, unknown flags) per model; models with the same unknown words
+            (the shipped ones share a tokenizer) get one notice that names them all.
+    """
+    groups: dict[tuple[tuple[str, ...], bool], list[ModelEntry]] = {}
+    for entry, tokens, unknown in rows:
+        missing = tuple(token for token, is_unknown in zip(tokens, unknown) if is_unknown)
+        if missing:
+            groups.setdefault((missing, len(missing) == len(tokens)), []).append(entry)
+    for (missing, everything), entries in groups.items():
+        names = ", ".join(model_title(entry) for entry in entries)
+        if everything:
+            st.warning(
+                f"{names} {'knows' if len(entries) == 1 else 'know'} none of these words: every one is read as <unk> "
+                "(unknown), so the numbers say nothing about the sentence. Try ordinary English words.",
+                icon=":material/help:",
+            )
+        else:
+            distinct = list(dict.fromkeys(missing))
+            shown = ", ".join(f"“{md(word)}”" for word in distinct[:12]) + (" …" if len(distinct) > 12 else "")
+            st.caption(f"{names}: unknown words, read as <unk> and struck through: {shown}")
 
 
 def position_labels(tokens: Sequence[str]) -> list[str]:

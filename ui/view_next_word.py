@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import analysis_cache
 from ui.charts import EXPORT_HINT, model_colours, show_chart, word_labels
-from ui.common import model_title, position_labels, side_by_side, unknown_notice
+from ui.common import model_title, position_labels, side_by_side, unknown_notices
 from ui.context import Context
 from ui.markup import md, word_spans
 
@@ -81,9 +81,7 @@ def render(context: Context) -> None:
         f"unknown to a model, which then gives the probability of <unk>. {EXPORT_HINT}",
         key="next_word_strip",
     )
-    for entry in context.chosen:
-        result = results[entry.name]
-        unknown_notice(entry, result["tokens"], result["unknown"])
+    unknown_notices([(entry, results[entry.name]["tokens"], results[entry.name]["unknown"]) for entry in context.chosen])
 
     st.subheader("Top predictions at one position")
     options = position_labels(tokens)

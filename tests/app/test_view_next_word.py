@@ -64,6 +64,8 @@ def test_unknown_words_are_marked(app_models):
     at = exception_free(open_app("Next word", text="Mr. Robert flabbergasted his wife ."))
     notes = captions(at)
     assert "unknown words" in notes and "flabbergasted" in notes
+    assert notes.count("unknown words, read as <unk>") == 1  # one notice for the models sharing a vocabulary
+    assert all(f"tiny-{arch}" in notes for arch in ("rnn", "lstm", "gru"))
     spans = " ".join(html_blocks(at))
     assert "line-through" in spans and "flabbergasted" in spans
     strip = chart_titled(at, "Probability each model gave")["data"]
