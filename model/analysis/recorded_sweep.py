@@ -44,6 +44,9 @@ from model.analysis.unrolled import unrolled_forward
 from model.language_model import LanguageModel
 
 
+_PENDING_ELEMENTS = 1 << 23  # deferred bottom-layer gradients held before their input matmul (32 MB of float32)
+
+
 def _shift(values: torch.Tensor) -> torch.Tensor:
     """[B, L, H] -> the previous position's values, zeros at position 0 (the zero initial state)."""
     return torch.cat([torch.zeros_like(values[:, :1]), values[:, :-1]], dim=1)
@@ -57,7 +60,6 @@ class _LayerBackward:
         hidden = records["hidden"]  # [B, L, H]
         if arch == "rnn":
             self.slope = records["slope"]  # [B, L, H] = 1 - h^2
-            self.weight = torch.cat([weights.weight_ih, weights.weight_hh], dim=1)  # [H, In + H]
         elif arch == "lstm":
             i, f, g, o = (records[name] for name in ("input_gate", "forget_gate", "candidate", "output_gate"))  # [B, L, H]
             cell = records["cell"]
@@ -67,7 +69,6 @@ class _LayerBackward:
             self.from_cell = torch.cat([g * i * (1.0 - i), _shift(cell) * f * (1.0 - f), i * (1.0 - g * g)], dim=-1)
             self.from_hidden = tanh_cell * o * (1.0 - o)
             self.forget = f
-            self.weight = torch.cat([weights.weight_ih, weights.weight_hh], dim=1)  # [4H, In + H]
         else:
             r, z, n = records["reset_gate"], records["update_gate"], records["candidate"]  # [B, L, H]
             previous = _shift(hidden)  # h'
@@ -80,8 +81,7 @@ class _LayerBackward:
             self.from_new = (1.0 - z) * (1.0 - n * n)
             self.reset_from_new = recurrent_new * r * (1.0 - r)
             self.reset = r
-            self.weight_ih, self.weight_hh = weights.weight_ih, weights.weight_hh  # [3H, In], [3H, H]
-        self.input_size = weights.weight_ih.shape[1]
+        self.weight_ih, self.weight_hh = weights.weight_ih, weights.weight_hh  # [G*H, In], [G*H, H]
 
     def step(self, position: int, hidden_grad: torch.Tensor, cell_grad: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
         """Back through the cell at ``position`` for n target rows.
@@ -92,24 +92,27 @@ class _LayerBackward:
             cell_grad: [n, B, H] d f / d c_p (LSTM, holding h_p fixed), else None.
 
         Returns:
-            (dx_p [n, B, In], dh_{p-1} [n, B, H], dc_{p-1} [n, B, H] or None).
+            (d f / d(W_ih x_p) [n, B, G*H], dh_{p-1} [n, B, H], dc_{p-1} [n, B, H] or None).
+            The input gradient itself is :meth:`input_grad` of the first: the bottom layer
+            defers that matmul and does it for many positions at once.
         """
         p = position
         if self.arch == "rnn":
             preactivation = hidden_grad * self.slope[:, p]  # [n, B, H]
-            both = torch.matmul(preactivation, self.weight)  # [n, B, In + H]
-            return both[..., : self.input_size], both[..., self.input_size :], None
+            return preactivation, torch.matmul(preactivation, self.weight_hh), None
         if self.arch == "lstm":
             cell_grad = cell_grad + hidden_grad * self.cell_from_hidden[:, p]  # [n, B, H]
             preactivation = torch.cat([cell_grad.repeat(1, 1, 3) * self.from_cell[:, p], hidden_grad * self.from_hidden[:, p]], dim=-1)  # [n, B, 4H]
-            both = torch.matmul(preactivation, self.weight)  # [n, B, In + H]
-            return both[..., : self.input_size], both[..., self.input_size :], cell_grad * self.forget[:, p]
+            return preactivation, torch.matmul(preactivation, self.weight_hh), cell_grad * self.forget[:, p]
         update = hidden_grad * self.from_update[:, p]  # [n, B, H]
         new = hidden_grad * self.from_new[:, p]
         reset = new * self.reset_from_new[:, p]
-        input_grad = torch.matmul(torch.cat([reset, update, new], dim=-1), self.weight_ih)  # [n, B, In]
         previous = torch.matmul(torch.cat([reset, update, new * self.reset[:, p]], dim=-1), self.weight_hh)  # [n, B, H]
-        return input_grad, previous + hidden_grad * self.update[:, p], None
+        return torch.cat([reset, update, new], dim=-1), previous + hidden_grad * self.update[:, p], None
+
+    def input_grad(self, projected_grad: torch.Tensor) -> torch.Tensor:
+        """[..., G*H] gradient w.r.t. W_ih x -> [..., In] gradient w.r.t. the layer input x."""
+        return torch.matmul(projected_grad, self.weight_ih)
 
 
 def local_gradients(model: LanguageModel, features: torch.Tensor, targets, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,6 +189,18 @@ def recorded_all_pairs_sweep(
         hidden_grads = [features.new_zeros(length, batch, size) for _ in layers]  # [T, B, H] per layer, row = target
         cell_grads = [features.new_zeros(length, batch, size) if arch == "lstm" else None for _ in layers]
         matrix = features.new_zeros(length, length)  # [T, T]
+        bottom = layers[0]
+        pending: list[tuple[int, torch.Tensor]] = []  # (position, d f / d(W_ih x_p) [n, B, G*H]) of the bottom layer
+        pending_elements = 0
+
+        def flush() -> None:
+            # One large matmul for many positions instead of a small one per step (the weights are read once).
+            sizes = [grad.shape[0] for _, grad in pending]
+            inputs = bottom.input_grad(torch.cat([grad for _, grad in pending]))  # [sum n, B, E]
+            for (position, _), block in zip(pending, inputs.split(sizes)):
+                matrix[position - 1 :, position - 1] = reduce(block.unsqueeze(2), position, position + 1)[:, 0]
+            pending.clear()
+
         for position in range(steps - 1, 0, -1):
             first = position - 1  # targets first .. T-1 have read word `position`
             hidden_grads[-1][first] += local[:, first]
@@ -195,10 +210,17 @@ def recorded_all_pairs_sweep(
                 if from_above is not None:
                     hidden_grad += from_above
                 cell_grad = cell_grads[k][first:] if cell_grads[k] is not None else None
-                input_grad, previous_hidden, previous_cell = layers[k].step(position, hidden_grad, cell_grad)
+                projected_grad, previous_hidden, previous_cell = layers[k].step(position, hidden_grad, cell_grad)
                 hidden_grad.copy_(previous_hidden)
                 if previous_cell is not None:
                     cell_grad.copy_(previous_cell)
-                from_above = input_grad  # [n, B, In]
-            matrix[first:, first] = reduce(from_above.unsqueeze(2), position, position + 1)[:, 0]
+                if k > 0:
+                    from_above = layers[k].input_grad(projected_grad)  # [n, B, H] into the layer below at p
+            pending.append((position, projected_grad))
+            pending_elements += projected_grad.numel()
+            if pending_elements >= _PENDING_ELEMENTS:
+                flush()
+                pending_elements = 0
+        if pending:
+            flush()
     return SweepResult(matrix=matrix, values=values, log_probs=log_probs, targets=targets)
