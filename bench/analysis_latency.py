@@ -5,8 +5,10 @@
 
 Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
 1. per model and sentence length (words): forward with traces, all-pairs gradient
-   influence (one batched sweep), the naive loop (one backward per target) and the
-   speed-up, gradient x input, occlusion, integrated gradients at 32 steps;
+   influence (one batched sweep: "grad" with the hand-written recorded engine the app
+   uses, "autograd" with autograd's batched cotangents), the naive loop (one backward
+   per target) and the speed-up of "grad" over it, gradient x input, occlusion,
+   integrated gradients at 32 steps;
 2. the 10-rung ladder per model;
 3. the "full default analysis" (predictions at every position, traces, all-pairs
    gradient influence and occlusion: analyze_text without gradient flow) for all
@@ -52,7 +54,7 @@ SEED_TEXT = (
 )
 FULL_TARGETS_MS = {25: 60.0, 200: 1000.0}  # words -> target for all models together
 LADDER_TARGET_MS = 300.0
-PARTS = ("traces", "grad", "naive", "speedup", "gradxinput", "occlusion", "ig32")
+PARTS = ("traces", "grad", "autograd", "naive", "speedup", "gradxinput", "occlusion", "ig32")
 
 
 def sentence(words: int) -> str:
@@ -93,6 +95,7 @@ def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, fl
     row = {
         "traces": median_ms(lambda: compute_traces(model, inputs), repeats),
         "grad": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad"), repeats),
+        "autograd": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad", engine="autograd"), repeats),
         "naive": median_ms(lambda: naive_gradient_influence(model, inputs.ids, targets, "grad"), slow_repeats),
         "gradxinput": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "gradxinput"), repeats),
         "occlusion": median_ms(lambda: occlusion_influence(model, inputs.ids, targets, tokenizer.unk_id), repeats),

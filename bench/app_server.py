@@ -2,6 +2,11 @@
 
 Used by the browser tests (tests/browser) and the app benches. The server gets its own
 process group so stopping it (SIGTERM, then SIGKILL) reaches only it and its children.
+
+A new session also gets its own scheduler group on Linux (sched autogroup), and the CPU is
+shared between groups by their nice values. The server's group is given the same nice as
+the caller's, so that the Chromium pages a bench drives (which stay in the caller's group)
+neither outrank the server nor yield to it: one CPU share each, as two programs on one box.
 """
 from __future__ import annotations
 
@@ -24,6 +29,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def match_scheduler_group(pid: int) -> None:
+    """Give process ``pid``'s autogroup the caller's autogroup nice (no-op without sched autogroup)."""
+    try:
+        with open("/proc/self/autogroup", encoding="utf-8") as stream:
+            nice = stream.read().split()[-1]  # "/autogroup-310 nice -15"
+        with open(f"/proc/{pid}/autogroup", "w", encoding="utf-8") as stream:
+            stream.write(nice)
+    except (OSError, IndexError):
+        pass
 
 
 def process_tree_rss(pid: int) -> int:
@@ -95,6 +111,7 @@ class AppServer:
         with open(log_path, "wb") as log:
             started_at = time.perf_counter()
             process = subprocess.Popen(command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        match_scheduler_group(process.pid)
         return cls(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path, started_at=started_at)
 
     def log_tail(self, characters: int = 3000) -> str:

@@ -36,6 +36,33 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
     st.caption(caption)
 
 
+def show_spec(spec: dict[str, Any], data: pd.DataFrame, caption: str, key: str | None = None) -> None:
+    """Draw a Vega-Lite spec written as a plain dict, full width, with its caption underneath.
+
+    The views drawn on every keystroke use this instead of Altair: building and
+    validating Altair objects costs about as much server time as the analysis
+    itself, and many sessions share one Python process.
+
+    Args:
+        spec: a Vega-Lite spec without data (the rows come from ``data``).
+        data: the chart's rows.
+        caption: what is plotted, its unit, the method and the baseline (required).
+        key: a stable element key.
+    """
+    if not caption or not caption.strip():
+        raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
+    if st.session_state.get("presenter", False):
+        spec = dict(spec, config={"axis": {"labelFontSize": 15, "titleFontSize": 17},
+                                  "legend": {"labelFontSize": 15, "titleFontSize": 16}, "title": {"fontSize": 19}})
+    st.vega_lite_chart(data, spec, width="stretch", key=key)
+    st.caption(caption)
+
+
+def field(name: str, kind: str, **options: Any) -> dict[str, Any]:
+    """One Vega-Lite field definition: field("prob", "quantitative", format=".3f")."""
+    return {"field": name, "type": kind, **options}
+
+
 def word_labels(tokens: Sequence[str]) -> list[str]:
     """Unique axis labels in sentence order: "1 Mr", "2 .", "3 Robert", ..."""
     return [f"{index + 1} {token}" for index, token in enumerate(tokens)]

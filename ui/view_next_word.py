@@ -1,12 +1,11 @@
 """Next word: what each model expects next, and how surprised it was by each actual word."""
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from ui import analysis_cache
-from ui.charts import EXPORT_HINT, model_colours, show_chart, word_labels
+from ui.charts import EXPORT_HINT, field, model_colours, show_spec, word_labels
 from ui.common import model_title, position_labels, side_by_side, unknown_notices
 from ui.context import Context
 from ui.markup import md, word_spans
@@ -21,32 +20,42 @@ def cell_label(probability: float | None) -> str:
     return f"{probability:.2f}" if probability >= 0.005 else f"{probability:.0e}"
 
 
-def _strip_chart(rows: list[dict], labels: list[str], model_names: list[str]) -> alt.Chart:
-    base = alt.Chart(pd.DataFrame(rows), title="Probability each model gave the word that actually came").encode(
-        x=alt.X("word:N", sort=labels, title="actual word (position)"),
-        y=alt.Y("model:N", sort=model_names, title=None),
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color("probability:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="P(actual word)"),
-        tooltip=["model", "word", alt.Tooltip("probability:Q", format=".3f"), alt.Tooltip("surprise_bits:Q", format=".2f"), "rank", "unknown"],
-    )
-    text = base.mark_text(fontSize=11).encode(
-        text=alt.Text("label:N"),
-        color=alt.condition("datum.probability > 0.5", alt.value("white"), alt.value("black")),
-    )
-    return (cells + text).properties(height=alt.Step(36))
+def _strip_chart(labels: list[str], model_names: list[str]) -> dict:
+    """Vega-Lite spec: one row per model, one cell per actual word, coloured and labelled by its probability."""
+    tooltip = [field("model", "nominal"), field("word", "nominal"), field("probability", "quantitative", format=".3f"),
+               field("surprise_bits", "quantitative", format=".2f"), field("rank", "quantitative"), field("unknown", "nominal")]
+    return {
+        "title": "Probability each model gave the word that actually came",
+        "height": {"step": 36},
+        "encoding": {"x": field("word", "nominal", sort=labels, title="actual word (position)"),
+                     "y": field("model", "nominal", sort=model_names, title=None)},
+        "layer": [
+            {"mark": {"type": "rect"},
+             "encoding": {"color": field("probability", "quantitative", scale={"scheme": "greens", "domain": [0, 1]}, title="P(actual word)"),
+                          "tooltip": tooltip}},
+            {"mark": {"type": "text", "fontSize": 11},
+             "encoding": {"text": field("label", "nominal"),
+                          "color": {"condition": {"test": "datum.probability > 0.5", "value": "white"}, "value": "black"}}},
+        ],
+    }
 
 
-def _top_chart(top: list[dict], colour: str, title: str) -> alt.Chart:
+def _top_chart(top: list[dict], colour: str, title: str) -> tuple[dict, pd.DataFrame]:
+    """Vega-Lite spec and rows: the top words as bars, best first, each labelled with its probability."""
     frame = pd.DataFrame(top)
     frame["rank"] = range(1, len(frame) + 1)
-    bars = alt.Chart(frame, title=title).mark_bar(color=colour).encode(
-        x=alt.X("prob:Q", title="probability", scale=alt.Scale(domain=[0, max(0.05, float(frame["prob"].max()))])),
-        y=alt.Y("word:N", sort=alt.EncodingSortField("rank", order="ascending"), title=None),
-        tooltip=["rank", "word", alt.Tooltip("prob:Q", format=".4f")],
-    )
-    labels = bars.mark_text(align="left", dx=3).encode(text=alt.Text("prob:Q", format=".3f"))
-    return (bars + labels).properties(height=alt.Step(24))
+    spec = {
+        "title": title,
+        "height": {"step": 24},
+        "encoding": {"x": field("prob", "quantitative", title="probability", scale={"domain": [0, max(0.05, float(frame["prob"].max()))]}),
+                     "y": field("word", "nominal", sort={"field": "rank", "order": "ascending"}, title=None)},
+        "layer": [
+            {"mark": {"type": "bar", "color": colour},
+             "encoding": {"tooltip": [field("rank", "quantitative"), field("word", "nominal"), field("prob", "quantitative", format=".4f")]}},
+            {"mark": {"type": "text", "align": "left", "dx": 3}, "encoding": {"text": field("prob", "quantitative", format=".3f")}},
+        ],
+    }
+    return spec, frame
 
 
 def render(context: Context) -> None:
@@ -72,8 +81,8 @@ def render(context: Context) -> None:
                 "model": entry.name, "word": labels[index], "probability": actual["prob"], "label": cell_label(actual["prob"]),
                 "surprise_bits": actual["bits"], "rank": actual["rank"], "unknown": result["unknown"][index],
             })
-    show_chart(
-        _strip_chart(rows, labels, names),
+    show_spec(
+        _strip_chart(labels, names), pd.DataFrame(rows),
         "Each cell: the probability (0 to 1) the model gave the word in that column, having read only the words to its "
         "left (the first word is predicted from the start of a paragraph). Method: softmax of the model's output, "
         "exact, no sampling. Baseline: a model that knows nothing would give each word 1 / vocabulary size "
@@ -95,8 +104,8 @@ def render(context: Context) -> None:
             marked = [index == row - 1 for index in range(len(result["tokens"]))]
             st.markdown(word_spans(result["tokens"][:row] or ["(nothing yet)"], [None] * max(row, 1), marked=marked,
                                    unknown=result["unknown"][:row]), unsafe_allow_html=True)
-            show_chart(
-                _top_chart(result["top"][row], colours[entry.name], f"{entry.name}: top {TOP_K} next words"),
+            show_spec(
+                *_top_chart(result["top"][row], colours[entry.name], f"{entry.name}: top {TOP_K} next words"),
                 f"The {TOP_K} most probable next words of {md(entry.name)} {md(picked)}, as probabilities (0 to 1) from "
                 "the softmax over its whole vocabulary. Baseline: uniform guessing gives "
                 f"{1 / result['vocab_size']:.1e} per word. <unk> stands for any word outside the vocabulary.",

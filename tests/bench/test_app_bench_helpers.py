@@ -62,3 +62,25 @@ def test_missing_chromium_is_an_error_that_says_how_to_install(monkeypatch, tmp_
     with pytest.raises(app_driver.BrowserMissing, match="apt-get install -y chromium"):
         app_driver.require_browser()
     assert app_latency.main(["--checkpoints", str(tmp_path)]) == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="this kernel has no sched autogroup to match")
+def test_the_server_shares_the_callers_scheduler_priority():
+    import subprocess
+
+    from bench.app_server import match_scheduler_group
+
+    def nice(pid: str) -> str:
+        with open(f"/proc/{pid}/autogroup", encoding="utf-8") as stream:
+            return stream.read().split()[-1]
+
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)  # its own autogroup, nice 0
+    try:
+        with open(f"/proc/{child.pid}/autogroup", "w", encoding="utf-8") as stream:
+            stream.write("5")  # make it differ from ours first
+        assert nice(str(child.pid)) == "5"
+        match_scheduler_group(child.pid)
+        assert nice(str(child.pid)) == nice("self")
+    finally:
+        child.kill()
+        child.wait()
