@@ -39,10 +39,9 @@ from torch.nn import functional
 
 from model.analysis.all_pairs import Reduce, SweepResult, TargetsOrResolver
 from model.analysis.cells import LayerWeights, layer_weights, model_arch
-from model.analysis.targets import selected_log_probs
+from model.analysis.targets import PositionTargets, selected_log_probs
 from model.analysis.unrolled import unrolled_forward
 from model.language_model import LanguageModel
-
 
 _PENDING_ELEMENTS = 1 << 23  # deferred bottom-layer gradients held before their input matmul (32 MB of float32)
 
@@ -115,7 +114,7 @@ class _LayerBackward:
         return torch.matmul(projected_grad, self.weight_ih)
 
 
-def local_gradients(model: LanguageModel, features: torch.Tensor, targets, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def local_gradients(model: LanguageModel, features: torch.Tensor, targets: PositionTargets, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """g_t = d (sum_b w_b f_t[b]) / d h_{t+1}[b] and the values f_t, through the decoder only.
 
     Args:
