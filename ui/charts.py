@@ -17,6 +17,11 @@ from ui.settings import ARCH_COLOURS
 EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and Copy Vega-Lite spec."
 
 
+def _require_caption(caption: str) -> None:
+    if not caption or not caption.strip():
+        raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
+
+
 def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, height: int | None = None) -> None:
     """Draw an Altair chart full width with its caption underneath.
 
@@ -27,8 +32,7 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
         height: total pixels, axis labels included (None: the chart's own size). Line charts over
             words need it: their upright word labels take height from the plot.
     """
-    if not caption or not caption.strip():
-        raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
+    _require_caption(caption)
     if st.session_state.get("presenter", False):
         # Large type for a projector (the chart's own fonts are not reached by CSS).
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(labelFontSize=15, titleFontSize=16).configure_title(fontSize=19)
@@ -49,8 +53,7 @@ def show_spec(spec: dict[str, Any], data: pd.DataFrame, caption: str, key: str |
         caption: what is plotted, its unit, the method and the baseline (required).
         key: a stable element key.
     """
-    if not caption or not caption.strip():
-        raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
+    _require_caption(caption)
     if st.session_state.get("presenter", False):
         spec = dict(spec, config={"axis": {"labelFontSize": 15, "titleFontSize": 17},
                                   "legend": {"labelFontSize": 15, "titleFontSize": 16}, "title": {"fontSize": 19}})

@@ -78,12 +78,14 @@ def mask_upper(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.masked_fill(upper, float("nan"))
 
 
-def _sweep(engine: str, recorded: list[dict[str, torch.Tensor]] | None = None, **arguments: Any):
-    """Run the all-pairs sweep with the chosen engine (see the module docstring)."""
-    if engine == "recorded":
-        return recorded_all_pairs_sweep(recorded=recorded, **{k: v for k, v in arguments.items() if k != "time_chunk"})
+def _sweep(engine: str, model: LanguageModel, embeddings: torch.Tensor, targets: TargetsOrResolver, reduce,
+           weights: torch.Tensor | None = None, time_chunk: int | None = None,
+           recorded: list[dict[str, torch.Tensor]] | None = None):
+    """Run the all-pairs sweep with the chosen engine (see the module docstring); both return a SweepResult."""
+    if engine == "recorded":  # no time chunks: the hand-written backward has no graph to cut
+        return recorded_all_pairs_sweep(model, embeddings, targets, reduce, weights=weights, recorded=recorded)
     if engine == "autograd":
-        return all_pairs_sweep(**arguments)
+        return all_pairs_sweep(model, embeddings, targets, reduce, weights=weights, time_chunk=time_chunk)
     raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
 
 
@@ -132,7 +134,7 @@ def gradient_influence(
             return gradients[:, 0].norm(dim=-1)  # [n, L]
         return (gradients[:, 0] * embeddings[0, start:stop]).sum(dim=-1)  # [n, L]
 
-    result = _sweep(engine, recorded, model=model, embeddings=embeddings, targets=targets, reduce=reduce, time_chunk=time_chunk)
+    result = _sweep(engine, model, embeddings, targets, reduce, time_chunk=time_chunk, recorded=recorded)
     return InfluenceResult(method, mask_upper(result.matrix), result.values[0], result.targets, {"log_probs": result.log_probs})
 
 
@@ -238,8 +240,7 @@ def integrated_gradients(
     for first in range(0, steps, group):
         alphas = nodes[first : first + group]  # [G]
         path = reference + alphas[:, None, None] * difference  # [G, T + 1, E]
-        sweep = _sweep(engine, model=model, embeddings=path, targets=targets, reduce=reduce,
-                       weights=weights[first : first + group], time_chunk=time_chunk)
+        sweep = _sweep(engine, model, path, targets, reduce, weights=weights[first : first + group], time_chunk=time_chunk)
         total += sweep.matrix
     error = float((total.sum(dim=1) - deltas).abs().sum() / deltas.abs().sum().clamp_min(1e-12))
     details = {"baseline": baseline, "steps": steps, "rule": "gauss-legendre", "completeness_error": error, "deltas": deltas}

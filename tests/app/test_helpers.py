@@ -66,3 +66,17 @@ def test_uploads_are_checked():
         corpus_from_upload(b"three short words", "x.txt")
     with pytest.raises(ValueError, match="is empty"):
         corpus_from_upload(b"", "x.txt")
+
+
+def test_every_chart_function_refuses_a_missing_caption():
+    import altair as alt
+    import pandas as pd
+
+    from ui.charts import show_chart, show_spec
+
+    frame = pd.DataFrame({"x": [1, 2], "y": [3, 4]})
+    for caption in ("", "   "):
+        with pytest.raises(ValueError, match="needs a caption"):
+            show_chart(alt.Chart(frame).mark_line().encode(x="x:Q", y="y:Q"), caption)
+        with pytest.raises(ValueError, match="needs a caption"):
+            show_spec({"mark": "line", "encoding": {"x": {"field": "x", "type": "quantitative"}}}, frame, caption)
