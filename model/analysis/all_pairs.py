@@ -45,13 +45,14 @@ class SweepResult:
         matrix: [T, T] reduced gradients, row t = target, column s = word;
             exactly 0 above the diagonal (f_t cannot see later words).
         values: [B, T] target values f_t for each batch row (detached).
-        log_probs: [T, V] log-probabilities of batch row 0 (detached).
+        log_probs: [T, V] log-probabilities of batch row 0 (detached); None from the recorded
+            engine when the targets came resolved (it never needs the full vocabulary then).
         targets: the resolved targets.
     """
 
     matrix: torch.Tensor
     values: torch.Tensor
-    log_probs: torch.Tensor
+    log_probs: torch.Tensor | None
     targets: PositionTargets
 
 

@@ -118,7 +118,8 @@ def gradient_influence(
             e.g. from the traces), reused by the recorded engine instead of a new forward pass.
 
     Returns:
-        An :class:`InfluenceResult`; ``details["log_probs"]`` holds the [T, V] log-probabilities.
+        An :class:`InfluenceResult`; ``details["log_probs"]`` holds the [T, V] log-probabilities
+        (None when the recorded engine was given resolved targets and never computed them).
 
     Example:
         >>> result = gradient_influence(model, prepare_input(tokenizer, "Mr. Robert is going with").ids, targets)

@@ -178,8 +178,9 @@ def recorded_all_pairs_sweep(
             raise ValueError(f"recorded must hold {model.config.num_layers} layer(s) of [{batch}, {steps}, H] records "
                              "from the forward pass over these embeddings; pass None to compute them.")
         features = recorded[-1]["hidden"][:, 1:]  # [B, T, H]
-        log_probs = functional.log_softmax(model.logits_from_features(features[0]), dim=-1)  # [T, V]
+        log_probs = None  # the full [T, V] distribution is needed only to resolve targets
         if callable(targets):
+            log_probs = functional.log_softmax(model.logits_from_features(features[0]), dim=-1)  # [T, V]
             targets = targets(log_probs)
         layers = [_LayerBackward(arch, layer_weights(model.recurrent, k), layer) for k, layer in enumerate(recorded)]
     local, values = local_gradients(model, features, targets, weights)  # [B, T, H], [B, T]

@@ -54,7 +54,7 @@ def test_recorded_sweep_equals_the_autograd_sweep(arch, num_layers, decoder):
             assert scale > 1e-3
             assert torch.allclose(ours.matrix, expected.matrix, rtol=1e-10, atol=1e-12 * scale)
             assert torch.allclose(ours.values, expected.values, atol=1e-12)
-            assert torch.allclose(ours.log_probs, expected.log_probs, atol=1e-12)
+            assert ours.log_probs is None  # resolved targets: the full distribution is never needed
             assert not ours.matrix.triu(1).any()  # no target sees a later word
 
 
@@ -68,6 +68,9 @@ def test_reusing_the_traces_gives_the_same_matrix(tiny_checkpoints, arch):
     fresh = gradient_influence(checkpoint.model, inputs.ids, targets)
     reused = gradient_influence(checkpoint.model, inputs.ids, targets, recorded=recorded)
     assert torch.equal(fresh.matrix.nan_to_num(), reused.matrix.nan_to_num())
+    # A resolver needs the full distribution: the recorded engine then computes it, as autograd's does.
+    autograd_run = gradient_influence(checkpoint.model, inputs.ids, targets, engine="autograd")
+    assert torch.allclose(fresh.details["log_probs"], autograd_run.details["log_probs"], atol=1e-5)
     report = analyze_text(checkpoint.model, checkpoint.tokenizer, inputs.text, with_occlusion=False, with_gradient_flow=False)
     autograd = gradient_influence(checkpoint.model, inputs.ids, report_targets(report, checkpoint), engine="autograd").matrix
     matrix = torch.tensor([[float("nan") if v is None else v for v in row] for row in report["influence"]["matrix"]], dtype=autograd.dtype)
