@@ -259,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             text = stream.read()
     except UnicodeDecodeError as error:
         fail(f"{args.text} is not UTF-8 text ({error.reason} at byte {error.start}); convert it first.")
+    source = None
+    if args.save:  # where the curves were measured, stored beside each one
+        from data.corpus import sha256_file
+
+        source = {"text": os.path.basename(args.text), "text_sha256": sha256_file(args.text), "seed": args.seed,
+                  "command": ["python", "-m", "model.context", *(sys.argv[1:] if argv is None else argv)]}
     reports = []
     for path in args.checkpoints:
         try:
@@ -268,12 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         except (CheckpointError, ValueError) as error:
             fail(str(error))
         reports.append({"checkpoint": checkpoint.path, "name": checkpoint.name, **result.to_dict()})
-        if args.save:
-            from data.corpus import sha256_file
-
-            save_to_metrics(checkpoint.path, {"text": os.path.basename(args.text), "text_sha256": sha256_file(args.text),
-                                              "seed": args.seed, "command": ["python", "-m", "model.context", *sys.argv[1:]] if argv is None
-                                              else ["python", "-m", "model.context", *argv], **result.to_dict()})
+        if source is not None:
+            save_to_metrics(checkpoint.path, {**source, **result.to_dict()})
         if not args.json:
             print(f"== {checkpoint.name}: loss {result.baseline_loss:.3f} nats with {result.context_length} tokens of history, "
                   f"{result.positions} positions; increase in loss (nats) when the context beyond d is perturbed")

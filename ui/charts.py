@@ -14,6 +14,9 @@ import streamlit as st
 
 from ui.settings import ARCH_COLOURS
 
+# Large type for a projector, as a Vega-Lite config (the chart's own fonts are not reached by CSS).
+PRESENTER_CONFIG = {"axis": {"labelFontSize": 15, "titleFontSize": 17}, "legend": {"labelFontSize": 15, "titleFontSize": 16},
+                    "title": {"fontSize": 19}}
 EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and Copy Vega-Lite spec."
 
 
@@ -34,8 +37,8 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
     """
     _require_caption(caption)
     if st.session_state.get("presenter", False):
-        # Large type for a projector (the chart's own fonts are not reached by CSS).
-        chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(labelFontSize=15, titleFontSize=16).configure_title(fontSize=19)
+        chart = (chart.configure_axis(**PRESENTER_CONFIG["axis"]).configure_legend(**PRESENTER_CONFIG["legend"])
+                 .configure_title(**PRESENTER_CONFIG["title"]))
     st.altair_chart(chart, width="stretch", key=key, height=height if height is not None else "content")
     st.caption(caption)
 
@@ -55,8 +58,7 @@ def show_spec(spec: dict[str, Any], data: pd.DataFrame, caption: str, key: str |
     """
     _require_caption(caption)
     if st.session_state.get("presenter", False):
-        spec = dict(spec, config={"axis": {"labelFontSize": 15, "titleFontSize": 17},
-                                  "legend": {"labelFontSize": 15, "titleFontSize": 16}, "title": {"fontSize": 19}})
+        spec = dict(spec, config=PRESENTER_CONFIG)
     st.vega_lite_chart(data, spec, width="stretch", key=key)
     st.caption(caption)
 

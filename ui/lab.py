@@ -269,14 +269,14 @@ def render_stored_effective_context(entries: list[ModelEntry]) -> None:
     for entry in entries:
         stored = get_checkpoint(entry).metrics.get("effective_context")
         try:
-            results[entry.name] = ContextResult.from_dict(stored) if isinstance(stored, dict) else None
+            result = ContextResult.from_dict(stored) if isinstance(stored, dict) else None
         except ValueError:
-            results[entry.name] = None
-        if results[entry.name] is None:
-            results.pop(entry.name)
+            result = None
+        if result is None:
             missing.append(entry.name)
-        else:
-            sources.append(f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)")
+            continue
+        results[entry.name] = result
+        sources.append(f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)")
     if results:
         st.caption("Measured once on held-out text when the model was shipped, not on the sentence above: " + "; ".join(sources) + ".")
     render_effective_context(results)
