@@ -11,6 +11,7 @@ neither outrank the server nor yield to it: one CPU share each, as two programs 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,15 +32,37 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def match_scheduler_group(pid: int) -> None:
-    """Give process ``pid``'s autogroup the caller's autogroup nice (no-op without sched autogroup)."""
+def autogroup_nice(path: str) -> str | None:
+    """The nice value in a /proc/PID/autogroup file, or None where there is none to read.
+
+    The kernel prints "/autogroup-310 nice -15" for a task in an autogroup, and nothing at all
+    for a task whose scheduling group comes from a cgroup instead (as in some CI containers).
+    """
     try:
-        with open("/proc/self/autogroup", encoding="utf-8") as stream:
-            nice = stream.read().split()[-1]  # "/autogroup-310 nice -15"
+        with open(path, encoding="utf-8") as stream:
+            fields = stream.read().split()
+    except OSError:
+        return None
+    if len(fields) == 3 and fields[1] == "nice" and re.fullmatch(r"-?\d+", fields[2]):
+        return fields[2]
+    return None
+
+
+def match_scheduler_group(pid: int, source: str = "/proc/self/autogroup") -> bool:
+    """Give process ``pid``'s autogroup the caller's autogroup nice; False where that is not possible.
+
+    Not possible means no sched autogroup here (no file, an empty file) or no right to write it:
+    the bench then runs as before, the server simply at the default priority.
+    """
+    nice = autogroup_nice(source)
+    if nice is None:
+        return False
+    try:
         with open(f"/proc/{pid}/autogroup", "w", encoding="utf-8") as stream:
             stream.write(nice)
-    except (OSError, IndexError):
-        pass
+    except OSError:
+        return False
+    return True
 
 
 def process_tree_rss(pid: int) -> int:
