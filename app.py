@@ -5,8 +5,10 @@ environment variable MEMORY_LAB_CHECKPOINTS (default ``checkpoints``); every
 sub-folder that holds a checkpoint can be picked in the sidebar. Works offline.
 """
 from model.cli_common import set_offline_defaults
+from model.runtime import tune_allocator
 
 set_offline_defaults()  # before anything imports `datasets`
+tune_allocator()  # large analysis buffers reuse heap memory instead of page-faulting in (model/runtime.py); once per process
 
 from ui.main import main  # noqa: E402
 

@@ -15,7 +15,11 @@ Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
    models together at 25 and 200 words, and the ladder for all models together,
    against the targets (<= 60 ms at 25 words, <= 1 s at 200 words, <= 300 ms);
    then the full analysis again with one Python thread per model (1 torch thread
-   each), which uses two cores better than intra-op threads on small matrices.
+   each), and the 200-word full analysis with the matrix products left to
+   PyTorch's default (MKL) instead of oneDNN (model/analysis/onednn.py), for the ratio.
+
+Like the app, the bench first tunes glibc's allocator (model/runtime.py); pass
+--no-allocator-tuning to measure without it, --no-onednn to use F.linear throughout.
 
 Sentences are the fixed seed text below, repeated and cut to each length.
 """
@@ -42,8 +46,10 @@ from model.analysis.occlusion import occlusion_influence  # noqa: E402
 from model.analysis.report import analyze_text  # noqa: E402
 from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
 from model.analysis.traces import compute_traces  # noqa: E402
+from model.analysis import onednn  # noqa: E402
 from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from model.cli_common import positive_int  # noqa: E402
+from model.runtime import tune_allocator  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-lstm", "checkpoints/novels-rnn")
 SEED_TEXT = (
@@ -136,14 +142,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-lengths", nargs="*", type=positive_int, default=[25, 200],
                         help="lengths for the full default analysis of all models together (default 25 200)")
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--no-allocator-tuning", action="store_true",
+                        help="leave glibc's malloc thresholds at their defaults (the app tunes them: model/runtime.py)")
+    parser.add_argument("--no-onednn", action="store_true",
+                        help="send every analysis matrix product through F.linear (MKL) instead of oneDNN")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    tuned = False if args.no_allocator_tuning else tune_allocator()
+    onednn.set_enabled(not args.no_onednn)
     paths = find_checkpoints(args.checkpoints)
     if not paths:
         print("error: no checkpoint found; pass --checkpoints or train checkpoints/novels-lstm first.", file=sys.stderr)
         return 2
     checkpoints = [load_checkpoint(path) for path in paths]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)")
+    print(f"matrix products: {'oneDNN' if onednn.enabled() and onednn.onednn_linear_works() else 'F.linear (MKL)'}; "
+          f"allocator: {'glibc thresholds tuned as in the app' if tuned else 'glibc defaults'}")
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
         for words in args.lengths:
@@ -172,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
             print(f"  full default analysis, {words:>3} words {measured:>9.1f} ms   {verdict}", flush=True)
         torch.set_num_threads(threads_before)
+    if onednn.enabled() and onednn.onednn_linear_works() and args.full_lengths:
+        words = max(args.full_lengths)
+        print(f"\nThe same products through F.linear (MKL) instead of oneDNN, {words} words, all models together:")
+        with_onednn = median_ms(lambda: full_default(checkpoints, words), args.repeats)
+        onednn.set_enabled(False)
+        try:
+            with_mkl = median_ms(lambda: full_default(checkpoints, words), args.repeats)
+        finally:
+            onednn.set_enabled(True)
+        print(f"  oneDNN {with_onednn:.1f} ms, F.linear {with_mkl:.1f} ms: oneDNN is {with_mkl / with_onednn:.2f}x faster", flush=True)
     return 0
 
 

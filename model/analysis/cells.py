@@ -164,7 +164,15 @@ def lstm_step(
     Returns:
         input_gate, forget_gate, output_gate, candidate, cell, hidden: each [B, H].
     """
-    gates = torch.addmm(projected, hidden, weight_hh_t)  # [B, 4H]
+    return lstm_from_gates(torch.addmm(projected, hidden, weight_hh_t), cell)  # gates [B, 4H]
+
+
+def lstm_from_gates(gates: torch.Tensor, cell: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The elementwise half of an LSTM step, from its preactivations W_ih x + b + W_hh h: [B, 4H].
+
+    Returns:
+        input_gate, forget_gate, output_gate, candidate, cell, hidden: each [B, H].
+    """
     raw_input, raw_forget, raw_candidate, raw_output = gates.chunk(4, dim=1)  # each [B, H]
     input_gate = torch.sigmoid(raw_input)
     forget_gate = torch.sigmoid(raw_forget)
@@ -188,6 +196,15 @@ def gru_step(
         reset_gate, update_gate, candidate, hidden: each [B, H].
     """
     recurrent = torch.matmul(hidden, weight_hh_t) if bias_hh is None else torch.addmm(bias_hh, hidden, weight_hh_t)  # [B, 3H]
+    return gru_from_parts(projected, recurrent, hidden)
+
+
+def gru_from_parts(projected: torch.Tensor, recurrent: torch.Tensor, hidden: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The rest of a GRU step from W_ih x + b_ih [B, 3H], W_hh h + b_hh [B, 3H] and h_{t-1} [B, H].
+
+    Returns:
+        reset_gate, update_gate, candidate, hidden: each [B, H].
+    """
     input_reset, input_update, input_new = projected.chunk(3, dim=1)  # each [B, H]
     hidden_reset, hidden_update, hidden_new = recurrent.chunk(3, dim=1)
     reset_gate = torch.sigmoid(input_reset + hidden_reset)

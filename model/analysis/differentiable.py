@@ -103,13 +103,6 @@ def default_time_chunk(length: int) -> int:
     return max(8, math.ceil(length / 8))
 
 
-def default_group_length(length: int) -> int:
-    """Steps per occlusion group: the fused forward is so fast that grouping pays only past 64 steps."""
-    if length <= 64:
-        return length
-    return max(16, math.ceil(length / 12))
-
-
 def time_bounds(length: int, chunk: int | None, default: Callable[[int], int] = default_time_chunk) -> list[tuple[int, int]]:
     """Split ``range(length)`` into consecutive [start, stop) chunks of at most ``chunk`` steps.
 

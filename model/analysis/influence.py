@@ -305,7 +305,7 @@ def word_influence(
         steps: integrated-gradients nodes.
         baseline: integrated-gradients baseline, "unk" or "zero".
         replacement_id: occlusion replacement word id (default ``<unk>``).
-        time_chunk: chunk length of the autograd sweep and the occlusion groups (None: automatic).
+        time_chunk: chunk length of the autograd sweep (None: automatic); occlusion needs none.
         engine: gradient engine, "recorded" (default) or "autograd"; the numbers agree.
         recorded: per-layer forward records over ``ids`` to reuse (grad and gradxinput only).
 
@@ -326,6 +326,6 @@ def word_influence(
         return integrated_gradients(model, ids, targets, unk_id, baseline, steps, time_chunk, engine=engine)
     if method == "occlusion":
         replacement = unk_id if replacement_id is None else replacement_id
-        matrix, values, resolved = occlusion_influence(model, ids, targets, replacement, time_chunk)
+        matrix, values, resolved = occlusion_influence(model, ids, targets, replacement)
         return InfluenceResult("occlusion", matrix, values, resolved, {"replacement_id": replacement})
     raise ValueError(f"method must be one of {METHODS}; got {method!r}.")

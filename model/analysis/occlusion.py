@@ -4,17 +4,24 @@
 
 Positive: word s supported the target (hiding it lowers f_t). The replacement
 is ``<unk>`` by default, or any word for a counterfactual ("Robert" -> "Mary").
-Exact: every variant really is re-run through the model's own forward.
+Exact: every variant really is run through the model's own recurrence.
 
-All T variants run batched. Variant s is identical to the text before word s,
-so the variants are grouped by where their change falls: a group of variants
-whose changed words lie in steps [a, b) starts from the text's own recurrent
-state at step a (computed once) instead of from the beginning. That halves the
-work (about T^2 / 2 cell steps instead of T^2) and gives the same numbers as a
-run from the start. Up to 64 steps the fused forward is fast enough that one
-group - a single forward pass of all variants - is quickest, and that is the
-default; ``time_chunk >= T + 1`` forces it at any length. Only the chosen words' log-probabilities are computed at
-each position (``selected_log_probs``), never the full vocabulary.
+All T variants run as one batch that grows by a row per step ("staircase"):
+variant s equals the text before word s, so it joins at step s, starting from
+the text's own state, which the text's row (row 0) carries in the same batch:
+
+    step p:    0      1     2     3    ...   T      (ids position; step p >= 1 predicts target p - 1)
+    row 0:   <eos>   w1    w2    w3          wT     the text
+    row 1:           R     w2    w3          wT     word 1 replaced by R, joins at p = 1
+    row 2:                 R     w3          wT     word 2 replaced, joins at p = 2
+    row s:   joins at step s with row 0's state after step s - 1; [s + 1, H] rows live at step s
+
+That is exactly T(T + 1) / 2 variant cell steps, the least an exact re-run can
+do. Layer inputs are projected once for the text (W_ih x for all steps) and once
+for R; only the recurrent products run per step. Those products, and the decoder,
+go through oneDNN (:mod:`model.analysis.onednn`). Only the chosen words'
+log-probabilities are computed (``selected_log_probs``), never the full vocabulary,
+for many steps' rows at once.
 """
 from __future__ import annotations
 
@@ -22,14 +29,17 @@ import torch
 from torch.nn import functional
 
 from model.analysis.all_pairs import TargetsOrResolver
-from model.analysis.differentiable import default_group_length, expand_state, time_bounds
+from model.analysis.cells import LayerWeights, gru_from_parts, layer_weights, lstm_from_gates, model_arch
+from model.analysis.onednn import PreparedDecoder, PreparedLinear
 from model.analysis.targets import PositionTargets, selected_log_probs
 from model.language_model import LanguageModel
 
 _DECODER_ROWS = 4096  # rows per decoder call, to bound memory ([rows, head size] floats)
 
 
-def target_values_at(model: LanguageModel, features: torch.Tensor, targets: PositionTargets, positions: torch.Tensor) -> torch.Tensor:
+def target_values_at(
+    model: LanguageModel, features: torch.Tensor, targets: PositionTargets, positions: torch.Tensor, decoder: PreparedDecoder | None = None
+) -> torch.Tensor:
     """f_t for feature rows, each read for its own target position.
 
     Args:
@@ -37,6 +47,7 @@ def target_values_at(model: LanguageModel, features: torch.Tensor, targets: Posi
         features: [N, H] top-layer outputs.
         targets: resolved targets over all T positions.
         positions: [N] target position t (0-based over the words) of each row.
+        decoder: a prepared copy of the model's decoder (faster), or None for the module itself.
 
     Returns:
         [N] target values in nats.
@@ -46,7 +57,7 @@ def target_values_at(model: LanguageModel, features: torch.Tensor, targets: Posi
     if shortcut is not None:
         return shortcut
     pieces = [
-        selected_log_probs(model, features[first : first + _DECODER_ROWS], ids[first : first + _DECODER_ROWS])
+        selected_log_probs(model, features[first : first + _DECODER_ROWS], ids[first : first + _DECODER_ROWS], decoder)
         for first in range(0, features.shape[0], _DECODER_ROWS)
     ]
     return targets.combine(torch.cat(pieces))  # [N]
@@ -72,12 +83,33 @@ def _contrast_in_one_softmax(model: LanguageModel, features: torch.Tensor, ids: 
     return difference
 
 
+class _PreparedLayer:
+    """One recurrent layer's products prepared for the no-grad staircase run."""
+
+    def __init__(self, arch: str, weights: LayerWeights) -> None:
+        bias = weights.bias_ih
+        if bias is not None and arch != "gru":
+            bias = bias + weights.bias_hh  # both add outside the gates' products
+        self.arch = arch
+        self.input = PreparedLinear(weights.weight_ih, bias)  # x -> W_ih x + b: [.., G*H]
+        # The GRU's b_hn sits inside r * (W_hn h + b_hn), so its b_hh stays with the recurrent product.
+        self.recurrent = PreparedLinear(weights.weight_hh, weights.bias_hh if arch == "gru" else None)
+
+    def step(self, projected: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """projected [R, G*H], hidden [R, H], cell [R, H] or None -> (new hidden, new cell or None)."""
+        if self.arch == "rnn":
+            return torch.tanh(projected + self.recurrent(hidden)), None
+        if self.arch == "lstm":
+            values = lstm_from_gates(projected + self.recurrent(hidden), cell)
+            return values["hidden"], values["cell"]
+        return gru_from_parts(projected, self.recurrent(hidden), hidden)["hidden"], None
+
+
 def occlusion_influence(
     model: LanguageModel,
     ids: torch.Tensor,
     targets: TargetsOrResolver,
     replacement_id: int,
-    time_chunk: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, PositionTargets]:
     """Change of every target when each word in turn is replaced, computed exactly and batched.
 
@@ -87,7 +119,6 @@ def occlusion_influence(
         targets: :class:`PositionTargets`, or a resolver from the [T, V] log-probabilities.
         replacement_id: the id put in place of each word (``tokenizer.unk_id``, or
             e.g. the id of "Mary" for a counterfactual).
-        time_chunk: steps per group (None: automatic); the numbers do not depend on it.
 
     Returns:
         (matrix [T, T] with NaN above the diagonal, f_t on the text [T], resolved targets).
@@ -100,37 +131,51 @@ def occlusion_influence(
         raise ValueError(f"ids must be [1, T + 1] with <eos> first (see prepare_input); got shape {tuple(ids.shape)}.")
     if not 0 <= replacement_id < model.config.vocab_size:
         raise ValueError(f"replacement_id must be a vocabulary id in [0, {model.config.vocab_size}); got {replacement_id}.")
+    arch = model_arch(model.recurrent)
     ids = ids.to(model.embedding.weight.device)
     steps = ids.shape[1]
     length = steps - 1
-    bounds = time_bounds(steps, time_chunk, default_group_length)
     with torch.no_grad():
-        states_before, outputs, state = [], [], None
-        for start, stop in bounds:
-            states_before.append(state)
-            chunk_features, state = model.features_from_embeddings(model.embed(ids[:, start:stop]), state)  # [1, L, H]
-            outputs.append(chunk_features)
-        features = torch.cat(outputs, dim=1)  # [1, T + 1, H]
         if callable(targets):
-            targets = targets(functional.log_softmax(model.logits_from_features(features[0, 1:]), dim=-1))
-        values = target_values_at(model, features[0, 1:], targets, torch.arange(length, device=features.device))  # [T]
-        matrix = torch.zeros(length, length, dtype=values.dtype, device=values.device)  # [T, T]
-        for (start, stop), state_before in zip(bounds, states_before):
-            changed = torch.arange(max(start, 1), stop, device=ids.device)  # positions of the replaced words in this group
-            count = changed.numel()
-            if count == 0:
-                continue
-            variant_ids = ids[:, start:].expand(count, -1).clone()  # [n, T + 1 - start]
-            variant_ids[torch.arange(count, device=ids.device), changed - start] = replacement_id
-            variant_features, _ = model.features_from_embeddings(model.embed(variant_ids), expand_state(state_before, count))
-            first_position = max(start, 1)  # feature position of the first target that can change
-            target_positions = torch.arange(first_position - 1, length, device=matrix.device)  # [P]
-            # Only predictions at or after the changed word can differ: decode just those rows.
-            after = target_positions[None, :] >= (changed - 1)[:, None]  # [n, P]
-            rows = variant_features[:, first_position - start :][after]  # [M, H]
-            positions = target_positions.expand(count, -1)[after]  # [M]
-            difference = torch.zeros(count, target_positions.numel(), dtype=values.dtype, device=values.device)  # [n, P]
-            difference[after] = values[positions] - target_values_at(model, rows, targets, positions)
-            matrix[first_position - 1 :, changed - 1] = difference.transpose(0, 1)
+            targets = targets(functional.log_softmax(model(ids)[0][0, 1:], dim=-1))  # from the [T, V] distribution
+        layers = [_PreparedLayer(arch, layer_weights(model.recurrent, k)) for k in range(model.config.num_layers)]
+        decoder = PreparedDecoder(model.decoder)
+        projected_text = layers[0].input(model.embed(ids)[0])  # [T + 1, G*H]
+        projected_replacement = layers[0].input(model.embed(ids.new_tensor([replacement_id])))  # [1, G*H]
+        zeros = projected_text.new_zeros(1, model.config.hidden_size)  # [1, H]: row 0 only, before step 0
+        hiddens = [zeros] * len(layers)
+        cells = [zeros] * len(layers) if arch == "lstm" else [None] * len(layers)
+        values = projected_text.new_zeros(length)  # [T]
+        matrix = projected_text.new_zeros(length, length)  # [T, T]
+        pending: list[tuple[int, torch.Tensor]] = []  # (step p, top features [p + 1, H]) not decoded yet
+        pending_rows = 0
+
+        def decode() -> None:
+            # One decoder call for many steps' rows: large products run near the machine's peak.
+            positions = torch.cat([torch.full((rows.shape[0],), p - 1, device=rows.device) for p, rows in pending])  # [N]
+            decoded = target_values_at(model, torch.cat([rows for _, rows in pending]), targets, positions, decoder)  # [N]
+            for (p, _), step_values in zip(pending, decoded.split([rows.shape[0] for _, rows in pending])):
+                values[p - 1] = step_values[0]  # row 0: the text itself
+                matrix[p - 1, :p] = step_values[0] - step_values[1:]  # rows 1..p: words 1..p replaced
+            pending.clear()
+
+        for p in range(steps):
+            if p >= 1:  # word p's variant joins, with the text's state after step p - 1 (row 0)
+                hiddens = [torch.cat([hidden, hidden[:1]]) for hidden in hiddens]  # [p + 1, H]
+                cells = [None if cell is None else torch.cat([cell, cell[:1]]) for cell in cells]
+            rows = hiddens[0].shape[0]
+            layer_input = projected_text[p].expand(rows, -1)  # [R, G*H]
+            if p >= 1:
+                layer_input = torch.cat([layer_input[:-1], projected_replacement])  # the newest row reads R
+            for k, layer in enumerate(layers):
+                if k > 0:
+                    layer_input = layer.input(hiddens[k - 1])  # [R, G*H] from the layer below, this step
+                hiddens[k], cells[k] = layer.step(layer_input, hiddens[k], cells[k])
+            if p >= 1:
+                pending.append((p, hiddens[-1]))
+                pending_rows += rows
+            if pending and (pending_rows >= _DECODER_ROWS or p == steps - 1):
+                decode()
+                pending_rows = 0
     upper = torch.ones(length, length, dtype=torch.bool, device=matrix.device).triu(1)
     return matrix.masked_fill(upper, float("nan")), values, targets

@@ -39,6 +39,7 @@ from torch.nn import functional
 
 from model.analysis.all_pairs import Reduce, SweepResult, TargetsOrResolver
 from model.analysis.cells import LayerWeights, layer_weights, model_arch
+from model.analysis.onednn import PreparedLinear
 from model.analysis.targets import PositionTargets, selected_log_probs
 from model.analysis.unrolled import unrolled_forward
 from model.language_model import LanguageModel
@@ -80,15 +81,22 @@ class _LayerBackward:
             self.from_new = (1.0 - z) * (1.0 - n * n)
             self.reset_from_new = recurrent_new * r * (1.0 - r)
             self.reset = r
-        self.weight_ih, self.weight_hh = weights.weight_ih, weights.weight_hh  # [G*H, In], [G*H, H]
+        # Products with W_hh and W_ih (x W = linear(x, W^T)), prepared once for oneDNN: see model.analysis.onednn.
+        self.hidden_back = PreparedLinear(weights.weight_hh.t())  # [n, B, G*H] -> [n, B, H]
+        self.input_back = PreparedLinear(weights.weight_ih.t())  # [..., G*H] -> [..., In]
+        self.gate_size = int(weights.weight_hh.shape[0])  # G*H
 
-    def step(self, position: int, hidden_grad: torch.Tensor, cell_grad: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    def step(
+        self, position: int, hidden_grad: torch.Tensor, cell_grad: torch.Tensor | None, out: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """Back through the cell at ``position`` for n target rows.
 
         Args:
             position: the step p.
             hidden_grad: [n, B, H] d f / d h_p of each live target.
             cell_grad: [n, B, H] d f / d c_p (LSTM, holding h_p fixed), else None.
+            out: [n, B, G*H] where to write the first result (a slice of the bottom layer's
+                pending buffer), or None for a new tensor.
 
         Returns:
             (d f / d(W_ih x_p) [n, B, G*H], dh_{p-1} [n, B, H], dc_{p-1} [n, B, H] or None).
@@ -96,22 +104,27 @@ class _LayerBackward:
             defers that matmul and does it for many positions at once.
         """
         p = position
+        count, batch, size = hidden_grad.shape
+        if out is None:
+            out = hidden_grad.new_empty(count, batch, self.gate_size)
+        blocks = out.view(count, batch, self.gate_size // size, size)  # [n, B, G, H], gate blocks in PyTorch's order
         if self.arch == "rnn":
-            preactivation = hidden_grad * self.slope[:, p]  # [n, B, H]
-            return preactivation, torch.matmul(preactivation, self.weight_hh), None
+            torch.mul(hidden_grad, self.slope[:, p], out=out)
+            return out, self.hidden_back(out), None
         if self.arch == "lstm":
             cell_grad = cell_grad + hidden_grad * self.cell_from_hidden[:, p]  # [n, B, H]
-            preactivation = torch.cat([cell_grad.repeat(1, 1, 3) * self.from_cell[:, p], hidden_grad * self.from_hidden[:, p]], dim=-1)  # [n, B, 4H]
-            return preactivation, torch.matmul(preactivation, self.weight_hh), cell_grad * self.forget[:, p]
-        update = hidden_grad * self.from_update[:, p]  # [n, B, H]
-        new = hidden_grad * self.from_new[:, p]
-        reset = new * self.reset_from_new[:, p]
-        previous = torch.matmul(torch.cat([reset, update, new * self.reset[:, p]], dim=-1), self.weight_hh)  # [n, B, H]
-        return torch.cat([reset, update, new], dim=-1), previous + hidden_grad * self.update[:, p], None
+            torch.mul(cell_grad.unsqueeze(2), self.from_cell[:, p].view(batch, 3, size), out=blocks[:, :, :3])  # i, f, g
+            torch.mul(hidden_grad, self.from_hidden[:, p], out=blocks[:, :, 3])  # o
+            return out, self.hidden_back(out), cell_grad * self.forget[:, p]
+        update = torch.mul(hidden_grad, self.from_update[:, p], out=blocks[:, :, 1])  # [n, B, H]
+        new = torch.mul(hidden_grad, self.from_new[:, p], out=blocks[:, :, 2])
+        reset = torch.mul(new, self.reset_from_new[:, p], out=blocks[:, :, 0])
+        previous = self.hidden_back(torch.cat([reset, update, new * self.reset[:, p]], dim=-1))  # [n, B, H]
+        return out, previous + hidden_grad * self.update[:, p], None
 
     def input_grad(self, projected_grad: torch.Tensor) -> torch.Tensor:
         """[..., G*H] gradient w.r.t. W_ih x -> [..., In] gradient w.r.t. the layer input x."""
-        return torch.matmul(projected_grad, self.weight_ih)
+        return self.input_back(projected_grad)
 
 
 def local_gradients(model: LanguageModel, features: torch.Tensor, targets: PositionTargets, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,19 +203,27 @@ def recorded_all_pairs_sweep(
         cell_grads = [features.new_zeros(length, batch, size) if arch == "lstm" else None for _ in layers]
         matrix = features.new_zeros(length, length)  # [T, T]
         bottom = layers[0]
-        pending: list[tuple[int, torch.Tensor]] = []  # (position, d f / d(W_ih x_p) [n, B, G*H]) of the bottom layer
-        pending_elements = 0
+        # The bottom layer's d f / d(W_ih x_p) rows are written straight into one buffer, step after step,
+        # and turned into input gradients by one large matmul per fill (the weights are read once):
+        #     buffer rows [0, n_T) <- position T, [n_T, n_T + n_{T-1}) <- position T - 1, ...   (n_p = T - p + 1)
+        capacity = max(length, _PENDING_ELEMENTS // (batch * bottom.gate_size))  # rows; one step always fits
+        buffer = features.new_empty(capacity, batch, bottom.gate_size)  # [rows, B, G*H]
+        pending: list[tuple[int, int, int]] = []  # (position, first row, row count) in the buffer
+        used = 0
 
         def flush() -> None:
-            # One large matmul for many positions instead of a small one per step (the weights are read once).
-            sizes = [grad.shape[0] for _, grad in pending]
-            inputs = bottom.input_grad(torch.cat([grad for _, grad in pending]))  # [sum n, B, E]
-            for (position, _), block in zip(pending, inputs.split(sizes)):
+            inputs = bottom.input_grad(buffer[:used])  # [used, B, E]
+            for position, start, count in pending:
+                block = inputs[start : start + count]  # [n, B, E]
                 matrix[position - 1 :, position - 1] = reduce(block.unsqueeze(2), position, position + 1)[:, 0]
             pending.clear()
 
         for position in range(steps - 1, 0, -1):
             first = position - 1  # targets first .. T-1 have read word `position`
+            count = length - first
+            if used + count > capacity:
+                flush()
+                used = 0
             hidden_grads[-1][first] += local[:, first]
             from_above = None
             for k in range(len(layers) - 1, -1, -1):
@@ -210,17 +231,15 @@ def recorded_all_pairs_sweep(
                 if from_above is not None:
                     hidden_grad += from_above
                 cell_grad = cell_grads[k][first:] if cell_grads[k] is not None else None
-                projected_grad, previous_hidden, previous_cell = layers[k].step(position, hidden_grad, cell_grad)
+                out = buffer[used : used + count] if k == 0 else None
+                projected_grad, previous_hidden, previous_cell = layers[k].step(position, hidden_grad, cell_grad, out)
                 hidden_grad.copy_(previous_hidden)
                 if previous_cell is not None:
                     cell_grad.copy_(previous_cell)
                 if k > 0:
                     from_above = layers[k].input_grad(projected_grad)  # [n, B, H] into the layer below at p
-            pending.append((position, projected_grad))
-            pending_elements += projected_grad.numel()
-            if pending_elements >= _PENDING_ELEMENTS:
-                flush()
-                pending_elements = 0
+            pending.append((position, used, count))
+            used += count
         if pending:
             flush()
     return SweepResult(matrix=matrix, values=values, log_probs=log_probs, targets=targets)

@@ -36,16 +36,15 @@ def test_occlusion_equals_an_explicit_rerun(tiny_checkpoints, arch, replacement)
         targets = resolved(checkpoint, inputs, spec)
         with torch.no_grad():
             original = targets.values(functional.log_softmax(model(inputs.ids)[0][0, 1:], dim=-1))  # [T]
-        for chunk in (None, 4, 100):
-            matrix, values, _ = occlusion_influence(model, inputs.ids, targets, replacement_id, time_chunk=chunk)
-            assert torch.allclose(values, original, atol=1e-5)
-            for source in range(inputs.num_words):
-                variant = inputs.ids.clone()
-                variant[0, source + 1] = replacement_id
-                with torch.no_grad():
-                    changed = targets.values(functional.log_softmax(model(variant)[0][0, 1:], dim=-1))
-                assert torch.allclose(matrix[source:, source], (original - changed)[source:], atol=1e-5)
-                assert torch.isnan(matrix[:source, source]).all()
+        matrix, values, _ = occlusion_influence(model, inputs.ids, targets, replacement_id)
+        assert torch.allclose(values, original, atol=1e-5)
+        for source in range(inputs.num_words):
+            variant = inputs.ids.clone()
+            variant[0, source + 1] = replacement_id
+            with torch.no_grad():
+                changed = targets.values(functional.log_softmax(model(variant)[0][0, 1:], dim=-1))
+            assert torch.allclose(matrix[source:, source], (original - changed)[source:], atol=1e-5)
+            assert torch.isnan(matrix[:source, source]).all()
 
 
 def test_occlusion_rejects_bad_input(tiny_checkpoints):
@@ -147,3 +146,24 @@ def test_occlusion_with_the_adaptive_softmax_equals_a_rerun(words):
             variant[0, source + 1] = 0
             changed = targets.values(functional.log_softmax(model(variant)[0][0, 1:], dim=-1))
             assert torch.allclose(matrix[source:, source], (original - changed)[source:], atol=1e-10)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_occlusion_of_a_two_layer_model_equals_a_rerun(arch, dtype):
+    torch.manual_seed(3)
+    config = ModelConfig(arch=arch, vocab_size=40, embedding_size=6, hidden_size=12, num_layers=2, decoder="full", dropout=0.0)
+    model = LanguageModel(config).to(dtype).eval()
+    ids = torch.tensor([[1, 4, 12, 33, 8, 21, 2, 19, 7]])
+    targets = PositionTargets(good=ids[0, 1:].roll(-1), bad=None, last_is_guess=True, description="next word")
+    matrix, values, _ = occlusion_influence(model, ids, targets, replacement_id=0)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-10
+    with torch.no_grad():
+        original = targets.values(functional.log_softmax(model(ids)[0][0, 1:], dim=-1))
+        assert torch.allclose(values, original, atol=tolerance)
+        for source in range(8):
+            variant = ids.clone()
+            variant[0, source + 1] = 0
+            changed = targets.values(functional.log_softmax(model(variant)[0][0, 1:], dim=-1))
+            assert torch.allclose(matrix[source:, source], (original - changed)[source:], atol=tolerance)
+            assert torch.isnan(matrix[:source, source]).all()

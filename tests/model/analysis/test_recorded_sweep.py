@@ -90,3 +90,23 @@ def test_records_from_another_text_are_refused(tiny_checkpoints):
     targets = PositionTargets(good=inputs.word_ids, bad=None, last_is_guess=False, description="test")
     with pytest.raises(ValueError, match="recorded must hold"):
         gradient_influence(checkpoint.model, inputs.ids, targets, recorded=recorded)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("pending_elements", [1, 1 << 23])  # a buffer flush after every step; one flush at the end
+def test_float32_sweep_through_oneDNN_equals_autograd(monkeypatch, arch, pending_elements):
+    from model.analysis import recorded_sweep
+
+    monkeypatch.setattr(recorded_sweep, "_PENDING_ELEMENTS", pending_elements)
+    torch.manual_seed(5)
+    model = random_model(arch, 2, "adaptive").float()
+    ids = torch.randint(0, 60, (1, 14))
+    embeddings = model.embed(ids).detach().expand(2, -1, -1).contiguous()
+    targets = PositionTargets(good=torch.randint(0, 60, (13,)), bad=None, last_is_guess=False, description="test")
+
+    def norm(gradients, start, stop):
+        return gradients[:, 0].norm(dim=-1)
+
+    expected = all_pairs_sweep(model, embeddings, targets, norm)
+    ours = recorded_all_pairs_sweep(model, embeddings, targets, norm)
+    assert torch.allclose(ours.matrix, expected.matrix, rtol=1e-4, atol=1e-6 * float(expected.matrix.abs().max()))
