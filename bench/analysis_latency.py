@@ -18,8 +18,9 @@ Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
    each), and the 200-word full analysis with the matrix products left to
    PyTorch's default (MKL) instead of oneDNN (model/analysis/onednn.py), for the ratio.
 
-Like the app, the bench first tunes glibc's allocator (model/runtime.py); pass
---no-allocator-tuning to measure without it, --no-onednn to use F.linear throughout.
+Like the app, the bench first tunes the process (model/runtime.py: glibc's malloc
+thresholds, oneDNN's kernel cache); pass --no-process-tuning to measure without,
+--no-onednn to use F.linear throughout.
 
 Sentences are the fixed seed text below, repeated and cut to each length.
 """
@@ -49,7 +50,7 @@ from model.analysis.traces import compute_traces  # noqa: E402
 from model.analysis import onednn  # noqa: E402
 from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from model.cli_common import positive_int  # noqa: E402
-from model.runtime import tune_allocator  # noqa: E402
+from model.runtime import ProcessTuning, tune_process  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-lstm", "checkpoints/novels-rnn")
 SEED_TEXT = (
@@ -142,13 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-lengths", nargs="*", type=positive_int, default=[25, 200],
                         help="lengths for the full default analysis of all models together (default 25 200)")
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--no-allocator-tuning", action="store_true",
-                        help="leave glibc's malloc thresholds at their defaults (the app tunes them: model/runtime.py)")
+    parser.add_argument("--no-process-tuning", action="store_true",
+                        help="leave glibc's malloc thresholds and oneDNN's kernel cache at their defaults "
+                             "(the app tunes both: model/runtime.py)")
     parser.add_argument("--no-onednn", action="store_true",
                         help="send every analysis matrix product through F.linear (MKL) instead of oneDNN")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    tuned = False if args.no_allocator_tuning else tune_allocator()
+    tuning = ProcessTuning(allocator=False, onednn_cache_capacity=None) if args.no_process_tuning else tune_process()
     onednn.set_enabled(not args.no_onednn)
     paths = find_checkpoints(args.checkpoints)
     if not paths:
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = [load_checkpoint(path) for path in paths]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)")
     print(f"matrix products: {'oneDNN' if onednn.enabled() and onednn.onednn_linear_works() else 'F.linear (MKL)'}; "
-          f"allocator: {'glibc thresholds tuned as in the app' if tuned else 'glibc defaults'}")
+          f"process: {tuning.describe()}")
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
         for words in args.lengths:

@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"--contrast {args.contrast!r} needs --target-word too, e.g. --target-word his --contrast her.")
     from model.analysis.report import analyze_text
     from model.checkpoint import CheckpointError, load_checkpoint
-    from model.runtime import tune_allocator
+    from model.runtime import tune_process
 
-    tune_allocator()  # see model/runtime.py: steadier, faster large analyses
+    tune_process()  # see model/runtime.py: steadier, faster large analyses
 
     results: dict[str, Any] = {}
     for name, path in zip(checkpoint_names(args.checkpoints), args.checkpoints):

@@ -59,3 +59,19 @@ def test_tuning_moves_large_blocks_from_mmap_to_the_heap():
     assert before == 1  # glibc's default: a 16 MB block is its own mmap
     assert after == 0  # tuned: below the 32 MiB threshold it comes from the heap
     assert MMAP_THRESHOLD_BYTES > 16 * 1024 * 1024
+
+
+def test_tune_process_raises_the_oneDNN_kernel_cache_unless_the_user_chose(monkeypatch):
+    from model import runtime
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    monkeypatch.delenv("DNNL_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    assert runtime.onednn_cache_capacity() is None
+    tuning = runtime.tune_process()
+    assert tuning.onednn_cache_capacity == runtime.ONEDNN_CACHE_CAPACITY == 4096
+    assert "oneDNN kernel cache 4096" in tuning.describe()
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "2048")  # the user's choice stands
+    assert runtime.tune_process().onednn_cache_capacity == 2048
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    monkeypatch.setenv("DNNL_PRIMITIVE_CACHE_CAPACITY", "512")  # the older name too
+    assert runtime.tune_process().onednn_cache_capacity == 512
