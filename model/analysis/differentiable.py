@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 
@@ -84,13 +84,6 @@ def leaf_state(state: State | None) -> State | None:
     return state_from_tensors([tensor.detach().requires_grad_(True) for tensor in state_tensors(state)])
 
 
-def expand_state(state: State | None, batch_size: int) -> State | None:
-    """Repeat a batch-1 state [num_layers, 1, H] to [num_layers, batch_size, H]."""
-    if state is None:
-        return None
-    return state_from_tensors([tensor.expand(-1, batch_size, -1).contiguous() for tensor in state_tensors(state)])
-
-
 def default_time_chunk(length: int) -> int:
     """Chunk length of the batched backward sweep over ``length`` steps.
 
@@ -103,18 +96,17 @@ def default_time_chunk(length: int) -> int:
     return max(8, math.ceil(length / 8))
 
 
-def time_bounds(length: int, chunk: int | None, default: Callable[[int], int] = default_time_chunk) -> list[tuple[int, int]]:
+def time_bounds(length: int, chunk: int | None) -> list[tuple[int, int]]:
     """Split ``range(length)`` into consecutive [start, stop) chunks of at most ``chunk`` steps.
 
     Args:
         length: number of steps.
-        chunk: steps per chunk, or None for ``default(length)``.
-        default: the automatic choice.
+        chunk: steps per chunk, or None for :func:`default_time_chunk`.
 
     Raises:
         ValueError: if ``chunk`` is not a positive integer.
     """
-    chunk = default(length) if chunk is None else chunk
+    chunk = default_time_chunk(length) if chunk is None else chunk
     if not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"time_chunk must be a positive integer (steps per chunk); got {chunk!r}. Pass None for automatic.")
     return [(start, min(start + chunk, length)) for start in range(0, length, chunk)]

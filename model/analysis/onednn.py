@@ -83,10 +83,6 @@ class PreparedLinear:
             self.weight = self.weight.contiguous()  # a transposed view becomes its own [Out, In] copy, once
             self.bias = None if self.bias is None else self.bias.contiguous()
 
-    @property
-    def out_features(self) -> int:
-        return int(self.weight.shape[0])
-
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs [..., In] -> [..., Out]."""
         if (not self.uses_onednn or inputs.dtype != torch.float32 or inputs.device.type != "cpu"
