@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     checkpoints = [load_checkpoint(path) for path in paths]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)")
-    print(f"matrix products: {'oneDNN' if onednn.enabled() and onednn.onednn_linear_works() else 'F.linear (MKL)'}; "
+    print(f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'}; "
           f"process: {tuning.describe()}")
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
             print(f"  full default analysis, {words:>3} words {measured:>9.1f} ms   {verdict}", flush=True)
         torch.set_num_threads(threads_before)
-    if onednn.enabled() and onednn.onednn_linear_works() and args.full_lengths:
+    if onednn.active() and args.full_lengths:
         words = max(args.full_lengths)
         print(f"\nThe same products through F.linear (MKL) instead of oneDNN, {words} words, all models together:")
         with_onednn = median_ms(lambda: full_default(checkpoints, words), args.repeats)

@@ -59,13 +59,17 @@ def enabled() -> bool:
     return _STATE["enabled"]
 
 
+def active() -> bool:
+    """Whether float32 CPU products of new :class:`PreparedLinear` objects go through oneDNN here."""
+    return _STATE["enabled"] and onednn_linear_works()
+
+
 def _onednn_applies(weight: torch.Tensor) -> bool:
-    return (_STATE["enabled"] and weight.device.type == "cpu" and weight.dtype == torch.float32
-            and weight.dim() == 2 and weight.numel() > 0 and onednn_linear_works())
+    return weight.device.type == "cpu" and weight.dtype == torch.float32 and weight.dim() == 2 and weight.numel() > 0 and active()
 
 
 class PreparedLinear:
-    """``y = x W^T + b`` with the weight packed for oneDNN once; ``F.linear`` where oneDNN does not apply.
+    """``y = x W^T + b`` through oneDNN with the weight made contiguous once; ``F.linear`` where oneDNN does not apply.
 
     Args:
         weight: [Out, In] (any strides: a transposed view is made contiguous first).
