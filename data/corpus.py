@@ -46,6 +46,20 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def file_record(paths: str | list[str]) -> dict:
+    """What metrics.json records of one split's file(s): path(s) and a sha256 of the content.
+
+    One file: ``{"path", "sha256"}``, the file's own digest. Several files (read in order, each
+    its own paragraphs): ``{"paths", "sha256s", "sha256"}``, the last a digest of the per-file
+    digests, so a changed, added or reordered file changes it.
+    """
+    if isinstance(paths, str):
+        return {"path": os.path.abspath(paths), "sha256": sha256_file(paths)}
+    digests = [sha256_file(path) for path in paths]
+    combined = hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return {"paths": [os.path.abspath(path) for path in paths], "sha256s": digests, "sha256": combined}
+
+
 def split_paragraphs(text: str) -> list[str]:
     """Empty lines separate paragraphs; lines inside one are joined with a space."""
     paragraphs = []
@@ -88,20 +102,21 @@ def _check_text_file(path: str) -> None:
 
 
 def local_paths(
-    train: str | None = None,
-    valid: str | None = None,
-    test: str | None = None,
+    train: str | list[str] | None = None,
+    valid: str | list[str] | None = None,
+    test: str | list[str] | None = None,
     folder: str | None = None,
-) -> tuple[str, dict[str, str]]:
+) -> tuple[str, dict[str, str | list[str]]]:
     """Which files make the corpus, each checked to be non-empty UTF-8 text.
 
     Args:
-        train, valid, test: paths to text files; valid and test are optional.
+        train, valid, test: a path to a text file, or a list of them read in order (e.g. two
+            corpora trained on together); valid and test are optional.
         folder: a folder holding train.txt (and optionally valid.txt, test.txt);
             used instead of the separate paths.
 
     Returns:
-        (a readable corpus name, split -> path).
+        (a readable corpus name, split -> path, or a list of paths for a split of several files).
     """
     if folder is not None:
         if not os.path.isdir(folder):
@@ -110,13 +125,32 @@ def local_paths(
         paths = {split: path for split, path in found.items() if os.path.isfile(path)}
         name = os.path.basename(os.path.normpath(folder))
     else:
-        paths = {split: path for split, path in zip(SPLITS, (train, valid, test)) if path}
-        name = os.path.splitext(os.path.basename(train))[0] if train else ""
+        paths = {split: _one_or_list(path) for split, path in zip(SPLITS, (train, valid, test)) if path}
+        name = _corpus_name(paths["train"]) if "train" in paths else ""
     if "train" not in paths:
         raise ValueError("A corpus needs a training file: pass --train PATH or a folder holding train.txt.")
-    for path in paths.values():
-        _check_text_file(path)
+    for split_paths in paths.values():
+        for path in [split_paths] if isinstance(split_paths, str) else split_paths:
+            _check_text_file(path)
     return name, paths
+
+
+def _one_or_list(paths: str | list[str]) -> str | list[str]:
+    """A single path stays a string; a list of one path becomes that path."""
+    if isinstance(paths, str):
+        return paths
+    paths = list(paths)
+    return paths[0] if len(paths) == 1 else paths
+
+
+def _corpus_name(paths: str | list[str]) -> str:
+    """The training file's name without extension; for several files, the parent folders' or file names joined by '+'."""
+    if isinstance(paths, str):
+        return os.path.splitext(os.path.basename(paths))[0]
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
+    if len(set(stems)) < len(stems):  # novels/train.txt + library/train.txt -> "novels+library"
+        stems = [os.path.basename(os.path.dirname(os.path.abspath(path))) or stem for path, stem in zip(paths, stems)]
+    return "+".join(stems)
 
 
 def load_text_dataset(paths: dict[str, str]):
@@ -156,7 +190,7 @@ def load_local(
     for split, paragraphs in splits.items():
         if not paragraphs:
             raise ValueError(f"The {split} file {paths[split]} holds no text. Pass a file with words in it.")
-    files = {split: {"path": os.path.abspath(path), "sha256": sha256_file(path)} for split, path in paths.items()}
+    files = {split: file_record(split_paths) for split, split_paths in paths.items()}
     return Corpus(name=name, splits=splits, files=files)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 from filelock import FileLock
 
-from data.corpus import Corpus, load_text_dataset, local_paths, sha256_file, split_paragraphs
+from data.corpus import Corpus, file_record, load_text_dataset, local_paths, split_paragraphs
 from data.tokenizer import WordTokenizer
 
 # Above this much training text, `python -m model.train --stream auto` streams.
@@ -45,14 +45,15 @@ def should_stream(paths: dict[str, str], mode: str) -> bool:
     """Decide whether to stream.
 
     Args:
-        paths: split -> text file.
+        paths: split -> text file (or list of files, see :func:`data.corpus.local_paths`).
         mode: "on", "off", or "auto" (stream when the training file exceeds STREAM_THRESHOLD_BYTES).
     """
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"stream mode must be auto, on or off; got {mode!r}.")
     if mode != "auto":
         return mode == "on"
-    return os.path.getsize(paths["train"]) > STREAM_THRESHOLD_BYTES
+    train = paths["train"]
+    return sum(os.path.getsize(path) for path in ([train] if isinstance(train, str) else train)) > STREAM_THRESHOLD_BYTES
 
 
 def iter_paragraphs(dataset: Any, batch_size: int = 1000) -> Iterator[str]:
@@ -199,9 +200,8 @@ def stream_corpus(
         tokenizer = train_tokenizer(dataset["train"], min_frequency=min_frequency, max_size=max_size)
     files, streams = {}, {}
     for split, path in paths.items():
-        sha256 = sha256_file(path)
-        files[split] = {"path": os.path.abspath(path), "sha256": sha256}
-        token_path = os.path.join(cache_dir, token_file_key(sha256, tokenizer) + ".int32")
+        files[split] = file_record(path)
+        token_path = os.path.join(cache_dir, token_file_key(files[split]["sha256"], tokenizer) + ".int32")
         os.makedirs(cache_dir, exist_ok=True)
         # torchrun starts every rank at once: the first to take the lock tokenizes, the others then find the file.
         with FileLock(token_path + ".lock"):

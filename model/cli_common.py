@@ -22,7 +22,7 @@ def set_offline_defaults() -> None:
 def add_corpus_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("corpus (local files, a folder, or a hub dataset)")
     group.add_argument("--corpus-dir", help="folder holding train.txt and optionally valid.txt and test.txt")
-    group.add_argument("--train", help="training text file (UTF-8; empty lines separate paragraphs)")
+    group.add_argument("--train", nargs="+", help="training text file(s) (UTF-8; empty lines separate paragraphs); several files are read in order, e.g. two corpora trained on together")
     group.add_argument("--valid", help="validation text file, used to keep the best checkpoint")
     group.add_argument("--test", help="test text file, scored once at the end (optional)")
     group.add_argument("--dataset", help="HuggingFace hub dataset name, e.g. wikitext (needs MEMORY_LAB_ONLINE=1 and a network)")

@@ -149,3 +149,29 @@ def test_hub_offline_reads_either_flag(monkeypatch):
     assert not hub_offline()
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "true")
     assert hub_offline()
+
+
+def test_several_training_files_are_read_in_order_and_recorded_each(tmp_path):
+    (tmp_path / "novels").mkdir()
+    (tmp_path / "library").mkdir()
+    first = _write(tmp_path / "novels" / "train.txt", "Mr. Robert came.\n".encode())  # no blank line at the end
+    second = _write(tmp_path / "library" / "train.txt", "Mrs. Mary left.\n\nThe end.\n".encode())
+    corpus = load_local(train=[first, second])
+    assert corpus.name == "novels+library"
+    # Each file keeps its own paragraphs: the first file's last line does not run into the second's.
+    assert corpus.splits["train"] == ["Mr. Robert came.", "Mrs. Mary left.", "The end."]
+    record = corpus.files["train"]
+    digests = [hashlib.sha256(open(path, "rb").read()).hexdigest() for path in (first, second)]
+    assert record["paths"] == [first, second]
+    assert record["sha256s"] == digests
+    assert record["sha256"] == hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    reordered = load_local(train=[second, first]).files["train"]["sha256"]
+    assert reordered != record["sha256"]
+    assert load_local(train=[first]).files["train"] == {"path": first, "sha256": digests[0]}
+
+
+def test_a_bad_file_among_several_is_named(tmp_path):
+    good = _write(tmp_path / "a.txt", b"Fine text.\n")
+    bad = _write(tmp_path / "b.txt", b"caf\xe9\n")
+    with pytest.raises(ValueError, match="b.txt is not UTF-8"):
+        load_local(train=[good, bad])

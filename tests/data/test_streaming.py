@@ -115,3 +115,17 @@ def test_a_tokenization_that_dies_before_its_rename_leaves_no_token_file(folder,
     monkeypatch.setattr(os, "replace", real_replace)
     _, _, streams = stream_corpus(tokenizer, folder=folder, cache_dir=str(tmp_path))
     assert torch.equal(streams["train"].long(), expected["train"])
+
+
+def test_several_training_files_stream_the_same_ids_as_in_memory(folder, in_memory, tmp_path):
+    corpus, tokenizer, expected = in_memory
+    train = os.path.join(folder, "train.txt")
+    second = tmp_path / "more.txt"
+    second.write_text("Mr. Robert came .\n\nThe end .\n", encoding="utf-8")
+    both = [train, str(second)]
+    in_memory_ids = encode_splits(load_local(train=both), tokenizer)["train"]
+    streamed_corpus, _, streams = stream_corpus(tokenizer, train=both, cache_dir=str(tmp_path / "tokens"))
+    assert torch.equal(streams["train"].long(), in_memory_ids)
+    assert in_memory_ids.numel() > expected["train"].numel()
+    assert streamed_corpus.files["train"] == load_local(train=both).files["train"]
+    assert should_stream({"train": both}, "auto") is False
