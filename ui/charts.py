@@ -14,10 +14,114 @@ import streamlit as st
 
 from ui.settings import ARCH_COLOURS
 
-# Large type for a projector, as a Vega-Lite config (the chart's own fonts are not reached by CSS).
-PRESENTER_CONFIG = {"axis": {"labelFontSize": 15, "titleFontSize": 17}, "legend": {"labelFontSize": 15, "titleFontSize": 16},
-                    "title": {"fontSize": 19}}
-EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and Copy Vega-Lite spec."
+EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and Copy Vega-Lite spec; the Export tab saves SVG and PNG."
+
+# Text inside a chart in presenter mode, in CSS pixels: about 20 px reads from the back of a room at 1280 x 720.
+PRESENTER_FONT_PX = 20
+# Rows and bars are drawn this much taller in presenter mode, so 20 px labels do not collide (11 px is Vega's default).
+PRESENTER_STEP_SCALE = 1.5
+# Up to this many words, every word on a word axis gets its label (beyond it Vega may thin them out).
+ALL_LABELS_UP_TO = 30
+
+
+def presenter_config(enabled: bool) -> dict[str, Any]:
+    """The Vega-Lite ``config`` block that sets the text *inside* a chart for a projector.
+
+    CSS cannot reach a chart's own fonts (Vega draws them into the SVG), so presenter mode sets
+    them here: axis labels and titles, legend labels and titles, facet headers and text marks at
+    :data:`PRESENTER_FONT_PX` pixels, the chart title a little larger, and label limits wide
+    enough that a word is not cut. Every chart of the app goes through :func:`style_chart`
+    (which calls this); the lecture uses the same function.
+
+    Args:
+        enabled: presenter mode on.
+
+    Returns:
+        A fresh dict to put under a spec's ``"config"`` ({} when ``enabled`` is False).
+
+    Example:
+        >>> presenter_config(True)["axis"]["labelFontSize"]
+        20
+    """
+    if not enabled:
+        return {}
+    size = PRESENTER_FONT_PX
+    return {
+        "axis": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 360, "titleLimit": 1000},
+        "legend": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 480, "symbolSize": 260, "symbolStrokeWidth": 3},
+        "header": {"labelFontSize": size, "titleFontSize": size},
+        "title": {"fontSize": size + 4, "subtitleFontSize": size, "limit": 1200},
+        "text": {"fontSize": size},
+    }
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _scaled_step(size: Any) -> Any:
+    if isinstance(size, dict) and isinstance(size.get("step"), (int, float)):
+        return dict(size, step=round(size["step"] * PRESENTER_STEP_SCALE))
+    return size
+
+
+def style_spec(spec: dict[str, Any], presenter: bool) -> dict[str, Any]:
+    """A copy of a plain Vega-Lite spec styled for the page: the presenter config merged in and
+    row/bar steps enlarged (see :func:`presenter_config`); the spec itself when ``presenter`` is False."""
+    if not presenter:
+        return spec
+    styled = dict(spec, config=_merged(spec.get("config") or {}, presenter_config(True)))
+    for key in ("height", "width"):
+        if key in styled:
+            styled[key] = _scaled_step(styled[key])
+    return styled
+
+
+def style_chart(chart: Any, presenter: bool) -> Any:
+    """The one way to give any chart projector type: an Altair chart or a plain Vega-Lite dict.
+
+    Args:
+        chart: an Altair chart (layered and concatenated ones too) or a Vega-Lite spec dict.
+        presenter: presenter mode on (False returns ``chart`` unchanged).
+
+    Returns:
+        The same kind of object, with :func:`presenter_config` applied and band steps
+        (``alt.Step`` / ``{"step": n}`` heights) :data:`PRESENTER_STEP_SCALE` times larger.
+    """
+    if not presenter:
+        return chart
+    if isinstance(chart, dict):
+        return style_spec(chart, presenter)
+    config = presenter_config(True)
+    styled = chart.configure_axis(**config["axis"]).configure_legend(**config["legend"]).configure_header(**config["header"])
+    styled = styled.configure_title(**config["title"]).configure_text(**config["text"])
+    for part in [styled, *(getattr(styled, "layer", None) or [])]:
+        height = getattr(part, "height", None)
+        if isinstance(height, alt.Step):
+            part.height = alt.Step(round(height.step * PRESENTER_STEP_SCALE))
+    return styled
+
+
+def word_axis(count: int, **options: Any) -> dict[str, Any]:
+    """Vega-Lite axis properties for an axis of ``count`` words.
+
+    Up to :data:`ALL_LABELS_UP_TO` words every word keeps its label (``labelOverlap`` off, so
+    "Robert" and "his" are never the ones dropped), slanted so neighbours do not run together;
+    longer texts let Vega thin the labels. Extra ``options`` override (e.g. ``title``).
+
+    Example:
+        >>> word_axis(14)["labelOverlap"]
+        False
+    """
+    axis: dict[str, Any] = {"labelAngle": -45, "labelLimit": 200}
+    if count <= ALL_LABELS_UP_TO:
+        axis["labelOverlap"] = False
+    else:
+        axis["labelOverlap"] = "greedy"
+    return {**axis, **options}
 
 
 def _require_caption(caption: str) -> None:
@@ -36,9 +140,7 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
             words need it: their upright word labels take height from the plot.
     """
     _require_caption(caption)
-    if st.session_state.get("presenter", False):
-        chart = (chart.configure_axis(**PRESENTER_CONFIG["axis"]).configure_legend(**PRESENTER_CONFIG["legend"])
-                 .configure_title(**PRESENTER_CONFIG["title"]))
+    chart = style_chart(chart, bool(st.session_state.get("presenter", False)))
     st.altair_chart(chart, width="stretch", key=key, height=height if height is not None else "content")
     st.caption(caption)
 
@@ -57,8 +159,7 @@ def show_spec(spec: dict[str, Any], data: pd.DataFrame, caption: str, key: str |
         key: a stable element key.
     """
     _require_caption(caption)
-    if st.session_state.get("presenter", False):
-        spec = dict(spec, config=PRESENTER_CONFIG)
+    spec = style_spec(spec, bool(st.session_state.get("presenter", False)))
     st.vega_lite_chart(data, spec, width="stretch", key=key)
     st.caption(caption)
 
@@ -113,7 +214,8 @@ def heatmap(
         alt.Chart(pd.DataFrame(rows), title=title)
         .mark_rect()
         .encode(
-            x=alt.X("word:N", sort=axis_labels, title="word (position)", scale=alt.Scale(domain=axis_labels)),
+            x=alt.X("word:N", sort=axis_labels, title="word (position)", scale=alt.Scale(domain=axis_labels),
+                    axis=alt.Axis(**word_axis(len(axis_labels)))),
             y=alt.Y("unit:N", sort=[f"unit {unit}" for unit in units], title="unit"),
             color=alt.Color("value:Q", scale=scale, title="value", legend=alt.Legend(orient="bottom", gradientLength=160)),
             tooltip=["word", "unit", alt.Tooltip("value:Q", format=".3f")],
@@ -155,7 +257,7 @@ def per_word_lines(
         alt.Chart(pd.DataFrame(rows), title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("word:N", sort=labels, title="word (position)"),
+            x=alt.X("word:N", sort=labels, title="word (position)", axis=alt.Axis(**word_axis(len(labels)))),
             y=alt.Y("value:Q", scale=y_scale, title=y_title),
             color=colour,
             tooltip=["series", "word", alt.Tooltip("value:Q", format=".4g")],

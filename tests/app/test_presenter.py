@@ -25,3 +25,27 @@ def test_presets_load_teaching_sentences(app_models):
     at.selectbox(key="preset").set_value("A quotation that must close").run()
     exception_free(at)
     assert '"' in at.text_input(key="text").value
+
+
+def test_presenter_config_sets_chart_text_for_a_projector():
+    import altair as alt
+    import pandas as pd
+
+    from ui.charts import PRESENTER_FONT_PX, presenter_config, style_chart, style_spec, word_axis
+
+    assert presenter_config(False) == {}
+    config = presenter_config(True)
+    assert PRESENTER_FONT_PX >= 20
+    for part, key in (("axis", "labelFontSize"), ("axis", "titleFontSize"), ("legend", "labelFontSize"), ("text", "fontSize")):
+        assert config[part][key] == PRESENTER_FONT_PX
+    spec = {"mark": "bar", "height": {"step": 24}, "config": {"axis": {"grid": False}}}
+    styled = style_spec(spec, True)
+    assert styled["config"]["axis"] == {"grid": False, **config["axis"]} and styled["height"]["step"] > 24
+    assert style_spec(spec, False) is spec and spec["height"] == {"step": 24}  # the original is not changed
+    chart = alt.Chart(pd.DataFrame({"x": [1], "y": ["a"]})).mark_bar().encode(x="x:Q", y="y:N").properties(height=alt.Step(20))
+    layered = style_chart(chart + chart.mark_text(), True).to_dict()
+    assert layered["config"]["axis"]["labelFontSize"] == PRESENTER_FONT_PX
+    assert layered["config"]["text"]["fontSize"] == PRESENTER_FONT_PX
+    assert style_chart(chart, True).to_dict()["height"] == {"step": 30} and style_chart(chart, False) is chart
+    assert style_chart(spec, True) == styled
+    assert word_axis(30)["labelOverlap"] is False and word_axis(31)["labelOverlap"] != False  # noqa: E712
