@@ -5,8 +5,12 @@ the predicted word) at which a quantity - by default the contrast
 log P(good) - log P(bad) - falls to half its value at the shortest distance.
 Between two rungs the crossing is found by linear interpolation; if the
 quantity never falls to half within the ladder the span is reported as
-"> the longest distance"; if the model shows no preference (value <= 0) even at
-the shortest distance the span is undefined.
+"> the longest distance".
+
+A span is only read off an effect that is clearly there: when the contrast at the
+shortest distance is below :data:`CLEAR_CONTRAST_NATS` (the right word less than
+e ≈ 2.7 times as likely as its rival), the span is "none measurable". Halving a
+small, flat curve would measure noise and lexical habit, not memory.
 """
 from __future__ import annotations
 
@@ -14,18 +18,23 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+# The smallest contrast log P(good) - log P(bad) at the shortest distance that counts as a clear effect, in nats.
+CLEAR_CONTRAST_NATS = 1.0
+
 
 @dataclass(frozen=True)
 class MemorySpan:
     """A memory span with its definition, ready to show.
 
     Attributes:
-        value: the span in words, or None (beyond the ladder or undefined).
+        value: the span in words, or None (beyond the ladder or none measurable).
         beyond: True when the quantity never fell to half within the ladder.
-        display: "23.5 words", "> 85 words" or "undefined (...)".
+        display: "23.5 words", "> 85 words" or "none measurable (...)".
         definition: one sentence saying what was measured.
         quantity: "contrast" or "influence".
         reference: the value at the shortest distance.
+        measurable: the value at the shortest distance is clearly above zero (at least ``threshold``).
+        threshold: the smallest value at the shortest distance that counts as an effect.
     """
 
     value: float | None
@@ -34,6 +43,8 @@ class MemorySpan:
     definition: str
     quantity: str
     reference: float
+    measurable: bool = True
+    threshold: float = 0.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -83,6 +94,7 @@ def memory_span(
     described_as: str = "the contrast log P(good) - log P(bad)",
     source: str = "the source word",
     target: str = "the predicted word",
+    threshold: float | None = None,
 ) -> MemorySpan:
     """The memory span of one model from its ladder.
 
@@ -93,6 +105,8 @@ def memory_span(
         described_as: words for the quantity in the definition string.
         source: the source word, for the definition ("'Robert'").
         target: the predicted word, for the definition ("'his'").
+        threshold: the smallest value at the shortest distance that counts as a clear effect; None:
+            :data:`CLEAR_CONTRAST_NATS` for the contrast, any value above 0 for other quantities.
 
     Returns:
         A :class:`MemorySpan`.
@@ -101,17 +115,25 @@ def memory_span(
         >>> memory_span([6, 16, 26], [3.0, 2.0, 1.0]).display
         '21 words'
     """
+    limit = (CLEAR_CONTRAST_NATS if quantity == "contrast" else 0.0) if threshold is None else float(threshold)
     value, beyond = half_crossing(distances, values)
+    reference = float(values[0])
     shortest, longest = distances[0], distances[-1]
+    measurable = reference > 0.0 and reference >= limit
+    clear = f" A span is only read when that value is at least {limit:g} (a clear effect)." if limit > 0 else ""
     definition = (
         f"Memory span: the distance in words (tokens between {source} and the prediction of {target}) at which "
         f"{described_as} falls to half its value at the shortest distance ({shortest:g} words), "
-        "interpolating linearly between rungs."
+        f"interpolating linearly between rungs.{clear}"
     )
-    if value is not None:
+    if not measurable:
+        value, beyond = None, False
+        wanted = f"at least {limit:g}" if limit > 0 else "above 0"
+        unit = " nats" if quantity == "contrast" else ""
+        display = f"none measurable ({reference:+.2f}{unit} at {shortest:g} words; a clear effect needs {wanted})".replace("-", "−")
+    elif value is not None:
         display = f"{value:.3g} words"
-    elif beyond:
-        display = f"> {longest:g} words"
     else:
-        display = f"undefined (no preference for {target} even at {shortest:g} words)"
-    return MemorySpan(value=value, beyond=beyond, display=display, definition=definition, quantity=quantity, reference=float(values[0]))
+        display = f"> {longest:g} words"
+    return MemorySpan(value=value, beyond=beyond, display=display, definition=definition, quantity=quantity, reference=reference,
+                      measurable=measurable, threshold=limit)

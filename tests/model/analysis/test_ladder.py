@@ -11,7 +11,7 @@ from torch.nn import functional
 from model.analysis.inputs import prepare_input
 from model.analysis.influence import gradient_influence
 from model.analysis.ladder import DEFAULT_FILLERS, DEFAULT_SENTENCE, LadderSpec, build_ladder, run_ladder
-from model.analysis.span import half_crossing, memory_span
+from model.analysis.span import CLEAR_CONTRAST_NATS, half_crossing, memory_span
 from model.analysis.targets import TargetSpec, resolve_targets
 from model.checkpoint import load_checkpoint
 
@@ -97,6 +97,19 @@ def test_half_crossing_interpolates_between_rungs():
     assert half_crossing([6, 16], [-0.5, -1.0]) == (None, False)
 
 
+def test_no_span_is_read_off_a_small_flat_curve():
+    # The shipped LSTM on the seed: 0.3 to 0.6 nats at every rung. Half of that is noise, not memory.
+    flat = memory_span([6, 17, 27, 36], [0.59, 0.31, 0.45, 0.38])
+    assert flat.value is None and not flat.beyond and not flat.measurable and flat.threshold == CLEAR_CONTRAST_NATS
+    assert flat.display == "none measurable (+0.59 nats at 6 words; a clear effect needs at least 1)"
+    assert "at least 1" in flat.definition
+    clear = memory_span([6, 17, 27, 36], [2.36, 1.9, 1.1, 0.8])
+    assert clear.measurable and clear.value is not None and 17 < clear.value < 27
+    assert memory_span([6, 16], [0.6, 0.2], threshold=0.5).value == 13.5  # a caller may set its own bar
+    # A gradient norm has no nats: any positive value is an effect.
+    assert memory_span([6, 16], [0.01, 0.004], quantity="influence").measurable
+
+
 def test_memory_span_reports_the_number_with_its_definition():
     span = memory_span([6, 16, 26], [3.0, 2.0, 1.0], source="'Robert'", target="'his'")
     assert span.value == 21.0 and span.display == "21 words" and not span.beyond
@@ -104,8 +117,8 @@ def test_memory_span_reports_the_number_with_its_definition():
     beyond = memory_span([6, 16, 26], [3.0, 2.9, 2.8])
     assert beyond.value is None and beyond.beyond and beyond.display == "> 26 words"
     undefined = memory_span([6, 16], [-1.0, -2.0])
-    assert undefined.value is None and not undefined.beyond and undefined.display.startswith("undefined")
-    assert set(span.to_json()) == {"value", "beyond", "display", "definition", "quantity", "reference"}
+    assert undefined.value is None and not undefined.beyond and undefined.display.startswith("none measurable")
+    assert set(span.to_json()) == {"value", "beyond", "display", "definition", "quantity", "reference", "measurable", "threshold"}
     with pytest.raises(ValueError, match="increase"):
         memory_span([6, 6], [1.0, 0.5])
     with pytest.raises(ValueError, match="one value per distance"):
