@@ -176,3 +176,74 @@ def contrast_pair(tokens: list[str], after: int = 0) -> tuple[int, str, str] | N
         if tokens[index] in swap:
             return index, tokens[index], swap[tokens[index]]
     return None
+
+
+def find_span(tokens: list[str], cue: list[str], start: int = 0) -> tuple[int, int] | None:
+    """The first half-open span at or after ``start`` where ``tokens`` holds the words of ``cue``, or None.
+
+    >>> find_span(["The", "letters", "were"], ["letters"])
+    (1, 2)
+    """
+    width = len(cue)
+    if width == 0:
+        return None
+    for index in range(max(start, 0), len(tokens) - width + 1):
+        if tokens[index : index + width] == cue:
+            return index, index + width
+    return None
+
+
+@dataclass(frozen=True)
+class CuePlan:
+    """What a sentence's lesson is about: which prediction, against what, and which words decide it.
+
+    Attributes:
+        target_index: index of the predicted word in the tokens (len(tokens): the prediction after the text).
+        target: the word the text calls for there ("his", "were", the closing quote).
+        contrast: the alternative it is weighed against ("her", "was"), or None (no natural rival).
+        cue_span: the half-open token span that decides it ("Mr . Robert"), or None.
+        replacement: the counterfactual text for the cue span ("Mrs. Mary"), or None.
+    """
+
+    target_index: int
+    target: str
+    contrast: str | None
+    cue_span: tuple[int, int] | None
+    replacement: str | None
+
+    @property
+    def source_index(self) -> int | None:
+        """The cue's last token (the name of "Mr . Robert"): where the ladder inserts its clauses."""
+        return None if self.cue_span is None else self.cue_span[1] - 1
+
+
+def plan_for(tokens: list[str], target: str | None = None, contrast: str | None = None, cue: str | None = None,
+             replacement: str | None = None) -> CuePlan:
+    """The lesson's choices for a token list: the given ones where given, defaults for the rest.
+
+    Args:
+        tokens: the text's tokens (the tokenizer's split).
+        target, contrast: the predicted word and its rival (e.g. a preset's "were" / "was"). The target
+            is the first occurrence after the cue; when the text holds none (the closing quote of an
+            unfinished quotation), the prediction after the text. Default: the first gendered pronoun
+            after the cue and its swap (:func:`contrast_pair`), else the last word with no contrast.
+        cue: the deciding words as text ("Mr. Robert", "letters"); default :func:`default_cue_span`.
+        replacement: the counterfactual for the cue; default :func:`default_replacement` (for a default cue).
+
+    Example:
+        >>> plan = plan_for(tokenize("Mr. Robert is going on a vacation with his wife."))
+        >>> plan.target_index, plan.target, plan.contrast, plan.cue_span, plan.replacement
+        (9, 'his', 'her', (0, 3), 'Mrs. Mary')
+    """
+    span = find_span(tokens, tokenize(cue)) if cue else default_cue_span(tokens)
+    if span is not None and replacement is None and not cue:
+        replacement = default_replacement(tokens, span)
+    after = span[1] if span is not None else 1
+    if target is not None:
+        found = find_span(tokens, [target], after)
+        return CuePlan(found[0] if found else len(tokens), target, contrast, span, replacement)
+    pair = contrast_pair(tokens, after=after)
+    if pair is not None:
+        return CuePlan(pair[0], pair[1], contrast or pair[2], span, replacement)
+    last = max(len(tokens) - 1, 0)
+    return CuePlan(last, tokens[last] if tokens else "", contrast, span, replacement)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_replacement, join_words, replace_span, tokenize
+from data.cue_swap import (
+    align_pair, contrast_pair, default_cue_span, default_replacement, find_span, join_words, plan_for, replace_span, tokenize,
+)
 from data.tokenizer import WordTokenizer
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
@@ -62,3 +64,26 @@ def test_contrast_pair_names_the_real_words():
 
 def test_join_words():
     assert join_words(["Mrs", ".", "Mary", ",", "said", "(", "yes", ")"]) == "Mrs. Mary, said (yes)"
+
+
+def test_find_span():
+    tokens = tokenize("He said, \" I am happy . \"")
+    assert find_span(tokens, ['"']) == (3, 4) and find_span(tokens, ['"'], start=4) == (8, 9)
+    assert find_span(tokens, ["am", "happy"]) == (5, 7) and find_span(tokens, ["sad"]) is None and find_span(tokens, []) is None
+
+
+def test_plan_for_defaults_and_given_choices():
+    plan = plan_for(tokenize(SEED))
+    assert (plan.target_index, plan.target, plan.contrast, plan.cue_span, plan.replacement) == (9, "his", "her", (0, 3), "Mrs. Mary")
+    assert plan.source_index == 2  # "Robert": the ladder's clauses go after the name
+    she = plan_for(tokenize("Mrs. Mary said that she would come."))
+    assert (she.target, she.contrast, she.replacement) == ("she", "he", "Mr. Robert")
+    letters = tokenize("The letters that the captain wrote were never sent.")
+    agreement = plan_for(letters, target="were", contrast="was", cue="letters", replacement="letter")
+    assert (agreement.target_index, agreement.cue_span, agreement.source_index) == (6, (1, 2), 1)
+    # The target after the cue: the closing quote is not in the text yet, so it is the prediction after it.
+    quote = tokenize('He said, " I am happy .')
+    closing = plan_for(quote, target='"', contrast="<eos>", cue='"', replacement="that")
+    assert closing.target_index == len(quote) and closing.cue_span == (3, 4)
+    plain = plan_for(tokenize("Then it rained ."))
+    assert (plain.target_index, plain.target, plain.contrast, plain.cue_span) == (3, ".", None, None)
