@@ -27,11 +27,45 @@ def quote(word: str) -> str:
     return f"“{md(word)}”"
 
 
-def _mix(colour: tuple[int, int, int], strength: float) -> str:
+def _blend(colour: tuple[int, int, int], strength: float) -> tuple[int, int, int]:
     """White blended towards ``colour``; strength in [0, 1]."""
     strength = min(max(strength, 0.0), 1.0)
     red, green, blue = (round(255 + (channel - 255) * strength) for channel in colour)
-    return f"rgb({red},{green},{blue})"
+    return red, green, blue
+
+
+def _css(rgb: tuple[int, int, int]) -> str:
+    return "rgb({},{},{})".format(*rgb)
+
+
+def _mix(colour: tuple[int, int, int], strength: float) -> str:
+    """White blended towards ``colour`` as a CSS colour; strength in [0, 1]."""
+    return _css(_blend(colour, strength))
+
+
+def relative_luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0 = black, 1 = white)."""
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 (none) to 21 (black on white); body text needs >= 4.5."""
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+
+
+def text_colour_on(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever contrasts more with ``background`` (always >= 4.58 : 1)."""
+    return BLACK if contrast_ratio(background, BLACK) >= contrast_ratio(background, WHITE) else WHITE
 
 
 POSITIVE = (214, 39, 40)  # red: pushes the target up
@@ -70,25 +104,35 @@ def word_spans(
         style = ["padding:0.1em 0.25em", "margin:0.1em", "border-radius:0.3em", "display:inline-block", "unicode-bidi:isolate"]
         title = "no value"
         if value is not None and math.isfinite(value):
-            colour = POSITIVE if value >= 0 else NEGATIVE
-            style.append(f"background:{_mix(colour, abs(value) / scale)}")
+            # A shaded word gets its own text colour (black or white by the shade's luminance), so it reads
+            # in a light and a dark theme alike; an unshaded word keeps the theme's own text colour.
+            background = _blend(POSITIVE if value >= 0 else NEGATIVE, abs(value) / scale)
+            style.append(f"background:{_css(background)}")
+            style.append(f"color:{_css(text_colour_on(background))}")
             title = number_format.format(value)
         if marked is not None and index < len(marked) and marked[index]:
-            style.append("outline:2px solid #444")
+            style.append("outline:2px solid currentColor")
         if target_index is not None and index == target_index:
-            style.append("border-bottom:4px solid #000")
+            style.append("border-bottom:4px solid currentColor")
             style.append("font-weight:700")
         if unknown is not None and index < len(unknown) and unknown[index]:
             style.append("text-decoration:line-through")
-            style.append("color:#777")
+            style.append("font-style:italic")
             title += " (unknown word: read as <unk>)"
         spans.append(f'<span dir="auto" style="{";".join(style)}" title="{html.escape(title)}">{html.escape(token)}</span>')
-    return '<div class="memory-lab-words" style="line-height:2.1;color:#111">' + "".join(spans) + "</div>"
+    # No text colour on the block: unshaded words inherit the theme's (dark on light, light on dark).
+    return '<div class="memory-lab-words" style="line-height:2.1">' + "".join(spans) + "</div>"
 
 
 def legend(positive: str, negative: str | None) -> str:
     """A one- or two-colour legend in HTML (the labels are ours, still escaped)."""
-    parts = [f'<span style="background:{_mix(POSITIVE, 0.8)};padding:0 0.4em;border-radius:0.3em">{html.escape(positive)}</span>']
+    parts = [_swatch(POSITIVE, positive)]
     if negative:
-        parts.append(f'<span style="background:{_mix(NEGATIVE, 0.8)};padding:0 0.4em;border-radius:0.3em">{html.escape(negative)}</span>')
+        parts.append(_swatch(NEGATIVE, negative))
     return '<div style="font-size:0.85em">' + " ".join(parts) + "</div>"
+
+
+def _swatch(colour: tuple[int, int, int], label: str) -> str:
+    background = _blend(colour, 0.8)
+    return (f'<span style="background:{_css(background)};color:{_css(text_colour_on(background))};padding:0 0.4em;'
+            f'border-radius:0.3em">{html.escape(label)}</span>')

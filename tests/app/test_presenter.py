@@ -49,3 +49,22 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     assert style_chart(chart, True).to_dict()["height"] == {"step": 30} and style_chart(chart, False) is chart
     assert style_chart(spec, True) == styled
     assert word_axis(30)["labelOverlap"] is False and word_axis(31)["labelOverlap"] != False  # noqa: E712
+
+
+def test_shaded_words_contrast_in_light_and_dark_themes():
+    import re
+
+    from ui.markup import NEGATIVE, POSITIVE, _blend, contrast_ratio, legend, text_colour_on, word_spans
+
+    assert round(contrast_ratio((0, 0, 0), (255, 255, 255)), 1) == 21.0
+    for colour in (POSITIVE, NEGATIVE):
+        for step in range(0, 101):
+            background = _blend(colour, step / 100)
+            assert contrast_ratio(background, text_colour_on(background)) >= 4.5, (colour, step)
+    html = word_spans(["Mr", "Robert", "his"], [0.1, 1.0, None], target_index=2)
+    spans = re.findall(r'<span[^>]*style="([^"]*)"', html)
+    # Unshaded words (the target "his" here) set no colour of their own: they take the theme's text colour.
+    assert "color:" not in spans[2] and "background" not in spans[2] and "currentColor" in spans[2]
+    assert "color:rgb(0,0,0)" in spans[0] and "color:rgb(255,255,255)" in spans[1]  # light shade: black; deep shade: white
+    assert "color:#" not in html and 'style="line-height:2.1"' in html
+    assert "color:rgb(" in legend("raises", "lowers")
