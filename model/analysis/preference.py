@@ -110,3 +110,38 @@ def summarize_preferences(margins: Mapping[str, float | None], target: str, cont
         finding = (f"{_names(right)} {'prefers' if len(right) == 1 else 'prefer'} “{target}”; "
                    f"{_names(wrong)} {'prefers' if len(wrong) == 1 else 'prefer'} “{contrast}”")
     return PreferenceSummary(right=right, wrong=wrong, sentence=f"{finding} ({numbers} nats).")
+
+
+def swap_finding(before: Mapping[str, float | None], after: Mapping[str, float | None], target: str, contrast: str) -> str:
+    """What a counterfactual swap does to each model's preference, in one sentence.
+
+    Args:
+        before, after: model -> log P(target) - log P(contrast) on the text and on its counterfactual
+            (nats; None: not measured, left out).
+        target, contrast: the two words.
+
+    Returns:
+        e.g. 'The swap flips lstm and gru from “his” to “her”; rnn prefers “her” either way.'
+
+    Raises:
+        ValueError: no model has both numbers.
+    """
+    both = {name: (before[name], after[name]) for name in before if before[name] is not None and after.get(name) is not None}
+    if not both:
+        raise ValueError("No model has a margin on both sentences of the swap.")
+    groups: dict[str, list[str]] = {}
+    for name, (old, new) in both.items():
+        if old > 0 >= new:
+            key = f"flips {{names}} from “{target}” to “{contrast}”"
+        elif old <= 0 < new:
+            key = f"flips {{names}} from “{contrast}” to “{target}”"
+        elif old > 0:
+            key = f"{{names}} {{verb}} “{target}” either way"
+        else:
+            key = f"{{names}} {{verb}} “{contrast}” either way"
+        groups.setdefault(key, []).append(name)
+    phrases = [key.format(names=_names(names), verb="prefers" if len(names) == 1 else "prefer") for key, names in groups.items()]
+    flips = [phrase for phrase in phrases if phrase.startswith("flips")]
+    rest = [phrase for phrase in phrases if not phrase.startswith("flips")]
+    sentence = ("The swap " + " and ".join(flips) if flips else "The swap flips no model")
+    return sentence + ("; " + "; ".join(rest) if rest else "") + "."

@@ -34,3 +34,18 @@ def test_summary_says_who_prefers_what():
     assert single.all_right and single.sentence == "gru prefers “his” to “her” here (gru +2.00 nats)."
     with pytest.raises(ValueError, match="No model has a margin"):
         summarize_preferences({"rnn": None}, "his", "her")
+
+
+def test_swap_finding_names_who_flips():
+    from model.analysis.preference import swap_finding
+
+    # The table: Mr. Robert -> Mrs. Mary after "with".
+    before = {"rnn": -0.75, "lstm": 0.59, "gru": 2.36}
+    after = {"rnn": -1.35, "lstm": -1.07, "gru": -2.76}
+    assert swap_finding(before, after, "his", "her") == "The swap flips lstm and gru from “his” to “her”; rnn prefers “her” either way."
+    # Robert -> Mary alone keeps "Mr.": nothing flips.
+    assert swap_finding({"lstm": 0.59, "gru": 2.36}, {"lstm": 0.14, "gru": 1.46}, "his", "her") == (
+        "The swap flips no model; lstm and gru prefer “his” either way.")
+    assert swap_finding({"a": -1.0, "b": None}, {"a": 0.5}, "his", "her") == "The swap flips a from “her” to “his”."
+    with pytest.raises(ValueError, match="both sentences"):
+        swap_finding({"a": None}, {"a": 1.0}, "his", "her")
