@@ -3,10 +3,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
+
+from data.echo import shown as _shown
 
 ARCHITECTURES = ("rnn", "lstm", "gru")
 DECODERS = ("full", "adaptive")
+
+# Upper bounds, checked before anything is allocated: a config.json is a file anyone can edit, and
+# `hidden_size: 20000` once cost 54 s and 6 GB before the weights were even compared with it. The
+# bounds are far above anything this project trains (the shipped models: 19,390 words, 256 / 512
+# units, one layer) and below what would not fit in the memory of an ordinary machine anyway.
+MAX_VOCAB_SIZE = 1_000_000
+MAX_WIDTH = 8192  # embedding_size and hidden_size
+MAX_LAYERS = 16
+MAX_CUTOFFS = 16
+_SIZE_LIMITS = {"vocab_size": MAX_VOCAB_SIZE, "embedding_size": MAX_WIDTH, "hidden_size": MAX_WIDTH, "num_layers": MAX_LAYERS}
 
 
 @dataclass
@@ -44,17 +57,30 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first field that breaks a rule."""
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"arch must be one of {ARCHITECTURES}; got {self.arch!r}.")
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}; got {self.decoder!r}.")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
+        """Raise ValueError naming the first field that breaks a rule (types and upper bounds included)."""
+        if not isinstance(self.arch, str) or self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {ARCHITECTURES}; got {_shown(self.arch)}.")
+        if not isinstance(self.decoder, str) or self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}; got {_shown(self.decoder)}.")
+        for name, limit in _SIZE_LIMITS.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
+                raise ValueError(f"{name} must be a positive integer; got {_shown(value)}.")
+            if value > limit:
+                raise ValueError(f"{name} must be at most {limit:,} (model/config.py bounds every size); got {_shown(value)}.")
+        if not _is_number(self.dropout) or not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {_shown(self.dropout)}.")
+        if not isinstance(self.tie_weights, bool):
+            raise ValueError(f"tie_weights must be true or false; got {_shown(self.tie_weights)}.")
+        if not isinstance(self.adaptive_cutoffs, (list, tuple)) or len(self.adaptive_cutoffs) > MAX_CUTOFFS or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in self.adaptive_cutoffs
+        ):
+            raise ValueError(f"adaptive_cutoffs must be a list of at most {MAX_CUTOFFS} integers; got {_shown(self.adaptive_cutoffs)}.")
+        if not _is_number(self.adaptive_div_value) or not 1.0 <= float(self.adaptive_div_value) <= 1024.0:
+            raise ValueError(
+                f"adaptive_div_value must be positive, in [1, 1024] (each tail cluster is that many times narrower than the last); "
+                f"got {_shown(self.adaptive_div_value)}."
+            )
         if self.tie_weights and self.decoder != "full":
             raise ValueError("tie_weights needs decoder='full'; the adaptive softmax has no single output matrix to tie.")
         if self.tie_weights and self.embedding_size != self.hidden_size:
@@ -68,8 +94,6 @@ class ModelConfig:
                     f"adaptive_cutoffs must be increasing, unique and inside (0, vocab_size={self.vocab_size}); got {cutoffs}. "
                     "Pass smaller --cutoffs or use --decoder full for a small vocabulary."
                 )
-            if not float(self.adaptive_div_value) > 0:
-                raise ValueError(f"adaptive_div_value must be positive; got {self.adaptive_div_value!r}.")
             # Tail cluster i projects to hidden_size // div_value**(i+1) dims (as nn.AdaptiveLogSoftmaxWithLoss
             # computes it); zero dims would make every word of that cluster equally likely forever.
             narrowest = int(self.hidden_size // (self.adaptive_div_value ** len(cutoffs)))
@@ -85,11 +109,19 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
+        """The config from a parsed config.json; ValueError naming what is wrong (never TypeError)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"config.json must hold a JSON object; got {type(values).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(str(key) for key in set(values) - known)
         if unknown:
-            raise ValueError(f"config.json has unknown fields {unknown}; known fields are {sorted(known)}.")
+            raise ValueError(f"config.json has unknown fields {_shown(unknown)}; known fields are {sorted(known)}.")
         return cls(**values)
+
+
+def _is_number(value: object) -> bool:
+    """A real, finite int or float (bool, str, None, NaN and infinity are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def default_cutoffs(vocab_size: int) -> list[int]:
