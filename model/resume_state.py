@@ -17,9 +17,17 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from data.file_modes import usual_folder_mode
 from model.checkpoint import write_json_atomic
+from model.leftovers import remove_stale_temporaries, writer_tag
 
 RESUME_DIRNAME = "resume"
+RESUME_STAGING_PREFIX = ".resume.saving-"
+
+
+def remove_stale_resume_saves(out_dir: str) -> list[str]:
+    """Delete ``.resume.saving-*`` folders that a killed save left in ``out_dir`` (never one still being written)."""
+    return remove_stale_temporaries(os.path.abspath(out_dir), RESUME_STAGING_PREFIX)
 
 
 def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -77,12 +85,14 @@ def save_resume_state(
             tensors[f"hidden.{index}"] = part.detach().cpu().contiguous()
     # A tied decoder shares storage with the embedding; safetensors refuses shared storage.
     tensors = {k: v.clone() for k, v in tensors.items()}
-    staging = tempfile.mkdtemp(dir=out_dir, prefix=".resume.saving-")
+    remove_stale_resume_saves(out_dir)
+    staging = tempfile.mkdtemp(dir=out_dir, prefix=f"{RESUME_STAGING_PREFIX}{writer_tag()}-")
     try:
         save_file(tensors, os.path.join(staging, "state.safetensors"))
         write_json_atomic(os.path.join(staging, "state.json"), dict(info, optimizer=optimizer_meta))
         if tokenizer is not None:
             tokenizer.save(os.path.join(staging, "tokenizer.json"))
+        os.chmod(staging, usual_folder_mode())  # mkdtemp's 0700 would hide the state from other users
         previous = path + ".previous"
         if os.path.exists(path):
             if os.path.exists(previous):
@@ -128,8 +138,12 @@ def load_resume_state(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any
     try:
         with open(os.path.join(folder, "state.json"), encoding="utf-8") as stream:
             info = json.load(stream)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise ValueError(f"{folder}/state.json is not valid JSON (nested too deeply). Delete {folder} to start the run afresh.") from None
+    except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{folder}/state.json is not valid JSON ({error}). Delete {folder} to start the run afresh.") from error
+    if not isinstance(info, dict):
+        raise ValueError(f"{folder}/state.json is not valid JSON for a resumable state (not an object). Delete {folder} to start the run afresh.")
     try:
         tensors = load_file(os.path.join(folder, "state.safetensors"))
     except (SafetensorError, OSError, ValueError) as error:
@@ -170,3 +184,77 @@ def restore_hidden(tensors: dict[str, torch.Tensor], device: torch.device):
     if not parts:
         return None
     return tuple(parts) if len(parts) == 2 else parts[0]
+
+
+def corpus_record(corpus_name: str, corpus_files: dict[str, Any], tokenizer_fingerprint: str) -> dict[str, Any]:
+    """What a resumable state records of its inputs, so that --resume can prove it gets the same ones.
+
+    Args:
+        corpus_name: Corpus.name.
+        corpus_files: Corpus.files, split -> {"path", "sha256"} or {"paths", "sha256s", "sha256"}.
+        tokenizer_fingerprint: WordTokenizer.fingerprint() of the run's vocabulary.
+    """
+    return {"name": corpus_name, "files": corpus_files, "tokenizer_sha256": tokenizer_fingerprint}
+
+
+def _recorded_inputs(saved: dict[str, Any], out_dir: str) -> dict[str, Any] | None:
+    """The run's recorded inputs: its resumable state's record, else the best checkpoint's metrics.json
+    (a state written before records were kept), else None (nothing to compare with)."""
+    record = saved.get("corpus_record")
+    if isinstance(record, dict):
+        return record
+    try:
+        with open(os.path.join(out_dir, "metrics.json"), encoding="utf-8") as stream:
+            metrics = json.load(stream)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("corpus_files"), dict):
+        return None
+    return {"name": metrics.get("corpus"), "files": metrics["corpus_files"], "tokenizer_sha256": metrics.get("tokenizer_sha256")}
+
+
+def _described(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "nothing"
+    paths = record.get("paths") or [record.get("path")]
+    digest = str(record.get("sha256", ""))[:12]
+    return f"{' + '.join(str(path) for path in paths)} (sha256 {digest}…)"
+
+
+def check_resume_inputs(saved: dict[str, Any], out_dir: str, corpus_name: str, corpus_files: dict[str, Any], tokenizer_fingerprint: str) -> None:
+    """Refuse to resume a run on another corpus or with another vocabulary than it started with.
+
+    A run resumed on other text would continue the schedule and the data position of the first
+    text and record the second one in metrics.json: a checkpoint that lies about its training data.
+
+    Raises:
+        ValueError: naming the split (or the tokenizer) that differs, both sides, and the way out.
+    """
+    recorded = _recorded_inputs(saved, out_dir)
+    if recorded is None:
+        return
+    saved_fingerprint = recorded.get("tokenizer_sha256")
+    if saved_fingerprint and saved_fingerprint != tokenizer_fingerprint:
+        raise ValueError(
+            f"--resume {out_dir}: the tokenizer differs from the one the interrupted run used (vocabulary sha256 "
+            f"{str(saved_fingerprint)[:12]}… there, {tokenizer_fingerprint[:12]}… now). Resume without --tokenizer (the run's own "
+            f"vocabulary is in {out_dir}/resume), or train afresh into another --out."
+        )
+    saved_files = recorded.get("files") if isinstance(recorded.get("files"), dict) else {}
+    if not saved_files and not corpus_files:
+        if recorded.get("name") not in (None, corpus_name):
+            raise ValueError(
+                f"--resume {out_dir}: the corpus differs: the interrupted run trained on {str(recorded.get('name'))[:80]!r}, "
+                f"this one reads {corpus_name[:80]!r}. Pass the same corpus flags as the first run."
+            )
+        return
+    for split in sorted(set(saved_files) | set(corpus_files)):
+        before, now = saved_files.get(split), corpus_files.get(split)
+        digest_before = before.get("sha256") if isinstance(before, dict) else None
+        digest_now = now.get("sha256") if isinstance(now, dict) else None
+        if digest_before != digest_now:
+            raise ValueError(
+                f"--resume {out_dir}: the corpus differs in its {split} split: the interrupted run read {_described(before)}, "
+                f"this one reads {_described(now)}. Pass the same corpus flags (and unchanged files) as the first run, "
+                "or train afresh into another --out."
+            )

@@ -26,9 +26,20 @@ from data.batching import batchify, num_windows, windows
 from data.corpus import Corpus
 from data.tokenizer import WordTokenizer
 from model import distributed
+from model.checkpoint import staging_prefix
 from model.config import ModelConfig
 from model.language_model import LanguageModel, detach_state
-from model.resume_state import load_model_weights, load_resume_state, optimizer_from_flat, restore_hidden, save_resume_state
+from model.leftovers import remove_stale_temporaries
+from model.resume_state import (
+    check_resume_inputs,
+    corpus_record,
+    load_model_weights,
+    load_resume_state,
+    optimizer_from_flat,
+    remove_stale_resume_saves,
+    restore_hidden,
+    save_resume_state,
+)
 from model.scoring import perplexity
 from model.training_metrics import current_metrics, finish_metrics, library_versions, validate_and_keep_best
 
@@ -176,10 +187,15 @@ def train(
     Returns:
         A :class:`TrainResult` (on ranks other than 0, its metrics hold no final scores).
     """
+    # Staging folders a killed save of this run left behind (a save still being written by a live process is kept).
+    out = os.path.abspath(config.out)
+    remove_stale_temporaries(os.path.dirname(out), staging_prefix(out))
+    remove_stale_resume_saves(out)
     tensors, saved = (None, None)
     if resume:
         tensors, saved = load_resume_state(resume)
         config = _config_from_saved(saved, out=config.out)
+        check_resume_inputs(saved, config.out, corpus.name, corpus.files, tokenizer.fingerprint())
     if config.threads:
         torch.set_num_threads(config.threads)
     if tokenizer.vocab_size != config.model.vocab_size:
@@ -268,13 +284,15 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
     window_norms: list[float] = list(pending.get("norms", []))
     window_tokens, window_start = int(pending.get("tokens", 0)), time.perf_counter()
 
+    recorded_inputs = corpus_record(corpus.name, corpus.files, tokenizer.fingerprint())  # what --resume must be given again
+
     def snapshot() -> None:
         all_rows = distributed.gather_state(hidden, ranks)  # [L, B, H]: a collective, every rank joins
         if not ranks.is_main:
             return
         progress_info["elapsed"] = time.perf_counter() - start_time
         pending_log = {"losses": window_losses, "norms": window_norms, "tokens": window_tokens}
-        info = dict(progress_info, train_config=_config_to_dict(config), pending_log=pending_log)
+        info = dict(progress_info, train_config=_config_to_dict(config), pending_log=pending_log, corpus_record=recorded_inputs)
         save_resume_state(config.out, model, optimizer, all_rows, info, tokenizer)
 
     with _StopFlag() as stop_flag:
