@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def set_offline_defaults() -> None:
@@ -64,6 +65,11 @@ def _bounded(convert: Callable[[str], Any], noun: str, rule: str, accept: Callab
     return parse
 
 
+def bounded_int(low: int, high: int, why: str) -> Callable[[str], int]:
+    """An argparse type for an integer in [low, high]; ``why`` says what the upper cap protects."""
+    return _bounded(int, "an integer", f"an integer in [{low}, {high:,}] ({why})", lambda value: low <= value <= high)
+
+
 _INFINITY = float("inf")
 positive_int = _bounded(int, "a positive integer", "a positive integer", lambda value: value >= 1)
 positive_float = _bounded(float, "a positive number", "a positive finite number", lambda value: 0 < value < _INFINITY)
@@ -79,5 +85,45 @@ def print_json(value: Any) -> None:
 
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error (no traceback) and exit."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     raise SystemExit(code)
+
+
+DEBUG_ENV = "MEMORY_LAB_DEBUG"
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn whatever escapes a CLI's work into one line on stderr and exit status 2, never a traceback.
+
+    Covers what crafted files and extreme flags provoked: RecursionError (deeply nested JSON),
+    MemoryError and allocation RuntimeErrors, TypeError, IndexError and the `tokenizers`
+    library's PanicException (a BaseException). With MEMORY_LAB_DEBUG=1 the traceback is printed too.
+    """
+    try:
+        yield
+    except (SystemExit, KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - the point: nothing reaches the user as a traceback
+        if isinstance(error, Exception) or type(error).__name__ == "PanicException":
+            if os.environ.get(DEBUG_ENV) == "1":
+                import traceback
+
+                traceback.print_exc()
+            fail(describe_error(error))
+        raise
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an unexpected error: what happened, the value involved (cut), and the way out."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:299] + "…"
+    if isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "allocate" in text):
+        return (f"out of memory ({type(error).__name__}: {text or 'no details'}). Use a smaller input "
+                "(fewer words, a smaller --max-words or --ig-steps) or a machine with more memory.")
+    if isinstance(error, RecursionError):
+        return f"an input is nested too deeply to read (RecursionError: {text}). Check the JSON files given."
+    if type(error).__name__ == "PanicException":
+        return f"the tokenizers library failed (a panic: {text}). The tokenizer.json may be damaged; copy the original back."
+    return f"{type(error).__name__}: {text}. (MEMORY_LAB_DEBUG=1 prints the traceback.)"

@@ -24,6 +24,7 @@ from model.cli_common import (
     load_corpus_from_args,
     non_negative_float,
     non_negative_int,
+    one_line_errors,
     positive_float,
     positive_int,
     set_offline_defaults,
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_flags(parser)
     parser.add_argument("--out", required=True, help="checkpoint folder to write (config.json, model.safetensors, tokenizer.json, metrics.json, resume/)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --out/resume with its saved settings")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the checkpoint or resumable state already in --out (without it such an --out is refused)")
     vocab = parser.add_argument_group("vocabulary")
     vocab.add_argument("--tokenizer", help="reuse this tokenizer.json (so several models share one vocabulary) instead of building one")
     vocab.add_argument("--min-frequency", type=positive_int, default=3, help="words seen fewer times in train become <unk> (default 3)")
@@ -83,23 +86,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def existing_output(out: str) -> str | None:
+    """What in ``out`` a fresh run would replace ("a checkpoint (...)", "a resumable state"), or None.
+
+    An empty folder (or one holding only files of no run) is free to use.
+    """
+    from model.checkpoint import CHECKPOINT_FILES
+    from model.resume_state import find_resume_state
+
+    out = os.path.abspath(out)
+    for folder in (out, out + ".previous"):
+        present = [name for name in CHECKPOINT_FILES if os.path.isfile(os.path.join(folder, name))]
+        if present:
+            summary = ""
+            try:
+                import json
+
+                with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as stream:
+                    metrics = json.load(stream)
+                facts = [f"valid ppl {metrics['valid_ppl']:.2f}" if isinstance(metrics.get("valid_ppl"), (int, float)) else "",
+                         f"{metrics['steps']} steps" if isinstance(metrics.get("steps"), int) else ""]
+                summary = ", ".join(fact for fact in facts if fact)
+            except (OSError, ValueError, RecursionError, AttributeError, TypeError):
+                pass
+            return f"a checkpoint ({summary})" if summary else "a checkpoint"
+    try:
+        find_resume_state(out)
+        return "the resumable state of an interrupted run"
+    except FileNotFoundError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with one_line_errors():
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     from data.tokenizer import WordTokenizer
     from model.config import ModelConfig, default_cutoffs
     from model.distributed import rank_info
     from model.resume_state import find_resume_state
     from model.training import TrainConfig, train
 
+    if args.resume and args.overwrite:
+        fail("--resume continues the run in --out and --overwrite replaces it: pass one of them.")
     try:
         tokenizer = None
         if args.resume:
             # The run's own vocabulary, saved beside its resumable state.
             tokenizer = WordTokenizer.load(os.path.join(find_resume_state(args.out), "tokenizer.json"))
+            if args.tokenizer:
+                given = WordTokenizer.load(args.tokenizer)
+                if given.fingerprint() != tokenizer.fingerprint():
+                    raise ValueError(
+                        f"--resume {args.out} --tokenizer {args.tokenizer}: that vocabulary ({given.vocab_size} entries, sha256 "
+                        f"{given.fingerprint()[:12]}…) is not the one the interrupted run used ({tokenizer.vocab_size} entries, "
+                        f"sha256 {tokenizer.fingerprint()[:12]}…). Leave out --tokenizer to resume with the run's own."
+                    )
         elif args.tokenizer:
             tokenizer = WordTokenizer.load(args.tokenizer)
         corpus, tokenizer, streams = _load_corpus(args, tokenizer)
+        occupied = None if args.resume or args.overwrite else existing_output(args.out)
+        if occupied:
+            raise ValueError(
+                f"--out {args.out} already holds {occupied}; a new run would replace it. Pass --overwrite to replace it, "
+                f"--resume to continue an interrupted run there, or choose another --out."
+            )
         model_config = ModelConfig(
             arch=args.arch,
             vocab_size=tokenizer.vocab_size,
