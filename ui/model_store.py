@@ -1,22 +1,31 @@
 """Find checkpoint folders and load them once per process (st.cache_resource).
 
 Every sub-folder of the checkpoints root is listed on every rerun, so a model
-saved a moment ago (by the Train tab or the CLI) appears at once. Loading is
-cached on the folder path plus a signature of its files (sizes and mtimes), so
-a retrained model is reloaded and an unchanged one never is. A folder that does
-not load is reported with its error instead of crashing the page.
+saved a moment ago (by the Train tab or the CLI) appears at once. Listing reads
+only the small files (config.json, metrics.json, tokenizer.json and the header
+of model.safetensors, through model.checkpoint.inspect_checkpoint), cached on
+the folder path plus a signature of its files (sizes and mtimes); the weights
+are loaded only for the models a session picks, and that load is cached too. So
+a retrained model is re-read and an unchanged one never is, however many
+folders there are. A folder that cannot be used is listed with a one-line
+reason, whatever the error, and never takes the page down.
 """
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from dataclasses import dataclass
 
 import streamlit as st
 
-from model.checkpoint import CHECKPOINT_FILES, Checkpoint, CheckpointError, load_checkpoint
+from model.checkpoint import CHECKPOINT_FILES, Checkpoint, CheckpointError, inspect_checkpoint, load_checkpoint
+from model.leftovers import WRITER_FILE, abandoned_by_dead_writer
 from ui.settings import PREFERRED_MODELS, checkpoints_root
 
+LOGGER = logging.getLogger("memory_lab.models")
 Signature = tuple[tuple[str, int, int], ...]
+REASON_CHARACTERS = 300
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,8 @@ class ModelEntry:
         name: the folder name (what the picker shows).
         path: absolute folder path.
         signature: (file, size, mtime_ns) of each checkpoint file; part of every cache key.
-        error: why it cannot be used, or None when it loaded.
-        arch: "rnn", "lstm" or "gru" when it loaded.
+        error: why it cannot be used (one line), or None when its files check out.
+        arch: "rnn", "lstm" or "gru" when its files check out.
     """
 
     name: str
@@ -39,7 +48,7 @@ class ModelEntry:
 
     @property
     def ok(self) -> bool:
-        """True when the folder loaded."""
+        """True when the folder's files check out (its weights load when it is first used)."""
         return self.error is None
 
 
@@ -49,22 +58,54 @@ def folder_signature(path: str) -> Signature:
     for name in CHECKPOINT_FILES:
         try:
             info = os.stat(os.path.join(path, name))
-        except OSError:
+        except (OSError, ValueError):
             continue
         entries.append((name, info.st_size, info.st_mtime_ns))
     return tuple(entries)
 
 
+def one_line(error: BaseException) -> str:
+    """An error as one short line for the folder list: its text, or its type when it has none."""
+    text = " ".join(str(error).split())
+    if not isinstance(error, CheckpointError):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= REASON_CHARACTERS else text[: REASON_CHARACTERS - 1] + "…"
+
+
+def _is_panic(error: BaseException) -> bool:
+    return type(error).__name__ == "PanicException"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4096)
+def _inspect(path: str, signature: Signature) -> tuple[str | None, str | None]:
+    """(arch, None) when the folder's small files check out, else (None, the reason in one line)."""
+    del signature  # only part of the cache key
+    try:
+        return inspect_checkpoint(path).config.arch, None
+    except Exception as error:  # noqa: BLE001 - one bad folder must never take the page down
+        if not isinstance(error, CheckpointError):
+            LOGGER.warning("checking %s failed", path, exc_info=True)
+        return None, one_line(error)
+    except BaseException as error:  # the tokenizers library's PanicException is a BaseException
+        if not _is_panic(error):
+            raise
+        return None, one_line(error)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _load(path: str, signature: Signature) -> tuple[Checkpoint | None, str | None]:
-    """Load one checkpoint; the error text instead when it cannot be used."""
+    """Load one checkpoint's weights (only for the models in use); the error text instead when it cannot be used."""
     del signature  # only part of the cache key
     try:
         return load_checkpoint(path), None
-    except CheckpointError as error:
-        return None, str(error)
-    except (OSError, ValueError, RuntimeError) as error:
-        return None, f"{type(error).__name__}: {error}"
+    except Exception as error:  # noqa: BLE001 - shown on the page, never a traceback
+        if not isinstance(error, CheckpointError):
+            LOGGER.warning("loading %s failed", path, exc_info=True)
+        return None, one_line(error)
+    except BaseException as error:
+        if not _is_panic(error):
+            raise
+        return None, one_line(error)
 
 
 def get_checkpoint(entry: ModelEntry) -> Checkpoint:
@@ -89,32 +130,59 @@ def _is_checkpoint_candidate(name: str) -> bool:
     return not name.startswith(".") and not name.endswith(".previous")
 
 
+def _reclaim_abandoned_output(path: str) -> bool:
+    """Remove a Train-tab output folder whose run died (server killed) before its first checkpoint.
+
+    Only a folder holding the Train tab's writer record of a process that no longer runs, and no
+    checkpoint file, qualifies: the name is free again, as after a run stopped from the page.
+    """
+    if not os.path.isfile(os.path.join(path, WRITER_FILE)) or any(os.path.exists(os.path.join(path, name)) for name in CHECKPOINT_FILES):
+        return False
+    if not abandoned_by_dead_writer(path):
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    LOGGER.info("removed %s: a Train-tab run there ended before its first checkpoint", path)
+    return not os.path.exists(path)
+
+
+def _entry(name: str, path: str) -> ModelEntry | None:
+    signature = folder_signature(path)
+    present = {item[0] for item in signature}
+    if len(present) < len(CHECKPOINT_FILES):
+        if _reclaim_abandoned_output(path):
+            return None
+        if os.path.isdir(os.path.join(path, "resume")) or os.path.isfile(os.path.join(path, WRITER_FILE)):
+            error = "training in progress: no checkpoint saved yet (the first one is written after the first validation)."
+            return ModelEntry(name, path, signature, error, None)
+    arch, error = _inspect(path, signature)
+    return ModelEntry(name, path, signature, error, arch)
+
+
 def discover(root: str | None = None) -> list[ModelEntry]:
-    """Every folder under the checkpoints root, loaded (cached) and sorted: preferred names first.
+    """Every folder under the checkpoints root, checked from its small files (cached) and sorted: preferred names first.
 
     Args:
         root: the folder to scan; default :func:`ui.settings.checkpoints_root`.
 
     Returns:
-        One entry per sub-folder; broken ones carry their error.
+        One entry per sub-folder; unusable ones carry a one-line reason.
     """
     root = root or checkpoints_root()
-    if not os.path.isdir(root):
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
         return []
     entries = []
-    for name in sorted(os.listdir(root)):
+    for name in names:
         path = os.path.join(root, name)
-        if not os.path.isdir(path) or not _is_checkpoint_candidate(name):
-            continue
-        signature = folder_signature(path)
-        missing = [file for file in CHECKPOINT_FILES if file not in {item[0] for item in signature}]
-        if missing and os.path.isdir(os.path.join(path, "resume")):
-            error = "training in progress: no checkpoint saved yet (the first one is written after the first validation)."
-            entries.append(ModelEntry(name, path, signature, error, None))
-            continue
-        checkpoint, error = _load(path, signature)
-        arch = checkpoint.config.arch if checkpoint is not None else None
-        entries.append(ModelEntry(name, path, signature, error, arch))
+        try:
+            if not _is_checkpoint_candidate(name) or not os.path.isdir(path):
+                continue
+            entry = _entry(name, path)
+        except Exception as error:  # noqa: BLE001 - e.g. a folder that vanished or cannot be read mid-listing
+            entry = ModelEntry(name, path, (), one_line(error), None)
+        if entry is not None:
+            entries.append(entry)
     order = {name: index for index, name in enumerate(PREFERRED_MODELS)}
     arch_rank = {"rnn": 0, "lstm": 1, "gru": 2}
     return sorted(entries, key=lambda entry: (not entry.ok, order.get(entry.name, len(order)), arch_rank.get(entry.arch or "", 3), entry.name))
