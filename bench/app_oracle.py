@@ -12,6 +12,7 @@ from typing import Any
 
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.predict import top_k_next_words
+from ui.presets import next_word_row
 from ui.text_checks import check_text
 
 
@@ -40,7 +41,8 @@ class Oracle:
             models: sub-folder names shown on the page.
 
         Returns:
-            model -> {"words": tokens after the app's checks, "top1": word, "probability": its probability}.
+            model -> {"words": the tokens read at the position the tab opens at (ui.presets.next_word_row),
+            "top1": the word predicted there, "probability": its probability}.
 
         Raises:
             ValueError: the app would refuse the text (empty or only punctuation).
@@ -51,6 +53,10 @@ class Oracle:
             checked = check_text(text, checkpoint.tokenizer)
             if not checked.ok:
                 raise ValueError(f"The app refuses this text ({checked.problem}); got {text!r}. Use a sentence with words.")
-            word, probability = top_k_next_words(checkpoint.model, checkpoint.tokenizer, checked.text, 1)[0]
-            result[model] = {"words": list(checkpoint.tokenizer.encode(checked.text).tokens), "top1": word, "probability": probability}
+            encoded = checkpoint.tokenizer.encode(checked.text)
+            # The tab opens at the sentence's lesson word ("his" after "Mr. Robert ... with"), else after the text.
+            row = next_word_row(list(encoded.tokens), checked.text)
+            prefix = checked.text[: encoded.offsets[row - 1][1]] if row > 0 else ""
+            word, probability = top_k_next_words(checkpoint.model, checkpoint.tokenizer, prefix, 1)[0]
+            result[model] = {"words": list(encoded.tokens[:row]), "top1": word, "probability": probability}
         return result

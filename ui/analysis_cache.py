@@ -231,6 +231,66 @@ def word_probabilities(path: str, signature: Signature, text: str, position: int
 
 
 @st.cache_data(**CACHE)
+def word_scores(path: str, signature: Signature, text: str, position: int, words: tuple[str, ...]) -> dict[str, dict | None]:
+    """model.analysis.preference.word_scores at one prediction: {"log_prob", "prob", "rank"} per word (None: unknown).
+
+    Args:
+        position: index of the word being predicted (0 = the first word, T = after the whole text).
+    """
+    from model.analysis.preference import word_scores as scores_of
+
+    checkpoint = checkpoint_at(path, signature)
+    prepared = _words(checkpoint.tokenizer, text)
+    log_probs = compute_traces(checkpoint.model, prepared["input"]).log_probs  # [T + 1, V]; row r predicts word r
+    return scores_of(log_probs[min(max(position, 0), log_probs.shape[0] - 1)], checkpoint.tokenizer, words)
+
+
+def _pair_json(pair) -> dict[str, Any]:
+    return {"text": pair.text, "counterfactual": pair.counterfactual, "tokens": list(pair.tokens),
+            "counterfactual_tokens": list(pair.counterfactual_tokens), "cue_span": list(pair.cue_span),
+            "parts": [[label, list(span)] for label, span in pair.parts], "cue_text": pair.cue_text,
+            "replacement_text": pair.replacement_text, "target_position": pair.target_position, "target": pair.target,
+            "contrast": pair.contrast}
+
+
+@st.cache_data(**CACHE)
+def cue_swap(path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str) -> dict[str, Any]:
+    """model.analysis.lesson.cue_swap: f = log P(target) - log P(contrast) on the text, its counterfactual and each cue part swapped alone.
+
+    Returns:
+        pair (the checked sentence pair: tokens, cue span, parts, target position) and swap
+        {"before", "after", "shift", "parts": [{"label", "replacement", "value", "effect"}]} in nats.
+
+    Raises:
+        ValueError: a counterfactual of another length, the same sentence, or words the model does not know.
+    """
+    from model.analysis.lesson import cue_swap as swap_of
+    from model.analysis.lesson_pair import build_pair
+
+    checkpoint = checkpoint_at(path, signature)
+    pair = build_pair(checkpoint.tokenizer, text, counterfactual, target, contrast, max_words=MAX_WORDS)
+    return clean({"pair": _pair_json(pair), "swap": swap_of(checkpoint.model, checkpoint.tokenizer, pair)})
+
+
+@st.cache_data(**CACHE)
+def span_attribution(path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str) -> dict[str, Any]:
+    """model.analysis.lesson.span_attribution (five methods, summed over each cue part and the whole cue).
+
+    Returns:
+        pair (as :func:`cue_swap`) and rows [{"span", "start", "end", "method", "value"}].
+
+    Raises:
+        ValueError: as :func:`cue_swap`, or a target that is the first word.
+    """
+    from model.analysis.lesson import span_attribution as attribution_of
+    from model.analysis.lesson_pair import build_pair
+
+    checkpoint = checkpoint_at(path, signature)
+    pair = build_pair(checkpoint.tokenizer, text, counterfactual, target, contrast, max_words=MAX_WORDS)
+    return clean({"pair": _pair_json(pair), "rows": attribution_of(checkpoint.model, checkpoint.tokenizer, pair)})
+
+
+@st.cache_data(**CACHE)
 def ladder(path: str, signature: Signature, sentence: str, source_word: str, target_word: str, contrast_word: str,
            rungs: int, replacement_word: str | None = None) -> dict[str, Any]:
     """The distance ladder of one model (model.analysis.ladder.run_ladder(...).to_json()).

@@ -129,7 +129,8 @@ def _require_caption(caption: str) -> None:
         raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
 
 
-def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, height: int | None = None) -> None:
+def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, height: int | None = None,
+               width: str | int = "stretch") -> None:
     """Draw an Altair chart full width with its caption underneath.
 
     Args:
@@ -138,10 +139,12 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
         key: a stable element key (needed when the same chart appears twice on a page).
         height: total pixels, axis labels included (None: the chart's own size). Line charts over
             words need it: their upright word labels take height from the plot.
+        width: "stretch" (the container's width), "content" (the chart's own, e.g. square cells of a
+            stepped heatmap) or pixels.
     """
     _require_caption(caption)
     chart = style_chart(chart, bool(st.session_state.get("presenter", False)))
-    st.altair_chart(chart, width="stretch", key=key, height=height if height is not None else "content")
+    st.altair_chart(chart, width=width, key=key, height=height if height is not None else "content")
     st.caption(caption)
 
 

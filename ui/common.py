@@ -48,3 +48,51 @@ def unknown_notices(rows: Sequence[tuple[ModelEntry, Sequence[str], Sequence[boo
 def position_labels(tokens: Sequence[str]) -> list[str]:
     """Labels for "after word t" pickers: "start", "after 1 Mr", "after 2 .", ..."""
     return ["start (before the first word)"] + [f"after {index + 1} “{token}”" for index, token in enumerate(tokens)]
+
+
+def preference_finding(entries: Sequence[ModelEntry], text: str, position: int, target: str, contrast: str,
+                       why: str = "") -> None:
+    """Say which models prefer ``target`` over ``contrast`` at one prediction, from the numbers.
+
+    Reads log P(target) - log P(contrast) of every model (model.analysis.preference) and writes the
+    finding as one line; when every model prefers the contrast it says so in a warning, with ``why``
+    (a preset's explanation of the known failure) after it. Models that lack either word are left out.
+
+    Args:
+        entries: the models.
+        text: the checked sentence.
+        position: index of the predicted word (len(tokens) = after the text).
+        target, contrast: the two words.
+        why: one sentence on why this is hard (shown only when every model fails).
+    """
+    from model.analysis.preference import margin, summarize_preferences
+    from ui import analysis_cache
+
+    margins = {entry.name: margin(analysis_cache.word_scores(entry.path, entry.signature, text, position, (target, contrast)),
+                                  target, contrast) for entry in entries}
+    try:
+        summary = summarize_preferences(margins, target, contrast)
+    except ValueError as error:
+        st.caption(md(str(error)))
+        return
+    caption = (f"Margin = log P(“{md(target)}”) − log P(“{md(contrast)}”) at this prediction, in nats (natural-log units); "
+               "0 is the baseline of no preference, above 0 the model prefers the first word.")
+    if summary.all_wrong:
+        st.warning(f"**{md(summary.sentence)}** {md(why)}", icon=":material/report:")
+    else:
+        st.markdown(f"**{md(summary.sentence)}**")
+    st.caption(caption)
+
+
+def per_model(entries: Sequence[ModelEntry]) -> list:
+    """One container per model for a chart too wide for a third of the page (a heatmap over the words).
+
+    Side-by-side columns for one or two models; for three or more (or two in presenter mode,
+    where the type is large), one tab per model, each the page's full width.
+    """
+    if not entries:
+        return []
+    presenter = bool(st.session_state.get("presenter", False))
+    if len(entries) >= 3 or (presenter and len(entries) >= 2):
+        return list(st.tabs([model_title(entry) for entry in entries]))
+    return list(st.columns(len(entries)))

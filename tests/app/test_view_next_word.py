@@ -1,12 +1,13 @@
 """Next word view: the probabilities shown are the model's own, per model, with unknown words marked."""
 from __future__ import annotations
 
+import json
 import math
 import os
 
 import torch
 
-from app_helpers import captions, SEED, assert_every_chart_captioned, chart_titled, exception_free, html_blocks, open_app
+from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titled, exception_free, html_blocks, open_app, plain
 from model.analysis.inputs import prepare_input
 from model.checkpoint import load_checkpoint
 
@@ -34,13 +35,30 @@ def test_strip_and_top_words_match_the_model(app_models):
         # The number printed in the cell: two decimals, or one significant digit when that would read 0.00.
         label = lstm.loc[index, "label"]
         assert label == (f"{expected:.2f}" if expected >= 0.005 else f"{expected:.0e}") and label != "0.00", (token, label)
-    # The top-10 chart after the whole sentence: the model's ten most probable words, best first.
+    # The top-10 chart opens at the lesson's word: what the model expects after "with", where "his" comes.
+    assert at.select_slider(key="next_word_position").value == "after 9 “with”"
     top = chart_titled(at, "tiny-lstm: top 10")["data"]
-    values, indices = probs[-1].topk(10)
-    assert list(top["word"]) == [checkpoint.tokenizer.id_to_token(int(i)) for i in indices]
+    values, indices = probs[9].topk(10)
+    words = [checkpoint.tokenizer.id_to_token(int(i)) for i in indices]
+    assert list(top["word"])[:10] == words
     assert all(math.isclose(a, float(b), rel_tol=1e-4) for a, b in zip(top["prob"], values))
+    # "his" and "her" are always there (after the top ten, with their rank, when they are not in it), and highlighted.
+    for word in ("his", "her"):
+        row = top[top["word"] == word].iloc[0]
+        rank = int((probs[9] > probs[9, checkpoint.tokenizer.token_to_id(word)]).sum()) + 1
+        assert row["rank"] == rank and bool(row["highlight"]) and (word in words or f"(rank {rank})" in row["label"])
+    assert not top[~top["word"].isin(["his", "her"])]["highlight"].any()
+    # One probability axis for every model, so the bars compare across models.
+    domains = {json.dumps(chart_titled(at, f"tiny-{arch}: top 10")["spec"]["encoding"]["x"]["scale"]) for arch in ("rnn", "lstm", "gru")}
+    assert len(domains) == 1
+    largest = max(chart_titled(at, f"tiny-{arch}: top 10")["data"]["prob"].max() for arch in ("rnn", "lstm", "gru"))
+    assert math.isclose(json.loads(domains.pop())["domain"][1], max(0.05, largest))
     shown = captions(at)
-    assert "Baseline" in shown and "1 / vocabulary size" in shown
+    assert "Baseline" in shown and "1 / vocabulary size" in shown and "one probability axis for every model" in shown
+    # The finding at the target, from the numbers: log P(his) - log P(her) per model.
+    finding = " ".join(plain(m.value) for m in at.markdown) + " ".join(plain(w.value) for w in at.warning)
+    margin = math.log(float(probs[9, checkpoint.tokenizer.token_to_id("his")]) / float(probs[9, checkpoint.tokenizer.token_to_id("her")]))
+    assert "tiny-lstm " + f"{margin:+.2f}".replace("-", "−") in finding
 
 
 def test_cell_labels_never_round_a_small_probability_to_zero():
@@ -70,3 +88,32 @@ def test_unknown_words_are_marked(app_models):
     assert "line-through" in spans and "flabbergasted" in spans
     strip = chart_titled(at, "Probability each model gave")["data"]
     assert strip[strip["word"].str.contains("flabbergasted")]["unknown"].all()
+
+
+def test_a_preset_brings_its_own_words_and_says_when_every_model_fails(app_models):
+    from ui.presets import PRESETS
+
+    agreement = next(preset for preset in PRESETS if preset.target == "were")
+    at = exception_free(open_app("Next word", text=agreement.text))
+    slider = at.select_slider(key="next_word_position")
+    assert slider.value == "after 17 “sea”"  # the prediction of "were", not of the end of the sentence
+    margins = {}
+    for arch in ("rnn", "lstm", "gru"):
+        folder = os.path.join(app_models, f"tiny-{arch}")
+        _, model_probs = _model_probabilities(folder, agreement.text)
+        ids = [load_checkpoint(folder).tokenizer.token_to_id(word) for word in ("were", "was")]
+        known = [word for word, index in zip(("were", "was"), ids) if index is not None]
+        top = chart_titled(at, f"tiny-{arch}: top 10")["data"]
+        assert set(top[top["highlight"]]["word"]) == set(known)  # the preset's words, not his/her
+        margins[arch] = None if None in ids else math.log(float(model_probs[17, ids[0]]) / float(model_probs[17, ids[1]]))
+    warnings = " ".join(plain(w.value) for w in at.warning)
+    measured = [value for value in margins.values() if value is not None]
+    if measured and all(value <= 0 for value in measured):
+        assert "prefers “was” to “were” here" in warnings and "agreement attraction" in warnings
+    else:
+        assert "agreement attraction" not in warnings
+    if not measured:
+        assert "No model has a margin for 'were' over 'was'" in captions(at)
+    # Moving the slider away from the target drops the finding (it is about that one prediction).
+    slider.set_value(slider.options[3]).run()
+    assert "prefer" not in " ".join(plain(m.value) for m in at.markdown if m.value.startswith("**"))
