@@ -5,13 +5,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from data.cue_swap import CuePlan, replace_span
+from model.analysis.spans import compare_with_gradient_norm
 from ui import analysis_cache
-from ui.charts import EXPORT_HINT, band_step, model_colours, show_chart, word_labels
-from ui.common import model_title, side_by_side
+from ui.charts import EXPORT_HINT, model_colours, show_chart, word_axis, word_labels
+from ui.common import model_title, per_model, preference_finding, side_by_side
 from ui.context import Context
-from ui.markup import legend, md, word_spans
-from ui.model_store import ModelEntry
-from ui.presets import default_target_word
+from ui.markup import legend, md, quote, word_spans
+from ui.model_store import ModelEntry, get_checkpoint
+from ui.presets import plan_for_text, preset_for_text
 from ui.view_influence_counterfactual import counterfactual
 
 METHOD_NAMES = {"grad": "Gradient size (grad)", "gradxinput": "Gradient × input", "ig": "Integrated gradients", "occlusion": "Occlusion (remove the word)"}
@@ -21,8 +23,18 @@ METHOD_WORDS = {
     "ig": "integrated gradients from a sentence of unknown words: signed, and each row adds up to the target's change",
     "occlusion": "the target on the real text minus the target with that word replaced by <unk>: signed, exact",
 }
-KINDS = {"contrast": "his vs her (contrast)", "next_word": "the next word (the one actually there)", "word": "one chosen word"}
+KINDS = {"contrast": "{good} vs {bad} (contrast)", "next_word": "the next word (the one actually there)", "word": "one chosen word"}
 SIGNED = {"gradxinput", "ig", "occlusion"}
+# What each span method measures, for the span chart (model.analysis.lesson.span_attribution).
+SPAN_NAMES = {"swap": "the exact swap", "occlusion": "occlusion", "ig": "integrated gradients", "gradxinput": "gradient × input",
+              "grad": "gradient size"}
+SPAN_WORDS = {
+    "swap": "the margin on the text minus the margin with the span taken from the counterfactual (exact re-run, signed)",
+    "occlusion": "the margin minus the margin with every word of the span replaced by <unk> (exact re-run, signed)",
+    "ig": "integrated gradients from a sentence of unknown words, summed over the span's words (signed)",
+    "gradxinput": "gradient × word vector, summed over the span's words (a signed first-order estimate)",
+    "grad": "the length of the margin's gradient with respect to the span's word vectors together (a sensitivity, never negative)",
+}
 
 
 def _ensure(key: str, options: list, default) -> None:
@@ -31,31 +43,59 @@ def _ensure(key: str, options: list, default) -> None:
         st.session_state[key] = default
 
 
-def controls(tokens: list[str], text: str) -> dict:
+def _new_sentence(tokens: list[str], text: str, plan: CuePlan) -> None:
+    """A new sentence: start again from its own target, contrast and source word (a preset's or the default).
+
+    On the first visit, values already in the session (a link, a test) are kept; later sentence
+    changes reset the choices to the new sentence's own.
+    """
+    previous = st.session_state.get("influence_text")
+    if previous == text:
+        return
+    st.session_state["influence_text"] = text
+    defaults = {"influence_kind": "contrast" if plan.contrast else "next_word",
+                "influence_good": plan.target if plan.contrast else "his", "influence_bad": plan.contrast or "her"}
+    if previous is None:
+        for key, value in defaults.items():
+            st.session_state.setdefault(key, value)
+        return
+    for key in ("influence_target", "influence_source", "influence_word", "influence_word_for"):
+        st.session_state.pop(key, None)
+    st.session_state.update(defaults)
+
+
+def controls(tokens: list[str], text: str, plan: CuePlan | None = None) -> dict:
     """The target, target function and method pickers; returns the choice."""
+    plan = plan or plan_for_text(tokens, text)
     positions = list(range(1, len(tokens) + 1))
-    default = default_target_word(tokens, text)
-    if st.session_state.get("influence_text") != text:
-        # A new sentence: start again from its default target and source word.
-        st.session_state["influence_text"] = text
-        st.session_state.pop("influence_target", None)
-        st.session_state.pop("influence_source", None)
+    _new_sentence(tokens, text, plan)
+    default = plan.target_index
     _ensure("influence_target", positions, default if default >= 1 else len(tokens))
-    target_token = tokens[st.session_state["influence_target"] - 1] if st.session_state["influence_target"] <= len(tokens) else ""
+    # Widget values are dropped while their widget is hidden; they come back as the sentence's own words.
+    for key, value in (("influence_kind", "contrast"), ("influence_good", plan.target if plan.contrast else "his"),
+                       ("influence_bad", plan.contrast or "her")):
+        st.session_state.setdefault(key, value)
     row = st.columns(3)
     position = row[0].selectbox(
         "Target word (the prediction to explain)", positions, key="influence_target",
         format_func=lambda k: f"{k + 1} “{tokens[k]}”" if k < len(tokens) else "after the text (the model's own guess)",
     )
-    kind = row[1].radio("Target function", list(KINDS), format_func=KINDS.get, key="influence_kind")
+    # The chosen word follows the target: the word at the target position itself (word k is predicted after word k - 1).
+    moved = st.session_state.get("influence_word_for", position) != position
+    if moved or not st.session_state.get("influence_word"):
+        st.session_state["influence_word"] = tokens[position] if position < len(tokens) else plan.target
+    st.session_state["influence_word_for"] = position
+    good, bad = st.session_state["influence_good"], st.session_state["influence_bad"]
+    kind = row[1].radio("Target function", list(KINDS), key="influence_kind",
+                        format_func=lambda k: KINDS[k].format(good=good or "?", bad=bad or "?"))
     method = row[2].selectbox("Method", list(METHOD_NAMES), format_func=METHOD_NAMES.get, key="influence_method")
     word, contrast = None, None
     if kind == "word":
-        word = row[1].text_input("Chosen word", value=target_token if target_token.isalpha() else "his", key="influence_word").strip()
+        word = row[1].text_input("Chosen word", key="influence_word").strip()
     elif kind == "contrast":
         pair = row[1].columns(2)
-        word = pair[0].text_input("Preferred word", value="his", key="influence_good").strip()
-        contrast = pair[1].text_input("Against", value="her", key="influence_bad").strip()
+        word = pair[0].text_input("Preferred word", key="influence_good").strip()
+        contrast = pair[1].text_input("Against", key="influence_bad").strip()
     return {"position": position, "kind": kind, "method": method, "word": word or None, "contrast": contrast or None}
 
 
@@ -81,6 +121,11 @@ def _coloured_text(entry: ModelEntry, data: dict, choice: dict) -> None:
                "the baseline of no influence. Underlined: the word being predicted; struck through: unknown words.")
 
 
+def matrix_step(count: int) -> int:
+    """Pixels per cell of the all-pairs matrix: square cells, about 560 pixels across, 7 to 40 each."""
+    return int(min(40, max(7, 560 // max(count, 1))))
+
+
 def _matrix_chart(entry: ModelEntry, data: dict, signed: bool) -> alt.Chart:
     tokens = data["tokens"]
     labels = word_labels(tokens)
@@ -90,18 +135,21 @@ def _matrix_chart(entry: ModelEntry, data: dict, signed: bool) -> alt.Chart:
         for t, matrix_row in enumerate(data["matrix"]) for s, value in enumerate(matrix_row) if value is not None and s <= t
     ]
     scale = alt.Scale(scheme="redblue", domainMid=0, reverse=True) if signed else alt.Scale(scheme="reds")
+    step = matrix_step(len(tokens))
+    # Square stepped cells drawn at their own size: stretched to a column, the matrix shrank to a sliver.
     return alt.Chart(pd.DataFrame(rows), title=f"{entry.name}: all pairs").mark_rect().encode(
-        x=alt.X("word:N", sort=labels, title="earlier word"),
-        y=alt.Y("prediction:N", sort=targets, title="prediction of"),
-        color=alt.Color("influence:Q", scale=scale, title="influence"),
+        x=alt.X("word:N", sort=labels, title="earlier word", axis=alt.Axis(**word_axis(len(labels)))),
+        y=alt.Y("prediction:N", sort=targets, title="prediction of", axis=alt.Axis(labelOverlap=len(targets) > 30, labelLimit=220)),
+        color=alt.Color("influence:Q", scale=scale, title="influence", legend=alt.Legend(orient="right", gradientLength=220)),
         tooltip=["word", "prediction", alt.Tooltip("influence:Q", format=".4g")],
-    ).properties(height=alt.Step(band_step(len(tokens), total=420)))
+    ).properties(width=alt.Step(step), height=alt.Step(step))
 
 
 def _source_curve(context: Context, results: dict[str, dict], tokens: list[str]) -> None:
     st.subheader("One word's reach")
+    plan = plan_for_text(tokens, context.text)
     capitalised = [index for index, token in enumerate(tokens) if index > 0 and token[:1].isupper() and token.isalpha()]
-    default = tokens.index("Robert") if "Robert" in tokens else (capitalised[0] if capitalised else 0)
+    default = plan.source_index if plan.source_index is not None else (capitalised[0] if capitalised else 0)
     _ensure("influence_source", list(range(len(tokens))), default)
     source = st.selectbox("Source word", list(range(len(tokens))), key="influence_source", format_func=lambda s: f"{s + 1} “{tokens[s]}”")
     names = [name for name in results]
@@ -129,14 +177,71 @@ def _source_curve(context: Context, results: dict[str, dict], tokens: list[str])
                "methods, nats for occlusion and integrated gradients.", key="influence_source_curve")
 
 
+def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[str]) -> None:
+    """Attribution summed over the cue's parts and the whole cue, by five methods, and whether they agree."""
+    st.subheader("Which words carry it: the cue's parts and the whole cue")
+    if plan.cue_span is None or not plan.replacement:
+        st.info("This sentence has no cue to swap (such as “Mr. Robert” before “his”); pick an example sentence or type one.")
+        return
+    target, contrast = (choice["word"], choice["contrast"]) if choice["kind"] == "contrast" else (plan.target, plan.contrast)
+    if not target or not contrast:
+        st.info("Choose a contrast (a word against another) to attribute it to the cue.")
+        return
+    offsets = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).offsets
+    counterfactual_text = replace_span(context.text, offsets, plan.cue_span, plan.replacement)
+    results: dict[str, dict] = {}
+    for entry in context.chosen:
+        try:
+            results[entry.name] = analysis_cache.span_attribution(entry.path, entry.signature, context.text, counterfactual_text, target, contrast)
+        except ValueError as error:
+            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    if not results:
+        return
+    pair = next(iter(results.values()))["pair"]
+    parts = [label for label, _ in pair["parts"]]
+    methods = list(SPAN_NAMES)
+    st.markdown("What each method measures, for the margin log P(" + md(target) + ") − log P(" + md(contrast) + "): "
+                + "; ".join(f"**{SPAN_NAMES[m]}**: {md(SPAN_WORDS[m])}" for m in methods) + ".")
+    for entry in context.chosen:
+        if entry.name not in results:
+            continue
+        comparison = compare_with_gradient_norm(results[entry.name]["rows"], parts)
+        text = comparison.sentence(SPAN_NAMES, target, contrast)
+        (st.markdown if comparison.agree else st.warning)(f"{model_title(entry)}: {md(text)}")
+    rows = [dict(row, model=name, method_name=SPAN_NAMES[row["method"]]) for name, data in results.items() for row in data["rows"]]
+    names = [entry.name for entry in context.chosen if entry.name in results]
+    colours = model_colours(names, [entry.arch for entry in context.chosen if entry.name in results])
+    spans = list(dict.fromkeys(row["span"] for row in rows))
+    chart = alt.Chart(pd.DataFrame(rows), title=f"What each cue span does to {target} over {contrast}, by method").mark_bar().encode(
+        y=alt.Y("span:N", sort=spans, title=None),
+        yOffset=alt.YOffset("model:N", sort=names),
+        x=alt.X("value:Q", title="span's share of the margin (nats; gradient size: per unit of embedding)"),
+        color=alt.Color("model:N", scale=alt.Scale(domain=names, range=[colours[n] for n in names]), legend=alt.Legend(orient="bottom")),
+        column=alt.Column("method_name:N", sort=[SPAN_NAMES[m] for m in methods], title=None),
+        tooltip=["model", "span", "method_name", alt.Tooltip("value:Q", format="+.3f")],
+    ).properties(width=150, height=alt.Step(12))
+    show_chart(chart, f"One panel per method: each cue part ({', '.join(quote(p) for p in parts)}) and the whole cue "
+               f"{quote(pair['cue_text'])}, for every model, at the prediction of word {pair['target_position'] + 1}. Signed "
+               f"methods: above 0 the span raises {md(target)} over {md(contrast)}, below 0 it lowers it; 0 = no effect (the "
+               f"baseline). The swap puts in {quote(pair['replacement_text'])}; occlusion puts in <unk>. Gradient size is "
+               "never negative: it says how sensitive the prediction is, not which way the span pushes.",
+               key="influence_spans", width="content")
+
+
 def render(context: Context) -> None:
     """Draw the Memory and influence view."""
     st.markdown("Pick a word in the sentence. Each model's text is shaded by how much every earlier word pushed the "
                 "prediction of that word: this is what the model remembers and uses.")
     first = analysis_cache.next_word(context.chosen[0].path, context.chosen[0].signature, context.text, 1)
     tokens = first["tokens"]
-    choice = controls(tokens, context.text)
+    plan = plan_for_text(tokens, context.text)
+    choice = controls(tokens, context.text, plan)
     signed = choice["method"] in SIGNED
+    st.markdown(f"**{METHOD_NAMES[choice['method']]}** measures {md(METHOD_WORDS[choice['method']])}.")
+    if choice["kind"] == "contrast" and choice["word"] and choice["contrast"]:
+        preset = preset_for_text(context.text)
+        preference_finding(context.chosen, context.text, choice["position"], choice["word"], choice["contrast"],
+                           preset.if_all_fail if preset else "")
     st.markdown(legend("raises the target", "lowers the target") if signed else legend("strong influence", None), unsafe_allow_html=True)
     results: dict[str, dict] = {}
     for column, entry in zip(side_by_side(context.chosen), context.chosen):
@@ -148,14 +253,16 @@ def render(context: Context) -> None:
                 _coloured_text(entry, data, choice)
     if not results:
         return
+    _span_section(context, choice, plan, tokens)
     st.subheader("All pairs")
-    for column, entry in zip(side_by_side([e for e in context.chosen if e.name in results]), [e for e in context.chosen if e.name in results]):
-        with column:
+    shown = [e for e in context.chosen if e.name in results]
+    for container, entry in zip(per_model(shown), shown):
+        with container:
             show_chart(_matrix_chart(entry, results[entry.name], signed),
                        f"Row: the prediction of a word; column: an earlier word; colour: {md(METHOD_WORDS[choice['method']])}. "
                        f"Target {md(results[entry.name]['description'])}. Blank above the diagonal: a prediction cannot see "
-                       "later words. White/0 = no influence.", key=f"influence_matrix_{entry.name}")
+                       "later words. White/0 = no influence.", key=f"influence_matrix_{entry.name}", width="content")
     _source_curve(context, results, tokens)
-    counterfactual(context, choice, tokens)
+    target, contrast = (choice["word"], choice["contrast"]) if choice["kind"] == "contrast" else (plan.target, plan.contrast)
+    counterfactual(context, target, contrast, tokens, plan)
     st.caption(EXPORT_HINT)
-

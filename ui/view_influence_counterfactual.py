@@ -1,73 +1,103 @@
-"""The counterfactual of the influence view: swap one word ("Robert" -> "Mary") and re-ask each model."""
+"""The counterfactual of the influence view: swap the whole cue span ("Mr. Robert" -> "Mrs. Mary") and re-ask each model."""
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from data.cue_swap import CuePlan, find_span, join_words, replace_span, tokenize
+from model.analysis.preference import signed, swap_finding
 from ui import analysis_cache
 from ui.charts import show_chart
+from ui.common import model_title
 from ui.context import Context
-from ui.markup import md
+from ui.markup import md, quote
+from ui.model_store import get_checkpoint
 
-SWAPS = {"Robert": "Mary", "Mary": "Robert", "Mr": "Mrs", "Mrs": "Mr", "he": "she", "she": "he"}
-
-
-def replaced_text(text: str, offsets: list[list[int]], index: int, replacement: str) -> str:
-    """``text`` with the word at ``index`` (by its character offsets) replaced."""
-    start, end = offsets[index]
-    return text[:start] + replacement + text[end:]
+VARIANT_COLOURS = ["#8c8c8c", "#ff7f0e", "#c5b0d5", "#9edae5"]
 
 
-def counterfactual(context: Context, choice: dict, tokens: list[str]) -> None:
-    """Replace the source word, show P(word) and P(contrast) before and after for every model."""
-    st.subheader("What if the word were different?")
-    source = int(st.session_state.get("influence_source", 0))
-    position = choice["position"]
-    if source >= position:
-        st.info("Pick a source word before the target word to see what changing it does.")
+def _inputs(tokens: list[str], text: str, plan: CuePlan) -> tuple[str, str]:
+    """The cue and its replacement, reset to the sentence's own (a preset's, or the default swap) for a new sentence."""
+    if st.session_state.get("swap_text") != text:
+        st.session_state["swap_text"] = text
+        start, end = plan.cue_span if plan.cue_span else (0, 0)
+        st.session_state["swap_cue"] = join_words(tokens[start:end])
+        st.session_state["swap_replacement"] = plan.replacement or ""
+    row = st.columns(2)
+    cue = row[0].text_input("Replace the words", key="swap_cue", help="One word or several in a row, as in the sentence.").strip()
+    replacement = row[1].text_input("with", key="swap_replacement",
+                                    help="The same number of words (and punctuation marks): “Mr. Robert” → “Mrs. Mary”.").strip()
+    return cue, replacement
+
+
+def _variant(tokens: list[str], counterfactual_tokens: list[str], span: tuple[int, int], part: tuple[int, int]) -> str:
+    """The cue with one part swapped ("Mrs. Robert"), as text."""
+    start, end = span
+    words = [counterfactual_tokens[i] if part[0] <= i < part[1] else tokens[i] for i in range(start, end)]
+    return join_words(words)
+
+
+def counterfactual(context: Context, target: str | None, contrast: str | None, tokens: list[str], plan: CuePlan) -> None:
+    """Swap a span for every model: log P(target) - log P(contrast) before, after, and with each part swapped alone."""
+    st.subheader("Swap the cue: what if it were someone else?")
+    cue, replacement = _inputs(tokens, context.text, plan)
+    if not target or not contrast:
+        st.info("Choose a contrast above (a word against another) to see what the swap does to it.")
         return
-    original = tokens[source]
-    replacement = st.text_input(f"Replace “{original}” with", value=SWAPS.get(original, "Mary"), key=f"influence_replacement_{original}").strip()
-    words = (choice["word"], choice["contrast"]) if choice["kind"] == "contrast" else ("his", "her")
-    words = tuple(word for word in words if word)
-    if not replacement or not words:
-        st.info("Type a replacement word.")
+    if not cue or not replacement:
+        st.info("Type the words to replace and what to put in their place.")
         return
-    first = context.chosen[0]
-    offsets = analysis_cache.influence(first.path, first.signature, context.text, "grad", "next_word")["offsets"]
-    new_text = replaced_text(context.text, offsets, source, replacement)
-    new_tokens = analysis_cache.next_word(first.path, first.signature, new_text, 1)["tokens"]
-    if len(new_tokens) != len(tokens):
-        st.error(f"“{md(replacement)}” is not one word for the models (it splits into {len(new_tokens) - len(tokens) + 1} tokens); type a single word.")
+    span = find_span(tokens, tokenize(cue))
+    if span is None:
+        st.error(f"{quote(cue)} is not in the sentence as written; copy the words exactly (case and punctuation count).")
         return
-    rows = []
+    offsets = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).offsets
+    new_text = replace_span(context.text, offsets, span, replacement)
+    results: dict[str, dict] = {}
     for entry in context.chosen:
-        before = analysis_cache.word_probabilities(entry.path, entry.signature, context.text, position, words)
-        after = analysis_cache.word_probabilities(entry.path, entry.signature, new_text, position, words)
-        for word in words:
-            for label, probs in ((f"with “{original}”", before), (f"with “{replacement}”", after)):
-                if probs[word] is not None:
-                    rows.append({"model": entry.name, "word": f"P({word})", "sentence": label, "probability": probs[word]})
-    if not rows:
-        st.warning(f"No model knows {', '.join(md(w) for w in words)}.")
+        try:
+            results[entry.name] = analysis_cache.cue_swap(entry.path, entry.signature, context.text, new_text, target, contrast)
+        except ValueError as error:
+            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    if not results:
         return
+    pair = next(iter(results.values()))["pair"]
+    cue_span = tuple(pair["cue_span"])
+    labels = [f"{pair['cue_text']} (as typed)", pair["replacement_text"]]
+    # Each part swapped alone, when the swap changes more than one part ("Mr." and "Robert", not "Robert" alone).
+    changed = [index for index, (_, (start, end)) in enumerate(pair["parts"])
+               if pair["tokens"][start:end] != pair["counterfactual_tokens"][start:end]]
+    changed = changed if len(changed) > 1 else []
+    labels += [_variant(pair["tokens"], pair["counterfactual_tokens"], cue_span, tuple(pair["parts"][index][1])) + " (one part swapped)"
+               for index in changed]
+    parts = changed
+    rows = []
+    for name, data in results.items():
+        swap = data["swap"]
+        values = [swap["before"], swap["after"]] + [swap["parts"][index]["value"] for index in changed]
+        rows += [{"model": name, "sentence": label, "margin": value, "label": signed(value)} for label, value in zip(labels, values)]
+    st.markdown(f"**{md(swap_finding({n: d['swap']['before'] for n, d in results.items()}, {n: d['swap']['after'] for n, d in results.items()}, target, contrast))}**")
+    names = [entry.name for entry in context.chosen if entry.name in results]
     frame = pd.DataFrame(rows)
-    names = [entry.name for entry in context.chosen]
-    order = [f"with “{original}”", f"with “{replacement}”"]
-    chart = alt.Chart(frame, title=f"Predicting word {position + 1}: “{original}” vs “{replacement}”").mark_bar().encode(
-        x=alt.X("model:N", title=None, sort=names, axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("sentence:N", sort=order),
-        y=alt.Y("probability:Q", title="probability"),
-        color=alt.Color("sentence:N", title=None, sort=order, scale=alt.Scale(range=["#9e9e9e", "#ff7f0e"]),
-                        legend=alt.Legend(orient="bottom")),
-        column=alt.Column("word:N", title=None), tooltip=["model", "word", "sentence", alt.Tooltip("probability:Q", format=".4f")],
-    ).properties(width=300, height=220)
-    show_chart(chart, f"Probability (0 to 1) each model gives {md(' and '.join(words))} as word {position + 1}, on your sentence "
-               f"and on the same sentence with “{md(original)}” replaced by “{md(replacement)}”. Exact: both sentences are run "
-               "through the model. A model that remembers the name should move probability from one pronoun to the other.",
+    base = alt.Chart(frame, title=f"log P({target}) − log P({contrast}) with each version of the cue")
+    bars = base.mark_bar().encode(
+        y=alt.Y("model:N", sort=names, title=None),
+        yOffset=alt.YOffset("sentence:N", sort=labels),
+        x=alt.X("margin:Q", title=f"log P({target}) − log P({contrast}), nats (> 0: prefers “{target}”)"),
+        color=alt.Color("sentence:N", sort=labels, title=None, scale=alt.Scale(domain=labels, range=VARIANT_COLOURS[: len(labels)]),
+                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=420)),
+        tooltip=["model", "sentence", alt.Tooltip("margin:Q", format="+.3f")],
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray").encode(x="x:Q")
+    show_chart((bars + zero).properties(height=alt.Step(22 if len(labels) > 2 else 30)),
+               f"Each bar: log P({md(target)}) − log P({md(contrast)}) in nats at the prediction of word "
+               f"{pair['target_position'] + 1}, exact (both sentences run through the model). 0 (the grey line) is the "
+               f"baseline of no preference. Grey: the sentence as typed; orange: {quote(pair['cue_text'])} replaced by "
+               f"{quote(pair['replacement_text'])}" + ("; the lighter bars swap one part of the cue and keep the other." if parts else "."),
                key="influence_counterfactual")
-    table = frame.pivot_table(index=["model", "word"], columns="sentence", values="probability").reset_index()
-    table = table[["model", "word", *[column for column in order if column in table.columns]]]
-    st.dataframe(table, hide_index=True, width="stretch")
-    st.caption("The same probabilities as a table.")
+    table = frame.pivot_table(index="model", columns="sentence", values="margin").reindex(names)[labels].reset_index()
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={label: st.column_config.NumberColumn(format="%+.2f") for label in labels})
+    st.caption(f"The same numbers: log P({md(target)}) − log P({md(contrast)}) in nats, per model and version of the cue.")
+

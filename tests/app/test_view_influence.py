@@ -13,7 +13,7 @@ from model.checkpoint import load_checkpoint
 
 def test_default_target_is_his_with_the_contrast(app_models):
     at = exception_free(open_app("Memory and influence"))
-    assert assert_every_chart_captioned(at) == 5
+    assert assert_every_chart_captioned(at) == 6
     assert at.selectbox(key="influence_target").value == 9  # "his" is word 10 (0-based 9)
     blocks = html_blocks(at)
     assert len(blocks) >= 3 and all(block.count("<span") == 16 for block in blocks[-3:])
@@ -28,16 +28,59 @@ def test_default_target_is_his_with_the_contrast(app_models):
     assert "log P('his') - log P('her')" in captions(at)
 
 
-def test_counterfactual_matches_the_model(app_models):
+def _margin(checkpoint, text: str, position: int, good: str = "his", bad: str = "her") -> float:
+    prepared = prepare_input(checkpoint.tokenizer, text)
+    with torch.no_grad():
+        log_probs = torch.log_softmax(checkpoint.model(prepared.ids)[0][0, position], dim=-1)  # the prediction of word position + 1
+    return float(log_probs[checkpoint.tokenizer.token_to_id(good)] - log_probs[checkpoint.tokenizer.token_to_id(bad)])
+
+
+def test_counterfactual_swaps_the_whole_cue_and_each_part(app_models):
     at = exception_free(open_app("Memory and influence"))
-    bars = chart_titled(at, "Predicting word 10")["data"]
+    assert at.text_input(key="swap_cue").value == "Mr. Robert" and at.text_input(key="swap_replacement").value == "Mrs. Mary"
+    bars = chart_titled(at, "log P(his) − log P(her) with each version of the cue")["data"].dropna(subset=["sentence"])
     checkpoint = load_checkpoint(os.path.join(app_models, "tiny-gru"))
-    for sentence, text in (("with “Robert”", SEED), ("with “Mary”", SEED.replace("Robert", "Mary"))):
-        prepared = prepare_input(checkpoint.tokenizer, text)
-        with torch.no_grad():
-            probs = torch.softmax(checkpoint.model(prepared.ids)[0][0, 9], dim=-1)  # prediction of word 10
-        shown = bars[(bars["model"] == "tiny-gru") & (bars["sentence"] == sentence) & (bars["word"] == "P(his)")]
-        assert math.isclose(float(shown["probability"].iloc[0]), float(probs[checkpoint.tokenizer.token_to_id("his")]), rel_tol=1e-4)
+    versions = {"Mr. Robert (as typed)": SEED, "Mrs. Mary": SEED.replace("Mr. Robert", "Mrs. Mary"),
+                "Mrs. Robert (one part swapped)": SEED.replace("Mr.", "Mrs."), "Mr. Mary (one part swapped)": SEED.replace("Robert", "Mary")}
+    assert set(bars["sentence"]) == set(versions)
+    for sentence, text in versions.items():
+        shown = bars[(bars["model"] == "tiny-gru") & (bars["sentence"] == sentence)]
+        assert math.isclose(float(shown["margin"].iloc[0]), _margin(checkpoint, text, 9), rel_tol=1e-4, abs_tol=1e-5), sentence
+    # The finding under the heading is computed from the same numbers.
+    assert any(m.value.startswith("**The swap ") for m in at.markdown)
+    # Another cue, typed: one word for one word.
+    at.text_input(key="swap_cue").set_value("Robert").run()
+    at.text_input(key="swap_replacement").set_value("Mary").run()
+    exception_free(at)
+    bars = chart_titled(at, "log P(his) − log P(her) with each version of the cue")["data"].dropna(subset=["sentence"])
+    assert set(bars["sentence"]) == {"Mr. Robert (as typed)", "Mr. Mary"}  # the cue as read, one part changed
+    at.text_input(key="swap_replacement").set_value("Mary Anne").run()
+    assert "same number of tokens" in " ".join(e.value for e in at.error)
+
+
+def test_spans_are_summed_and_the_methods_compared(app_models):
+    at = exception_free(open_app("Memory and influence"))
+    spans = chart_titled(at, "What each cue span does to his over her")["data"]
+    assert set(spans["span"]) == {"Mr.", "Robert", "Mr. Robert"}
+    assert set(spans["method"]) == {"swap", "occlusion", "ig", "gradxinput", "grad"}
+    checkpoint = load_checkpoint(os.path.join(app_models, "tiny-lstm"))
+    swap = spans[(spans["model"] == "tiny-lstm") & (spans["span"] == "Mr. Robert") & (spans["method"] == "swap")]["value"].iloc[0]
+    expected = _margin(checkpoint, SEED, 9) - _margin(checkpoint, SEED.replace("Mr. Robert", "Mrs. Mary"), 9)
+    assert math.isclose(swap, expected, rel_tol=1e-4, abs_tol=1e-5)
+    shown = " ".join(m.value for m in at.markdown) + " ".join(w.value for w in at.warning)
+    assert "never negative" in shown and ("The methods agree" in shown or "disagree with the gradient norm" in shown)
+
+
+def test_the_contrast_and_the_chosen_word_name_the_real_words(app_models):
+    at = exception_free(open_app("Memory and influence", text="Mrs. Mary said that she would bring the tea ."))
+    radio = at.radio(key="influence_kind")
+    assert radio.format_func("contrast") == "she vs he (contrast)"
+    assert at.selectbox(key="influence_target").value == 5 and at.text_input(key="influence_good").value == "she"
+    radio.set_value("word").run()
+    assert at.text_input(key="influence_word").value == "she"  # the target word itself, not the word before it
+    at.selectbox(key="influence_target").set_value(9).run()
+    assert at.text_input(key="influence_word").value == "tea"
+    exception_free(at)
 
 
 def test_signed_methods_and_other_targets(app_models):
