@@ -70,8 +70,10 @@ def combined_curve(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     two-stage run continues where stage 1 stopped.
 
     Returns:
-        Rows {"step", "stage", "split", "perplexity"}: split "train (running mean)" from each
-        stage's curve, "valid (held out)" (or its own split name) from its validation records.
+        Rows {"step", "stage", "split", "perplexity", "grad_norm_mean", "grad_norm_max"}: split
+        "train (running mean)" from each stage's curve (with the gradient norms before clipping over
+        its logging window, None where not recorded), "valid (held out)" (or its own split name)
+        from its validation records (norms None).
     """
     earlier = metrics.get("pretraining")
     records = ([earlier] if isinstance(earlier, dict) else []) + [metrics]
@@ -81,10 +83,11 @@ def combined_curve(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for name, record in zip(names, records):
         for point in record.get("curve") or []:
             if isinstance(point, dict) and _number(point.get("train_ppl")) is not None and _number(point.get("step")) is not None:
-                rows.append({"step": offset + point["step"], "stage": name, "split": "train (running mean)", "perplexity": point["train_ppl"]})
+                rows.append({"step": offset + point["step"], "stage": name, "split": "train (running mean)", "perplexity": point["train_ppl"],
+                             "grad_norm_mean": _number(point.get("grad_norm_mean")), "grad_norm_max": _number(point.get("grad_norm_max"))})
         for point in record.get("validation") or []:
             if isinstance(point, dict) and _number(point.get("ppl")) is not None and _number(point.get("step")) is not None:
                 rows.append({"step": offset + point["step"], "stage": name, "split": f"{point.get('split', 'valid')} (held out)",
-                             "perplexity": point["ppl"]})
+                             "perplexity": point["ppl"], "grad_norm_mean": None, "grad_norm_max": None})
         offset += _number(record.get("total_steps_trained", record.get("steps"))) or 0.0
     return rows

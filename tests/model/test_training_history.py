@@ -13,7 +13,7 @@ SHIPPED_LSTM = os.path.join(os.path.dirname(__file__), "..", "..", "checkpoints"
 
 def _two_stage() -> dict:
     stage1 = {"epochs": 8.0, "steps": 4704, "wall_time_seconds": 1859.3, "train_config": {"bptt": 70, "lr": 0.002, "seed": 7},
-              "curve": [{"step": 50, "train_ppl": 612.4}, {"step": 4704, "train_ppl": 52.1}],
+              "curve": [{"step": 50, "train_ppl": 612.4, "grad_norm_max": 1.26}, {"step": 4704, "train_ppl": 52.1}],
               "validation": [{"step": 4704, "split": "valid", "ppl": 60.7}], "valid_ppl": 60.7, "test_ppl": 58.2}
     return {"epochs": 1.0, "steps": 206, "total_steps_trained": 206, "wall_time_seconds": 204.8,
             "train_config": {"bptt": 200, "lr": 0.0005, "seed": 7, "init_from": "checkpoints/novels-lstm-stage1"},
@@ -31,6 +31,7 @@ def test_two_stages_are_listed_and_summed():
     curve = combined_curve(_two_stage())
     assert [row["step"] for row in curve if row["split"].startswith("train")] == [50, 4704, 4754]  # stage 2 continues
     assert [row["step"] for row in curve if "held out" in row["split"]] == [4704, 4910]
+    assert curve[0]["grad_norm_max"] == 1.26 and curve[1]["grad_norm_max"] is None
 
 
 def test_one_stage_and_missing_numbers():
