@@ -292,8 +292,11 @@ def span_attribution(path: str, signature: Signature, text: str, counterfactual:
 
 @st.cache_data(**CACHE)
 def ladder(path: str, signature: Signature, sentence: str, source_word: str, target_word: str, contrast_word: str,
-           rungs: int, replacement_word: str | None = None) -> dict[str, Any]:
+           rungs: int, replacement_word: str | None = None, fillers: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The distance ladder of one model (model.analysis.ladder.run_ladder(...).to_json()).
+
+    Args:
+        fillers: the clauses to insert (None: model.analysis.ladder.DEFAULT_FILLERS).
 
     Raises:
         ValueError: words missing from the sentence or the vocabulary, with the reason.
@@ -302,7 +305,7 @@ def ladder(path: str, signature: Signature, sentence: str, source_word: str, tar
 
     checkpoint = checkpoint_at(path, signature)
     spec = LadderSpec(sentence=sentence, source_word=source_word, target_word=target_word, contrast_word=contrast_word,
-                      rungs=rungs, replacement_word=replacement_word)
+                      rungs=rungs, replacement_word=replacement_word, **({"fillers": tuple(fillers)} if fillers else {}))
     return clean(run_ladder(checkpoint.model, checkpoint.tokenizer, spec).to_json())
 
 

@@ -5,30 +5,63 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from model.analysis.ladder import DEFAULT_FILLERS
+from model.analysis.lesson import safe_fillers
 from ui import analysis_cache
 from ui.charts import EXPORT_HINT, model_colours, show_chart
 from ui.common import model_title, side_by_side
 from ui.context import Context
 from ui.markup import md
 from ui.model_store import get_checkpoint
+from ui.presets import plan_for_text
 from ui.settings import SEED_SENTENCE
 
 
+def _sentence_defaults(context: Context) -> tuple[str, dict[str, str]]:
+    """The ladder's sentence and words for the sentence above: a preset's own, the sentence's cue and pronoun,
+    or (when it has neither) the seed sentence with Robert / his / her."""
+    if context.ready:
+        tokens = list(get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).tokens)
+        plan = plan_for_text(tokens, context.text)
+        if plan.source_index is not None and plan.contrast and plan.source_index < plan.target_index:
+            sentence = context.text
+            if plan.target_index >= len(tokens):
+                # The target is what comes after the text (a closing quote): the ladder reads it off the text plus that word.
+                sentence = f"{context.text} {plan.target}"
+            return sentence, {"source": tokens[plan.source_index], "target": plan.target, "contrast": plan.contrast}
+    return SEED_SENTENCE, {"source": "Robert", "target": "his", "contrast": "her"}
+
+
 def _controls(context: Context) -> dict:
+    sentence, words = _sentence_defaults(context)
+    previous = st.session_state.get("ladder_for")
+    if previous != sentence:
+        st.session_state["ladder_for"] = sentence
+        for name, value in words.items():
+            # The first visit keeps values already in the session (a link, a test); a new sentence brings its own words.
+            if previous is None:
+                st.session_state.setdefault(f"ladder_{name}", value)
+            else:
+                st.session_state[f"ladder_{name}"] = value
     row = st.columns(5)
-    source = row[0].text_input("Source word", value="Robert", key="ladder_source", help="The word that decides the prediction.").strip()
-    target = row[1].text_input("Predicted word", value="his", key="ladder_target").strip()
-    contrast = row[2].text_input("Against", value="her", key="ladder_contrast").strip()
+    source = row[0].text_input("Source word", key="ladder_source", help="The word that decides the prediction.").strip()
+    target = row[1].text_input("Predicted word", key="ladder_target").strip()
+    contrast = row[2].text_input("Against", key="ladder_contrast").strip()
     replacement = row[3].text_input("Replace the source by (occlusion)", value="", key="ladder_replacement",
                                     placeholder="<unk>", help="Empty: the unknown-word token.").strip()
-    rungs = row[4].slider("Rungs", 2, 13, 10, key="ladder_rungs")
-    tokens = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).tokens if context.ready else []
-    use_typed = context.ready and source in tokens and target in tokens
-    sentence = context.text if use_typed else SEED_SENTENCE
-    st.caption(("The ladder starts from your sentence: " if use_typed else
-                "Your sentence does not hold both the source and the predicted word, so the ladder starts from the seed sentence: ")
-               + f"“{md(sentence)}”. Rung n inserts n neutral clauses right after “{md(source)}”.")
-    return {"sentence": sentence, "source": source, "target": target, "contrast": contrast, "rungs": rungs, "replacement": replacement or None}
+    # Clauses holding one of the ladder's own words would make the distance ambiguous: they are left out.
+    fillers = safe_fillers(DEFAULT_FILLERS, [source, target, contrast])
+    most = len(fillers) + 1
+    if int(st.session_state.get("ladder_rungs", 0)) > most:
+        st.session_state["ladder_rungs"] = most
+    rungs = row[4].slider("Rungs", 2, most, min(10, most), key="ladder_rungs")
+    note = ("The ladder starts from the sentence above" if sentence != SEED_SENTENCE or context.text == SEED_SENTENCE else
+            "The sentence above has no cue and pronoun to move apart, so the ladder starts from the seed sentence")
+    st.caption(f"{note}: “{md(sentence)}”. Rung n inserts n neutral clauses right after “{md(source)}”"
+               + (f" ({len(DEFAULT_FILLERS) - len(fillers)} of the {len(DEFAULT_FILLERS)} clauses contain one of the ladder's "
+                  "words and are left out)." if len(fillers) < len(DEFAULT_FILLERS) else "."))
+    return {"sentence": sentence, "source": source, "target": target, "contrast": contrast, "rungs": rungs,
+            "replacement": replacement or None, "fillers": fillers}
 
 
 def _line(rows: list[dict], value: str, title: str, y_title: str, names: list[str], colours: dict[str, str], log: bool = False) -> alt.Chart:
@@ -42,8 +75,8 @@ def _line(rows: list[dict], value: str, title: str, y_title: str, names: list[st
 
 
 def _short(span: dict) -> str:
-    """The span for a badge: "11.1 words", "> 94 words", or "no preference" when undefined."""
-    return span["display"] if span["value"] is not None or span["beyond"] else "no preference"
+    """The span for a badge: "11.1 words", "> 94 words", or "none measurable" without a clear effect to halve."""
+    return span["display"] if span["value"] is not None or span["beyond"] else "none measurable"
 
 
 def render(context: Context) -> None:
@@ -59,7 +92,7 @@ def render(context: Context) -> None:
     for entry in context.chosen:
         try:
             results[entry.name] = analysis_cache.ladder(entry.path, entry.signature, spec["sentence"], spec["source"], spec["target"],
-                                                        spec["contrast"], spec["rungs"], spec["replacement"])
+                                                        spec["contrast"], spec["rungs"], spec["replacement"], spec["fillers"])
         except ValueError as error:
             st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
     if not results:
@@ -69,7 +102,7 @@ def render(context: Context) -> None:
     for column, entry in zip(side_by_side(chosen), chosen):
         span, reach = results[entry.name]["memory_span"], results[entry.name]["influence_span"]
         with column:
-            st.metric(f"{entry.name} ({(entry.arch or '').upper()}) ≈", _short(span), help=span["definition"])
+            st.metric(f"{md(entry.name)} ({(entry.arch or '').upper()}) ≈", _short(span), help=span["definition"])
             if span["value"] is None and not span["beyond"]:
                 st.caption(md(span["display"]))
             st.badge(f"influence span ≈ {_short(reach)}", color="gray", help=reach["definition"])
