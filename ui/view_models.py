@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from model.training_history import combined_curve, training_stages, training_totals
 from ui.charts import EXPORT_HINT, show_chart
 from ui.common import model_title, side_by_side
 from ui.context import Context
@@ -29,9 +30,12 @@ def card_facts(entry: ModelEntry) -> dict[str, str]:
     config, metrics = checkpoint.config, checkpoint.metrics
     train_config = metrics.get("train_config") if isinstance(metrics.get("train_config"), dict) else {}
     clip = train_config.get("clip")
+    stages = training_stages(metrics)
+    totals = training_totals(stages)
+    every = " (all stages)" if len(stages) > 1 else ""
     return {
         "Architecture": config.arch.upper(),
-        "Corpus": str(metrics.get("corpus", "—")),
+        "Corpus": md(str(metrics.get("corpus", "—"))),  # st.table renders Markdown: file text is escaped
         "Vocabulary": _number(config.vocab_size, 0) + " words",
         "Embedding / hidden size": f"{config.embedding_size} / {config.hidden_size} units, {config.num_layers} layer(s)",
         "Output layer": "adaptive softmax" if config.decoder == "adaptive" else "full softmax",
@@ -39,34 +43,41 @@ def card_facts(entry: ModelEntry) -> dict[str, str]:
         "Train perplexity": _number(metrics.get("train_ppl"), 1),
         "Validation perplexity": _number(metrics.get("valid_ppl"), 1),
         "Test perplexity": _number(metrics.get("test_ppl"), 1),
-        "Training steps": _number(metrics.get("total_steps_trained", metrics.get("steps")), 0),
-        "Epochs (best checkpoint)": _number(metrics.get("epochs"), 2),
-        "Training time": f"{_number((metrics.get('wall_time_seconds') or float('nan')) / 60, 1)} min",
-        "Gradient clipping": "off" if clip in (None, 0) else f"global norm ≤ {clip}",
-        "Status": str(metrics.get("status", "—")),
-        "Stored as": str(metrics.get("storage_dtype", "—")),
+        f"Training steps{every}": _number(totals["steps"], 0),
+        f"Epochs{every}": _number(totals["epochs"], 2),
+        f"Training time{every}": f"{_number(totals['minutes'], 1)} min",
+        **({"Training stages": stage_summary(stages)} if len(stages) > 1 else {}),
+        "Gradient clipping": "off" if clip in (None, 0) else md(f"global norm ≤ {clip}"),
+        "Status": md(str(metrics.get("status", "—"))),
+        "Stored as": md(str(metrics.get("storage_dtype", "—"))),
     }
 
 
+def stage_summary(stages: list[dict[str, Any]]) -> str:
+    """"stage 1 of 2: 8 epochs at BPTT 70, 31.0 min; stage 2 of 2: 1 epoch at BPTT 200, from stage 1's weights, 3.4 min"."""
+    parts = []
+    for index, stage in enumerate(stages):
+        epochs = _number(stage["epochs"], 2).rstrip("0").rstrip(".") if stage["epochs"] is not None else "—"
+        words = [f"{stage['stage']}: {epochs} epoch{'s' if stage['epochs'] != 1 else ''}"]
+        if stage["bptt"]:
+            words[0] += f" at BPTT {stage['bptt']}"
+        if index > 0 and stage["init_from"]:
+            words.append("from the previous stage's weights")
+        words.append(f"{_number(stage['minutes'], 1)} min")
+        parts.append(", ".join(words))
+    return md("; ".join(parts))
+
+
 def _curve_frame(metrics: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for record in metrics.get("curve") or []:
-        if isinstance(record, dict) and isinstance(record.get("train_ppl"), (int, float)):
-            rows.append({"step": record.get("step"), "split": "train (running mean)", "perplexity": record["train_ppl"]})
-    for record in metrics.get("validation") or []:
-        if isinstance(record, dict) and isinstance(record.get("ppl"), (int, float)):
-            rows.append({"step": record.get("step"), "split": f"{record.get('split', 'valid')} (held out)", "perplexity": record["ppl"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{key: row[key] for key in ("step", "stage", "split", "perplexity")} for row in combined_curve(metrics)])
 
 
 def _norm_frame(metrics: dict[str, Any]) -> pd.DataFrame:
     rows = []
-    for record in metrics.get("curve") or []:
-        if not isinstance(record, dict):
-            continue
+    for record in combined_curve(metrics):
         for key, label in (("grad_norm_mean", "mean"), ("grad_norm_max", "max")):
-            if isinstance(record.get(key), (int, float)):
-                rows.append({"step": record.get("step"), "statistic": label, "norm": record[key]})
+            if record.get(key) is not None:
+                rows.append({"step": record["step"], "stage": record["stage"], "statistic": label, "norm": record[key]})
     return pd.DataFrame(rows)
 
 
@@ -84,17 +95,22 @@ def render_card(entry: ModelEntry) -> None:
         chart = alt.Chart(curve, title=f"{entry.name}: perplexity during training").mark_line(point=True).encode(
             x=alt.X("step:Q", title="training step"),
             y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
-            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="top")), tooltip=["step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
+            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="top")), detail="stage:N",
+            tooltip=["stage", "step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
         )
+        stages = curve["stage"].nunique()
         show_chart(chart, "Perplexity (log scale, lower is better) against training step: the training curve is a running mean "
                    "over the last logging window, the held-out points score the validation text. Baseline: vocabulary size "
-                   f"({checkpoint.config.vocab_size:,}) for uniform guessing. {EXPORT_HINT}", key=f"card_curve_{entry.name}", height=340)
+                   f"({checkpoint.config.vocab_size:,}) for uniform guessing."
+                   + (f" All {stages} stages on one step axis: each stage continues where the one before stopped." if stages > 1 else "")
+                   + f" {EXPORT_HINT}", key=f"card_curve_{entry.name}", height=340)
     norms = _norm_frame(checkpoint.metrics)
     if not norms.empty:
         chart = alt.Chart(norms, title=f"{entry.name}: gradient norm during training").mark_line().encode(
             x=alt.X("step:Q", title="training step"),
             y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log scale)"),
-            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="top")), tooltip=["step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
+            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="top")), detail="stage:N",
+            tooltip=["stage", "step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
         )
         show_chart(chart, "Global L2 norm of the gradient of all weights, before clipping, per training step (mean and max "
                    "over each logging window), log scale. Spikes are exploding gradients; clipping caps what the "
