@@ -13,6 +13,11 @@ from ui.context import Context
 from ui.markup import md
 from ui.view_gradients_exploding import exploding_section
 
+HIDDEN_PATH, CELL_PATH = "hidden state h", "cell state c (LSTM)"
+# The line style of each path, fixed here so the caption can say which is which (Vega would pick by name order).
+PATH_DASHES = {CELL_PATH: [1, 0], HIDDEN_PATH: [8, 5]}
+PATH_WORDS = {CELL_PATH: "solid", HIDDEN_PATH: "dashed"}
+
 EXAMPLES = {
     "mixed small slopes": "0.2, 0.1, 0.3, 0.1, 0.2, 0.1, 0.3, 0.1, 0.1",
     "nine times 0.1": "0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1",
@@ -76,10 +81,10 @@ def measured(context: Context) -> None:
         flow = data["hidden"]
         for distance, norm in zip(flow["distances"], flow["frobenius"]):
             if norm:
-                rows.append({"model": entry.name, "words back": distance, "relative size": norm / flow["identity_frobenius"], "path": "hidden state h"})
+                rows.append({"model": entry.name, "words back": distance, "relative size": norm / flow["identity_frobenius"], "path": HIDDEN_PATH})
         for distance, norm in zip(flow["distances"], flow.get("cell_frobenius") or []):
             if norm:
-                rows.append({"model": entry.name, "words back": distance, "relative size": norm / flow["identity_frobenius"], "path": "cell state c (LSTM)"})
+                rows.append({"model": entry.name, "words back": distance, "relative size": norm / flow["identity_frobenius"], "path": CELL_PATH})
         embedding = data["embedding"]
         for distance, norm in zip(embedding["distances"], embedding["norms"]):
             if norm and distance < len(data["tokens"]):
@@ -91,16 +96,23 @@ def measured(context: Context) -> None:
                 if value:
                     retention_rows.append({"model": entry.name, "words back": distance, "share kept": value})
     if rows:
-        chart = alt.Chart(pd.DataFrame(rows), title="How much of a change at an earlier word reaches the last word").mark_line(point=True).encode(
+        paths = [path for path in (HIDDEN_PATH, CELL_PATH) if any(row["path"] == path for row in rows)]
+        # Lines only (no point marks), so the legend draws each path's line style instead of a dot.
+        chart = alt.Chart(pd.DataFrame(rows), title="How much of a change at an earlier word reaches the last word").mark_line(strokeWidth=3).encode(
             x=alt.X("words back:Q", title="words back from the last word"),
             y=alt.Y("relative size:Q", scale=alt.Scale(type="log"), title="‖∂h_last / ∂state_t‖ ÷ √H (log)"),
-            color=alt.Color("model:N", scale=scale), strokeDash=alt.StrokeDash("path:N", title="path"),
+            color=alt.Color("model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4)),
+            strokeDash=alt.StrokeDash("path:N", title="path", scale=alt.Scale(domain=paths, range=[PATH_DASHES[p] for p in paths]),
+                                      legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3, symbolSize=900, labelLimit=400)),
             tooltip=["model", "path", "words back", alt.Tooltip("relative size:Q", format=".3g")],
         )
+        cell_note = (f" Line style = path: {PATH_WORDS[HIDDEN_PATH]} for the hidden state h of every model, "
+                     f"{PATH_WORDS[CELL_PATH]} for the LSTM's cell state c (the conveyor belt)." if CELL_PATH in paths else
+                     f" One {PATH_WORDS[HIDDEN_PATH]} line per model: its hidden state h.")
         show_chart(chart, "Frobenius norm of the Jacobian of the last word's hidden state with respect to the state t words "
                    "earlier (the layer's inputs held fixed), computed exactly with automatic differentiation, divided by √H "
-                   "= the norm at 0 words back, so 1 is the baseline of a signal passed on unchanged. The LSTM's dashed line "
-                   "follows its cell state (the conveyor belt).", key="flow_hidden")
+                   "= the norm at 0 words back, so 1 is the baseline of a signal passed on unchanged." + cell_note,
+                   key="flow_hidden")
     if embedding_rows:
         chart = alt.Chart(pd.DataFrame(embedding_rows), title="Credit each earlier word gets for the next-word prediction").mark_line(point=True).encode(
             x=alt.X("words back:Q", title="words back from the last word"),

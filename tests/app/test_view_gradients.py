@@ -1,7 +1,7 @@
 """Gradients view: the chain-rule calculator, the measured flow and the exploding demo."""
 from __future__ import annotations
 
-from app_helpers import assert_every_chart_captioned, chart_titled, exception_free, open_app
+from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
 
 def test_calculator_multiplies_the_slopes(app_models):
@@ -21,6 +21,13 @@ def test_measured_flow_and_exploding_demo(app_models):
     flow = chart_titled(at, "How much of a change at an earlier word")["data"]
     assert set(flow["model"]) == {"tiny-rnn", "tiny-lstm", "tiny-gru"}
     assert "cell state c (LSTM)" in set(flow["path"])
+    # The caption names the line styles the chart really draws, and the legend shows line styles, not dots.
+    spec = chart_titled(at, "How much of a change at an earlier word")["spec"]
+    dash = spec["encoding"]["strokeDash"]
+    styles = dict(zip(dash["scale"]["domain"], dash["scale"]["range"]))
+    assert styles["cell state c (LSTM)"] == [1, 0] and styles["hidden state h"] != [1, 0]
+    assert dash["legend"]["symbolType"] == "stroke" and spec["mark"].get("point") in (None, False)
+    assert "dashed for the hidden state h of every model, solid for the LSTM's cell state c" in captions(at)
     retention = chart_titled(at, "share of the memory kept")["data"]
     assert retention["share kept"].between(0, 1).all()
 
