@@ -3,12 +3,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 
 from data.corpus import Corpus, split_paragraphs
 
 MAX_UPLOAD_MB = 20
 MIN_WORDS = 200
 CHUNK_WORDS = 60
+MAX_NAME_CHARACTERS = 80
+
+
+def display_name(file_name: str) -> str:
+    """The uploaded file's name as messages and metrics.json show it: its last path part, without
+    control, format (bidi overrides, zero-width) or line-break characters, at most 80 characters.
+
+    The browser chooses this name, so it is the user's text: every view still escapes it (ui/markup.py);
+    this only keeps it to one readable line.
+    """
+    base = os.path.basename(str(file_name).replace("\\", "/"))
+    kept = "".join(" " if unicodedata.category(c) in ("Zl", "Zp") or c in "\r\n\t" else c for c in base
+                   if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn") or c in "\r\n\t")
+    kept = " ".join(kept.split()) or "uploaded.txt"
+    return kept if len(kept) <= MAX_NAME_CHARACTERS else kept[: MAX_NAME_CHARACTERS - 1] + "…"
 
 
 def decode_text(data: bytes, file_name: str) -> str:
@@ -51,6 +67,7 @@ def corpus_from_upload(data: bytes, file_name: str) -> Corpus:
     Raises:
         ValueError: when the file is not usable text or holds fewer than MIN_WORDS words.
     """
+    file_name = display_name(file_name)
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
         raise ValueError(f"{file_name} is larger than {MAX_UPLOAD_MB} MB; upload a smaller excerpt.")
     text = decode_text(data, file_name)
@@ -62,6 +79,6 @@ def corpus_from_upload(data: bytes, file_name: str) -> Corpus:
     pieces = _pieces(text)
     held_out = max(1, len(pieces) // 10)
     splits = {"train": pieces[:-held_out], "valid": pieces[-held_out:]}
-    name = os.path.splitext(os.path.basename(file_name))[0] or "uploaded"
+    name = os.path.splitext(file_name)[0] or "uploaded"
     digest = hashlib.sha256(data).hexdigest()
     return Corpus(name=f"uploaded: {name}", splits=splits, files={"train": {"path": file_name, "sha256": digest}})
