@@ -309,6 +309,19 @@ def ladder(path: str, signature: Signature, sentence: str, source_word: str, tar
     return clean(run_ladder(checkpoint.model, checkpoint.tokenizer, spec).to_json())
 
 
+@st.cache_data(**CACHE)
+def generate(path: str, signature: Signature, prompt: str, words: int, temperature: float, seed: int) -> str:
+    """model.predict.generate: ``words`` tokens sampled after ``prompt`` at ``temperature`` (same seed, same text).
+
+    Raises:
+        ValueError: a bad count or temperature, with the reason.
+    """
+    from model.predict import generate as sample
+
+    checkpoint = checkpoint_at(path, signature)
+    return sample(checkpoint.model, checkpoint.tokenizer, prompt, words, temperature=temperature, seed=seed)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def report(path: str, signature: Signature, text: str, target_word: str | None, contrast_word: str | None,
            method: str) -> dict[str, Any]:
