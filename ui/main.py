@@ -19,6 +19,7 @@ def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
     from ui import (
         view_export,
         view_gates,
+        view_generate,
         view_gradients,
         view_influence,
         view_ladder,
@@ -35,6 +36,7 @@ def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
         ("Distance ladder", view_ladder.render, False),
         ("Long-range lab", _render_lab, False),
         ("Word by word", view_step.render, True),
+        ("Generate", view_generate.render, True),
         ("Train", view_train.render, False),
         ("Models", view_models.render, False),
         ("Export", view_export.render, True),
