@@ -83,9 +83,15 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+FAIL_CHARACTERS = 600  # a message quoting pasted text is cut here, so an error never echoes a megabyte
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error (no traceback) and exit."""
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    """Print a one-line error (no traceback, at most FAIL_CHARACTERS characters) and exit."""
+    text = " ".join(str(message).split())
+    if len(text) > FAIL_CHARACTERS:
+        text = text[: FAIL_CHARACTERS - 1] + "…"
+    print(f"error: {text}", file=sys.stderr)
     raise SystemExit(code)
 
 

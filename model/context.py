@@ -248,10 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure each checkpoint's effective context on the text and print the curves."""
+    from model.cli_common import one_line_errors
+
+    args = build_parser().parse_args(argv)
+    with one_line_errors():
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     from model.checkpoint import CheckpointError, load_checkpoint
     from model.cli_common import fail, print_json
 
-    args = build_parser().parse_args(argv)
     if not os.path.isfile(args.text):
         fail(f"Text file not found: {args.text}. Pass an existing UTF-8 text file.")
     try:

@@ -14,7 +14,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from model.cli_common import fail, positive_int, print_json, set_offline_defaults
+from model.cli_common import fail, one_line_errors, positive_int, print_json, set_offline_defaults
 
 set_offline_defaults()
 
@@ -148,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         0 on success; errors exit with status 2 through cli_common.fail.
     """
     args = build_parser().parse_args(argv)
+    with one_line_errors():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     if not (args.text or args.pairs or args.suite):
         fail("Nothing to evaluate: pass --text FILE, --pairs FILE.tsv or --suite pronoun (or several of them).")
     from model.checkpoint import CheckpointError, load_checkpoint

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from model.cli_common import fail, positive_float, positive_int, print_json, set_offline_defaults
+from data.echo import shown
+from model.cli_common import bounded_int, fail, one_line_errors, positive_float, print_json, set_offline_defaults
 
 set_offline_defaults()
 
@@ -28,6 +29,8 @@ _NO_SPACE_BEFORE = frozenset(".,;:!?)]}%")
 _NO_SPACE_AFTER = frozenset("([{$")
 _JOINERS = frozenset("-/")  # "to-day", "and/or": no space on either side
 _CONTRACTIONS = frozenset({"s", "t", "ll", "re", "ve", "d", "m", "S", "T", "LL", "RE", "VE", "D", "M"})
+MAX_TOP_K = 1000
+MAX_GENERATE = 10_000
 
 
 def join_tokens(tokens: list[str]) -> str:
@@ -149,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder written by model.train")
     parser.add_argument("text", help="the text to continue (quote it); may be empty for a paragraph's start")
-    parser.add_argument("--top-k", type=positive_int, default=10, help="how many next words to list (default 10, at least 1)")
-    parser.add_argument("--generate", type=positive_int, default=None, metavar="N", help="also sample a continuation of N tokens")
+    parser.add_argument("--top-k", type=bounded_int(1, MAX_TOP_K, "a longer list is not readable"), default=10,
+                        help=f"how many next words to list (default 10, 1 to {MAX_TOP_K:,})")
+    parser.add_argument("--generate", type=bounded_int(1, MAX_GENERATE, "one model step per token"), default=None, metavar="N",
+                        help=f"also sample a continuation of N tokens (1 to {MAX_GENERATE:,})")
     parser.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature for --generate, > 0 (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -167,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         0 on success; errors exit with status 2.
     """
     args = build_parser().parse_args(argv)
+    with one_line_errors():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from model.checkpoint import CheckpointError, load_checkpoint
 
     try:
@@ -191,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if unknown:
         print(f"unknown words (read as <unk>): {', '.join(unknown)}")
-    print(f"next word after {args.text!r} ({checkpoint.name}):")
+    print(f"next word after {shown(args.text)} ({checkpoint.name}):")
     for rank, (word, probability) in enumerate(top, start=1):
         print(f"  {rank:>3}. {word:<20} {probability:.4f}")
     if continuation is not None:
