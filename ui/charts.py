@@ -6,6 +6,7 @@ as PNG" and "Copy Vega-Lite spec"; the captions say so once per view.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 import altair as alt
@@ -124,6 +125,80 @@ def word_axis(count: int, **options: Any) -> dict[str, Any]:
     return {**axis, **options}
 
 
+# The charts drawn in this session, newest last, for the Export tab's SVG and PNG (a few dozen at most).
+DRAWN_KEY = "_memory_lab_drawn_charts"
+MAX_REMEMBERED = 24
+
+
+def _remember(key: str | None, title: str, chart: Any) -> None:
+    """Keep a reference to a drawn chart (no copy, no serialisation) under its key for the Export tab."""
+    drawn = st.session_state.setdefault(DRAWN_KEY, {})
+    name = key or title or f"chart {len(drawn) + 1}"
+    drawn.pop(name, None)
+    drawn[name] = {"title": title, "chart": chart}
+    while len(drawn) > MAX_REMEMBERED:
+        drawn.pop(next(iter(drawn)))
+
+
+def drawn_charts() -> dict[str, dict[str, Any]]:
+    """The charts drawn in this session: key -> {"title", "chart"} (an Altair chart or a spec with its "data")."""
+    return dict(st.session_state.get(DRAWN_KEY, {}))
+
+
+def _title_of(spec: dict[str, Any]) -> str:
+    title = spec.get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    return str(title or "")
+
+
+def _altair_title(chart: Any) -> str:
+    """An Altair chart's title text (a layered or faceted chart's first titled part), without serialising it."""
+    for part in [chart, *(getattr(chart, "layer", None) or []), getattr(chart, "spec", None)]:
+        title = getattr(part, "title", None) if part is not None else None
+        if isinstance(title, str) and title:
+            return title
+        text = getattr(title, "text", None)
+        if isinstance(text, str) and text:
+            return text
+    return ""
+
+
+def full_spec(chart: Any) -> dict[str, Any]:
+    """A complete Vega-Lite spec with its data inlined, from an Altair chart or a plain spec holding a DataFrame in "data"."""
+    if isinstance(chart, dict):
+        spec = dict(chart)
+        data = spec.pop("data", None)
+        if isinstance(data, pd.DataFrame):
+            # Through JSON: numpy numbers become plain ones and NaN becomes null.
+            spec["data"] = {"values": json.loads(data.to_json(orient="records"))}
+        elif data is not None:
+            spec["data"] = data
+        return spec
+    return chart.to_dict()
+
+
+def picture(chart: Any, fmt: str, scale: float = 2.0) -> bytes:
+    """The chart as an SVG or PNG file, drawn offline by vl-convert (Vega's own renderer, no browser, no network).
+
+    Args:
+        chart: an Altair chart or a plain spec with its rows in "data" (see :func:`full_spec`).
+        fmt: "svg" or "png".
+        scale: PNG pixels per chart pixel (2 = sharp on a projector or a slide).
+
+    Raises:
+        ValueError: another format.
+    """
+    import vl_convert
+
+    spec = full_spec(chart)
+    if fmt == "svg":
+        return vl_convert.vegalite_to_svg(spec).encode("utf-8")
+    if fmt == "png":
+        return bytes(vl_convert.vegalite_to_png(spec, scale=scale))
+    raise ValueError(f"A chart picture is 'svg' or 'png'; got {fmt!r}.")
+
+
 def _require_caption(caption: str) -> None:
     if not caption or not caption.strip():
         raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
@@ -144,6 +219,7 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
     """
     _require_caption(caption)
     chart = style_chart(chart, bool(st.session_state.get("presenter", False)))
+    _remember(key, _altair_title(chart), chart)
     st.altair_chart(chart, width=width, key=key, height=height if height is not None else "content")
     st.caption(caption)
 
@@ -163,6 +239,7 @@ def show_spec(spec: dict[str, Any], data: pd.DataFrame, caption: str, key: str |
     """
     _require_caption(caption)
     spec = style_spec(spec, bool(st.session_state.get("presenter", False)))
+    _remember(key, _title_of(spec), dict(spec, data=data))
     st.vega_lite_chart(data, spec, width="stretch", key=key)
     st.caption(caption)
 

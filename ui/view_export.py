@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import analysis_cache
+from ui.charts import drawn_charts, picture
 from ui.context import Context
 from ui.markup import md
 from ui.model_store import ModelEntry
@@ -55,8 +56,12 @@ def bundle(entries: list[ModelEntry], text: str, target: str | None, contrast: s
         text: the checked sentence.
         target, contrast, method: the influence target words and method (see _target_choice).
     """
-    from ui.settings import SEED_SENTENCE
+    from model.analysis.ladder import DEFAULT_FILLERS
+    from model.analysis.lesson import safe_fillers
+    from ui.view_ladder import ladder_defaults
 
+    ladder_sentence, ladder_words = ladder_defaults(entries, text)
+    fillers = safe_fillers(DEFAULT_FILLERS, list(ladder_words.values()))
     models = {}
     for entry in entries:
         try:
@@ -66,7 +71,8 @@ def bundle(entries: list[ModelEntry], text: str, target: str | None, contrast: s
             result = analysis_cache.report(entry.path, entry.signature, text, None, None, method)
             result["note"] = f"Target fell back to the next word: {error}"
         try:
-            result["ladder"] = analysis_cache.ladder(entry.path, entry.signature, SEED_SENTENCE, "Robert", "his", "her", 10)
+            result["ladder"] = analysis_cache.ladder(entry.path, entry.signature, ladder_sentence, ladder_words["source"],
+                                                     ladder_words["target"], ladder_words["contrast"], 10, None, fillers)
             result["memory_span"] = result["ladder"]["memory_span"]
         except ValueError as error:
             result["ladder"] = {"error": str(error)}
@@ -79,14 +85,31 @@ def bundle_json(entries: list[ModelEntry], text: str, target: str | None, contra
     return json.dumps(bundle(entries, text, target, contrast, method), ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8")
 
 
+def _pictures() -> None:
+    """Every chart drawn in this session, as an SVG or PNG file made offline (vl-convert)."""
+    st.subheader("Charts as pictures")
+    drawn = drawn_charts()
+    if not drawn:
+        st.info("Open any other tab first: each chart it draws can then be saved here as SVG or PNG.", icon=":material/image:")
+        return
+    keys = list(drawn)[::-1]  # the newest first
+    key = st.selectbox("Chart", keys, key="export_chart", format_func=lambda k: drawn[k]["title"] or k,
+                       help="The charts of the tabs you opened in this session, the latest first.")
+    chart = drawn[key]["chart"]
+    safe = "".join(character if character.isalnum() else "-" for character in key).strip("-") or "chart"
+    row = st.columns(2)
+    # Built on click (deferred) and no rerun on click, so one download never invalidates the other's file.
+    row[0].download_button("Download as SVG", lambda: picture(chart, "svg"), file_name=f"memory-lab-{safe}.svg",
+                           mime="image/svg+xml", key="export_svg", icon=":material/draw:", on_click="ignore", width="stretch")
+    row[1].download_button("Download as PNG", lambda: picture(chart, "png"), file_name=f"memory-lab-{safe}.png",
+                           mime="image/png", key="export_png", icon=":material/image:", on_click="ignore", width="stretch")
+    st.caption("Drawn on this computer by vl-convert, Vega's own renderer: no browser and no network needed. SVG scales to any "
+               "size; PNG is drawn at twice the chart's size. Presenter mode's large type is kept when it is on.")
+
+
 def render(context: Context) -> None:
     """Draw the Export view."""
     st.markdown("Take the numbers with you. Everything here is recomputed from the models for the sentence above.")
-    st.info(
-        "Charts: hover over any chart, open its toolbar menu (⋯) and choose **Download as PNG**; **Copy Vega-Lite spec** "
-        "gives the chart's full definition with its data, which the Vega editor (vega.github.io/editor) can turn into SVG.",
-        icon=":material/image:",
-    )
     table = per_word_table(context)
     st.dataframe(table, width="stretch", hide_index=True)
     st.caption("Per model and word: probability (0 to 1) the model gave the word from the words before it, surprise in "
@@ -96,13 +119,16 @@ def render(context: Context) -> None:
     table.to_csv(buffer, index=False)
     safe = "".join(character if character.isalnum() else "-" for character in context.text[:30]).strip("-") or "sentence"
     st.download_button("Download the per-word table (CSV)", buffer.getvalue().encode("utf-8"), file_name=f"memory-lab-{safe}.csv",
-                       mime="text/csv", key="export_csv", icon=":material/table:")
+                       mime="text/csv", key="export_csv", icon=":material/table:", on_click="ignore")
     target, contrast, method = _target_choice()
     entries, text = list(context.chosen), context.text
     # Built only when the button is pressed: the full analysis takes seconds and megabytes.
     st.download_button("Download the whole analysis (JSON)", lambda: bundle_json(entries, text, target, contrast, method),
-                       file_name=f"memory-lab-{safe}.json", mime="application/json", key="export_json", icon=":material/data_object:")
+                       file_name=f"memory-lab-{safe}.json", mime="application/json", key="export_json", icon=":material/data_object:",
+                       on_click="ignore")
     st.caption(f"The JSON holds, for each of {len(context.chosen)} model(s), the full analysis of the text "
                f"{md(repr(context.text[:60]))}: next-word predictions (top 10 at every position), every gate and state "
                "trace, saturation, the word-influence matrix (the method and target chosen in Memory and influence, his vs "
-               "her by default) with occlusion beside it, the gradient flow, and the distance ladder with its memory span.")
+               "her by default) with occlusion beside it, the gradient flow, and the distance ladder (the one the Distance "
+               "ladder tab starts from) with its memory span.")
+    _pictures()

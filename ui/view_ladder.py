@@ -17,23 +17,23 @@ from ui.presets import plan_for_text
 from ui.settings import SEED_SENTENCE
 
 
-def _sentence_defaults(context: Context) -> tuple[str, dict[str, str]]:
-    """The ladder's sentence and words for the sentence above: a preset's own, the sentence's cue and pronoun,
-    or (when it has neither) the seed sentence with Robert / his / her."""
-    if context.ready:
-        tokens = list(get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).tokens)
-        plan = plan_for_text(tokens, context.text)
+def ladder_defaults(entries: list, text: str) -> tuple[str, dict[str, str]]:
+    """The ladder's sentence and words for a sentence: a preset's own, the sentence's cue and pronoun,
+    or (when it has neither, or there is no model or text) the seed sentence with Robert / his / her."""
+    if entries and text:
+        tokens = list(get_checkpoint(entries[0]).tokenizer.encode(text).tokens)
+        plan = plan_for_text(tokens, text)
         if plan.source_index is not None and plan.contrast and plan.source_index < plan.target_index:
-            sentence = context.text
+            sentence = text
             if plan.target_index >= len(tokens):
                 # The target is what comes after the text (a closing quote): the ladder reads it off the text plus that word.
-                sentence = f"{context.text} {plan.target}"
+                sentence = f"{text} {plan.target}"
             return sentence, {"source": tokens[plan.source_index], "target": plan.target, "contrast": plan.contrast}
     return SEED_SENTENCE, {"source": "Robert", "target": "his", "contrast": "her"}
 
 
 def _controls(context: Context) -> dict:
-    sentence, words = _sentence_defaults(context)
+    sentence, words = ladder_defaults(context.chosen if context.ready else [], context.text)
     previous = st.session_state.get("ladder_for")
     if previous != sentence:
         st.session_state["ladder_for"] = sentence
