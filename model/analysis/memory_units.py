@@ -56,7 +56,7 @@ def scope_mask(pair: PairRuns, layer: int | None = None) -> torch.Tensor:
         return mask.logical_not()
     if not isinstance(layer, int) or not -num_layers <= layer < num_layers:
         raise ValueError(f"This model has {num_layers} layer{'s' if num_layers > 1 else ''}, so layer must be in "
-                         f"[{-num_layers}, {num_layers - 1}] (or none for all); got {layer!r}.")
+                         f"[{-num_layers}, {num_layers - 1}] (or None for all layers); got {layer!r}.")
     mask[layer % num_layers] = True
     return mask
 
