@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from data.file_modes import usual_folder_mode
+from data.file_modes import give_usual_mode, usual_folder_mode
 from model.checkpoint import write_json_atomic
 from model.leftovers import remove_stale_temporaries, writer_tag
 
@@ -92,7 +92,10 @@ def save_resume_state(
         write_json_atomic(os.path.join(staging, "state.json"), dict(info, optimizer=optimizer_meta))
         if tokenizer is not None:
             tokenizer.save(os.path.join(staging, "tokenizer.json"))
-        os.chmod(staging, usual_folder_mode())  # mkdtemp's 0700 would hide the state from other users
+        # mkdtemp's 0700 (and safetensors' 0600 file) would hide the state from other users.
+        os.chmod(staging, usual_folder_mode())
+        for name in os.listdir(staging):
+            give_usual_mode(os.path.join(staging, name))
         previous = path + ".previous"
         if os.path.exists(path):
             if os.path.exists(previous):

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from data.corpus import Corpus
 from data.tokenizer import WordTokenizer
 from model.config import ModelConfig
+from model.leftovers import claim_output, release_output
 from model.training import TrainConfig, train
 
 LOGGER = logging.getLogger("memory_lab.training")
@@ -151,7 +152,13 @@ def _run(job: TrainingJob, tokenizer: WordTokenizer) -> None:
                 reason = reason or _stop_reason(job)
                 return reason is not None
 
-            train(config, job.corpus, tokenizer, should_stop=should_stop, on_log=on_log)
+            # The folder records this server as its writer until the run ends: if the server is killed
+            # first, the next discovery (ui/model_store.py) sees a dead writer and frees the name.
+            claim_output(out)
+            try:
+                train(config, job.corpus, tokenizer, should_stop=should_stop, on_log=on_log)
+            finally:
+                release_output(out)
             if os.path.isfile(os.path.join(out, "config.json")):
                 job.finished_archs.append(arch)
             else:
