@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional
 
+from data.echo import shown
 from data.tokenizer import WordTokenizer
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.span import MemorySpan, memory_span
@@ -114,25 +115,27 @@ def build_ladder(tokenizer: WordTokenizer, spec: LadderSpec = LadderSpec()) -> l
         raise ValueError(f"rungs must be in [1, {len(spec.fillers) + 1}] for {len(spec.fillers)} fillers; got {spec.rungs}. Pass more fillers or fewer rungs.")
     encoded = tokenizer.encode(spec.sentence)
     if spec.source_word not in encoded.tokens:
-        raise ValueError(f"The source word {spec.source_word!r} is not a token of the sentence {spec.sentence!r}; tokens are {encoded.tokens}.")
+        raise ValueError(f"The source word {shown(spec.source_word)} is not a token of the sentence {shown(spec.sentence)}; tokens are {shown(encoded.tokens)}.")
     source = encoded.tokens.index(spec.source_word)
     if spec.target_position is None:
         after = [i for i, token in enumerate(encoded.tokens) if token == spec.target_word and i > source]
         if not after:
-            raise ValueError(f"The target word {spec.target_word!r} must follow the source {spec.source_word!r} in {spec.sentence!r}.")
+            raise ValueError(f"The target word {shown(spec.target_word)} must follow the source {shown(spec.source_word)} in {shown(spec.sentence)}.")
         target = after[0]
     elif source < spec.target_position < len(encoded.tokens):
         target = spec.target_position
     else:
         raise ValueError(f"target_position must be a word index in [{source + 1}, {len(encoded.tokens) - 1}] (after the source); got {spec.target_position}.")
     insert_after = source if spec.insert_after is None else spec.insert_after
+    if target == source + 1 and spec.insert_after is None:
+        raise ValueError(f"The source word {shown(spec.source_word)} is right before the target {shown(spec.target_word)}: there is no room between the words to insert clauses. Use a sentence with at least one word between them.")
     if not source <= insert_after < target - 1:
         raise ValueError(f"insert_after must be a word index in [{source}, {target - 2}] (between source and target); got {insert_after}.")
     forbidden = {spec.source_word, spec.target_word, spec.contrast_word}
     for filler in spec.fillers:
         clash = forbidden.intersection(tokenizer.encode(filler).tokens)
         if not filler.strip() or clash:
-            raise ValueError(f"Filler {filler!r} must be non-empty and must not contain {sorted(clash) or 'nothing'}: the distance would be ambiguous.")
+            raise ValueError(f"Filler {shown(filler)} must be non-empty and must not contain {sorted(clash) or 'nothing'}: the distance would be ambiguous.")
     cut = encoded.offsets[insert_after][1]
     rungs = []
     for count in range(spec.rungs):
