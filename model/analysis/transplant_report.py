@@ -98,6 +98,28 @@ def prepare_pair(
     return factual, swapped, spans
 
 
+def default_counterfactual(tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS) -> tuple[str, tuple[int, int]] | None:
+    """The text with its first title-and-name cue gender-swapped, and that cue's span; None when it has no cue.
+
+    Example:
+        >>> default_counterfactual(tokenizer, "Mr. Robert is going on a vacation with his wife")
+        ('Mrs. Mary is going on a vacation with his wife', (0, 3))
+    """
+    factual = prepare_input(tokenizer, text, max_words)
+    span = default_cue_span(factual.tokens)
+    if span is None:
+        return None
+    offsets = [tuple(offset) for offset in factual.encoded.offsets]
+    return replace_span(factual.text, offsets, span, default_replacement(factual.tokens, span)), span
+
+
+def default_target(tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS) -> tuple[int, str, str] | None:
+    """(index, word, contrast) of the first gendered pronoun after the text's cue (his -> her, she -> he, ...), or None."""
+    factual = prepare_input(tokenizer, text, max_words)
+    span = default_cue_span(factual.tokens)
+    return contrast_pair(factual.tokens, after=0 if span is None else span[1])
+
+
 def _numbered(tokens: list[str]) -> str:
     shown = " ".join(f"{index}:{token}" for index, token in enumerate(tokens[:30]))
     return shown + (" ..." if len(tokens) > 30 else "")
