@@ -26,9 +26,13 @@ from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces
 from model.language_model import LanguageModel
 
-# What each span method measures, in words for the page (the ui shows them).
+# The span methods of span_attribution and the signed ones among them.
 SPAN_METHODS = ("swap", "occlusion", "ig", "gradxinput", "grad")
 SIGNED_METHODS = ("swap", "occlusion", "ig", "gradxinput")
+# The smallest swap effect at the shortest rung that counts as a memory to follow, in nats: the swap changes the
+# odds of target over contrast by e^0.5 = 1.65 times. Lower than span.CLEAR_CONTRAST_NATS (1 nat) because a swap
+# effect is a difference of two contrasts on the same words, so the model's lexical habits cancel out of it.
+CLEAR_EFFECT_NATS = 0.5
 
 
 def _device(model: LanguageModel) -> torch.device:
@@ -282,3 +286,21 @@ def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair
     effect = [a - b for a, b in zip(factual.contrast, counterfactual.contrast)]
     return {"distances": factual.distances, "factual": factual.contrast, "counterfactual": counterfactual.contrast,
             "effect": effect, "influence": factual.influence, "source": pair.tokens[end], "fillers": len(factual.rungs) - 1}
+
+
+def swap_span(distances: Sequence[float], effect: Sequence[float], cue: str, target: str) -> dict:
+    """The memory span of a swap ladder (:func:`model.analysis.span.memory_span` on the swap effect).
+
+    "none measurable" when the effect at the shortest rung is below :data:`CLEAR_EFFECT_NATS`.
+
+    Returns:
+        MemorySpan.to_json(): value (words or None), beyond, display, definition, measurable, threshold, ...
+
+    Example:
+        >>> swap_span([6, 17, 27], [1.6, 1.1, 0.7], "Mr. Robert", "his")["display"]
+        '24.5 words'
+    """
+    from model.analysis.span import memory_span
+
+    return memory_span(distances, effect, quantity="swap effect", described_as="the swap effect f(text) - f(counterfactual)",
+                       source=repr(cue), target=repr(target), threshold=CLEAR_EFFECT_NATS).to_json()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_replacement, replace_span
+from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_replacement, find_span, replace_span, tokenize
 from data.tokenizer import WordTokenizer
 from model.analysis.inputs import prepare_input
 from model.analysis.targets import word_id
@@ -130,6 +130,28 @@ def _target_after(tokens: list[str], after: int, target: str | None, contrast: s
         contrast = found[2]
     later = [index for index in range(after, len(tokens)) if tokens[index] == target]
     return (later[0] if later else len(tokens)), target, contrast
+
+
+def counterfactual_text(text: str, cue: str, replacement: str) -> str:
+    """``text`` with its first occurrence of the cue words replaced (a preset's "letters" -> "letter").
+
+    Raises:
+        ValueError: the cue's words do not occur in the text.
+
+    Example:
+        >>> counterfactual_text("The letters were sent.", "letters", "letter")
+        'The letter were sent.'
+    """
+    tokens = tokenize(text)
+    span = find_span(tokens, tokenize(cue))
+    if span is None:
+        raise ValueError(f"The cue {cue!r} does not occur in {text[:80]!r}; name words of the sentence.")
+    offsets, position = [], 0
+    for token in tokens:  # the tokenizer's split keeps every token as typed, in order
+        start = text.index(token, position)
+        offsets.append((start, start + len(token)))
+        position = start + len(token)
+    return replace_span(text, offsets, span, replacement)
 
 
 def build_pair(

@@ -10,9 +10,9 @@ from torch.nn import functional
 from model.analysis.influence import word_influence
 from model.analysis.lesson import (
     SPAN_METHODS, cell_difference_units, cell_story, cue_swap, expectations, lesson_spans, prediction_log_probs,
-    safe_fillers, span_attribution, swap_ladder,
+    safe_fillers, span_attribution, swap_ladder, swap_span,
 )
-from model.analysis.lesson_pair import build_pair, cue_parts
+from model.analysis.lesson_pair import build_pair, counterfactual_text, cue_parts
 from model.analysis.targets import TargetSpec, resolve_targets
 from model.analysis.traces import compute_traces
 from model.checkpoint import load_checkpoint
@@ -185,3 +185,19 @@ def test_swap_ladder_effect_is_factual_minus_counterfactual(lstm):
 def test_safe_fillers_drop_clauses_with_the_compared_words():
     fillers = ("after the dinner was over,", "as the rain kept falling,", "when his train had left,")
     assert safe_fillers(fillers, ["was", "his"]) == ("as the rain kept falling,",)
+
+
+def test_swap_span_reads_half_of_a_clear_effect_only():
+    assert swap_span([6, 17, 27], [1.6, 1.1, 0.7], "Mr. Robert", "his")["value"] == pytest.approx(24.5)
+    growing = swap_span([6, 17, 27], [0.6, 1.1, 1.7], "Mr. Robert", "his")
+    assert growing["value"] is None and growing["beyond"] and growing["display"] == "> 27 words"
+    faint = swap_span([6, 17, 27], [0.3, 1.1, 0.7], "Mr. Robert", "his")
+    assert not faint["measurable"] and faint["display"].startswith("none measurable")
+
+
+def test_counterfactual_text_swaps_the_named_cue():
+    assert counterfactual_text("The letters that he wrote were sent.", "letters", "letter") == "The letter that he wrote were sent."
+    assert counterfactual_text('and said, " I am happy .', '"', "that") == "and said, that I am happy ."
+    assert counterfactual_text(SEED, "Mr. Robert", "Mrs. Mary").startswith("Mrs. Mary is going")
+    with pytest.raises(ValueError, match="does not occur"):
+        counterfactual_text(SEED, "Lady Anne", "Sir John")
