@@ -8,6 +8,7 @@ import streamlit as st
 from ui import view_train
 from ui.context import Context, sentence_box, sidebar
 from ui.guard import run_view
+from ui.lecture.page import lecture_requested, lecture_switch, render_lecture
 from ui.markup import md
 from ui.model_store import ModelEntry
 from ui.presenter import apply_presenter_style
@@ -79,6 +80,8 @@ def _checked_sentence(chosen: list[ModelEntry]) -> CheckedText | None:
 
 
 def _page() -> None:
+    with st.sidebar:
+        lecture_switch()
     root, entries, chosen, presenter = sidebar()
     with st.sidebar:
         view_train.sidebar_status()
@@ -102,5 +105,7 @@ def _page() -> None:
 
 def main() -> None:
     """Draw the whole page once (Streamlit calls this on every rerun); nothing escapes as a traceback."""
-    st.set_page_config(page_title="Memory Lab", page_icon="🧠", layout="wide")
-    run_view("The page", _page)
+    lecture = lecture_requested()  # ?lesson=... opens the lecture (ui/lecture), with the sidebar out of the way
+    st.set_page_config(page_title="Memory Lab · lecture" if lecture else "Memory Lab", page_icon="🧠", layout="wide",
+                       initial_sidebar_state="collapsed" if lecture else "auto")
+    run_view("The page", render_lecture if lecture else _page)
