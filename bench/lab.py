@@ -1,87 +1,163 @@
-"""Wall time and final curves of the default long-range lab (target: at most 2 minutes on 2 CPU cores).
+"""The long-range lab's claim on both instruction sets, and the speed-up of training the seeds batched.
 
-    python -m bench.lab [--gru] [--json] [--seeds 0 1 2]
+    python -m bench.lab [--seeds 16] [--speed-seeds 8] [--speed-steps 20] [--json]
 
-Runs model.lab.run_lab with its default settings (an RNN and an LSTM of 64 hidden
-units trained one after the other), prints one line per measured curve while it
-trains, then a table: accuracy at the dependent word per lag for each model, the
-chance level, the lags where each model's accuracy first falls below 0.9 and 0.6,
-and the wall time, split into training per model and the rest (corpus, vocabulary,
-first-call imports). Exits with status 1 when the wall time exceeds --budget or the
-lab's claim fails: the LSTM must reach >= 0.95 at some lag where the RNN is <= 0.65.
+1. The claim check, once per instruction set. Each run is `python -m model.lab --seeds N --json`
+   in a child process whose environment is set before Python starts:
+       default  ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA unset (the machine's best)
+       avx2     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+   The child reports the capability torch actually used (torch.backends.cpu.get_cpu_capability()).
+   Claim: at every lag >= 30 the LSTM reaches accuracy >= 0.9 and the RNN stays <= 0.65, each
+   for at least 15 of 16 seeds (model.lab.claim_check).
+2. The speed-up, measured side by side in this process with the default lab's sizes and data:
+   S seeds trained as one batched run (model.batched_training.train_batched) against the same
+   S seeds trained one after the other as ordinary LanguageModels (nn.RNN / nn.LSTM,
+   clip_grad_norm_, torch.optim.SGD: model.batched_training.train_alone), same steps, same
+   threads. Reported as ratios; absolute times do not carry between machines.
 
-With several --seeds the whole lab (corpus, initial weights, batch order) is run once
-per seed, one after the other, and a last table shows whether the claim holds for each:
-a lab that only works for one seed would not be worth showing in a classroom.
+Exits with status 1 when the claim fails under either instruction set or the speed-up at S
+seeds is below --target-speedup.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
+from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from model.cli_common import positive_float, print_json  # noqa: E402
-from model.lab import LabConfig, LabResult, run_lab  # noqa: E402
-from model.lab_cli import curve_table  # noqa: E402
+from model.cli_common import positive_float, positive_int, print_json  # noqa: E402
+from model.lab import LabConfig, claim_check  # noqa: E402
+
+ISA_ENVIRONMENTS = {
+    "default": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+_ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 
-def claim_holds(result: LabResult) -> list[int]:
-    """Lags where the LSTM is >= 0.95 while the RNN is <= 0.65 (empty: the claim fails)."""
-    if "rnn" not in result.runs or "lstm" not in result.runs:
-        return []
-    rnn, lstm = result.runs["rnn"].curve.accuracy, result.runs["lstm"].curve.accuracy
-    return [lag for lag in rnn if rnn[lag] <= 0.65 and lstm[lag] >= 0.95]
+def isa_environment(name: str) -> dict[str, str]:
+    """This process's environment with the instruction-set variables of ``name`` (and no others of them)."""
+    env = {key: value for key, value in os.environ.items() if key not in _ISA_VARIABLES}
+    env.update(ISA_ENVIRONMENTS[name])
+    return env
 
 
-def run_once(config: LabConfig, budget: float) -> tuple[LabResult, float, list[int]]:
-    """One lab run with progress on stderr; prints its table and returns (result, wall seconds, claim lags)."""
-    start = time.perf_counter()
+def run_lab_child(isa: str, seeds: int, threads: int | None) -> dict[str, Any]:
+    """`python -m model.lab --seeds N --json` under instruction set ``isa``; its parsed summary."""
+    command = [sys.executable, "-m", "model.lab", "--seeds", str(seeds), "--json", "--quiet"]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    done = subprocess.run(command, cwd=ROOT, env=isa_environment(isa), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` under {isa} failed with status {done.returncode}:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
 
-    def progress(name, step, curve) -> None:
-        points = " ".join(f"{lag}:{value:.2f}" for lag, value in curve.accuracy.items())
-        print(f"[{time.perf_counter() - start:6.1f} s] {name:>4} step {step:5d}  {points}", file=sys.stderr, flush=True)
 
-    result = run_lab(config, on_progress=progress)
-    wall = time.perf_counter() - start
-    print(f"lab seed {config.seed} on {os.cpu_count()} CPU cores, torch threads {config.threads}: wall time {wall:.1f} s (target <= {budget:.0f} s)")
-    training = {name: run.train_seconds for name, run in result.runs.items()}
-    print("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in training.items())
-          + f", other {wall - sum(training.values()):.1f} s (corpus, vocabulary, imports)")
-    print("\n".join(curve_table(result)))
-    lags = claim_holds(result)
-    print(f"LSTM >= 0.95 where RNN <= 0.65 at lags: {lags if lags else 'none (claim fails)'}\n")
-    return result, wall, lags
+def claim_lines(isa: str, summary: dict[str, Any]) -> list[str]:
+    """The claim check of one child run as text: per lag >= 30 each side's count, then the verdict."""
+    models = summary["models"]
+    claim = claim_check({name: models[name]["accuracy_by_seed"] for name in ("rnn", "lstm")})
+    seeds = claim.seeds
+    lines = [f"{isa}: torch capability {summary['isa']}, {summary['torch_threads']} threads, {seeds} seeds; wall {summary['wall_seconds']:.1f} s "
+             f"(expected {summary['plan']['expected_seconds']:.1f} s from one timed step), "
+             + ", ".join(f"{name} {1000 * models[name]['seconds_per_step']:.0f} ms per step" for name in models)]
+    rows = {name: {share["lag"]: share for share in models[name]["lags"]} for name in ("rnn", "lstm")}
+    lines.append("  lag   LSTM >= 0.9   RNN <= 0.65   LSTM mean [min, max]   RNN mean [min, max]")
+    for lag in summary["config"]["eval_lags"]:
+        lstm, rnn = rows["lstm"][lag], rows["rnn"][lag]
+        rnn_below = sum(curve[str(lag)] <= 0.65 for curve in models["rnn"]["accuracy_by_seed"].values())
+        lines.append(f"  {lag:>3}   {lstm['learned']:>2} of {seeds:<6} {rnn_below:>2} of {seeds:<6}  "
+                     f"{lstm['mean_accuracy']:.2f} [{lstm['min_accuracy']:.2f}, {lstm['max_accuracy']:.2f}]     "
+                     f"{rnn['mean_accuracy']:.2f} [{rnn['min_accuracy']:.2f}, {rnn['max_accuracy']:.2f}]")
+    lines.append(f"  claim at lags {list(claim.lags)}: LSTM >= 0.9 for {claim.lstm_learned} of {seeds} seeds, RNN <= 0.65 for "
+                 f"{claim.rnn_below} of {seeds} (worst lag; {claim.required} needed): {'holds' if claim.holds else 'FAILS'}")
+    return lines
+
+
+def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
+    """Seconds of S seeds trained batched vs one after the other, per architecture, default lab sizes and data."""
+    import torch
+
+    from data.long_lag import build_corpus
+    from data.tokenizer import WordTokenizer
+    from model.batched_recurrent import BatchedRecurrentLM
+    from model.batched_training import stack_rows, train_alone, train_batched
+
+    torch.set_num_threads(threads)
+    config = LabConfig(seeds=seeds)
+    corpus = build_corpus(config.corpus_spec())
+    tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
+    paragraphs = list(tokenizer.iter_ids(corpus.splits["train"]))
+    seed_list = config.seed_list()
+    rows = stack_rows(paragraphs, seed_list, config.batch_size, steps + 1, config.bptt)  # one extra window: the warm-up step
+    results = {}
+    for arch in config.archs:
+        def fresh() -> BatchedRecurrentLM:
+            return BatchedRecurrentLM(arch, seed_list, tokenizer.vocab_size, config.embedding_size, config.hidden_size(arch, tokenizer.vocab_size),
+                                      embedding_init=config.embedding_init, forget_bias=config.forget_bias)
+
+        train_batched(fresh(), rows, 1, config.bptt, config.lr, config.clip)  # warm-up: first-call costs stay out of both timings
+        start = time.perf_counter()
+        train_batched(fresh(), rows, steps, config.bptt, config.lr, config.clip)
+        batched = time.perf_counter() - start
+        models = fresh()
+        alone_models = [models.to_language_model(index) for index in range(seeds)]
+        train_alone(models.to_language_model(0), rows[0], 1, config.bptt, config.lr, config.clip)  # warm-up
+        start = time.perf_counter()
+        for index, model in enumerate(alone_models):
+            train_alone(model, rows[index], steps, config.bptt, config.lr, config.clip)
+        separate = time.perf_counter() - start
+        results[arch] = {"batched_seconds": round(batched, 3), "separate_seconds": round(separate, 3), "speedup": round(separate / batched, 2)}
+    both_batched = sum(r["batched_seconds"] for r in results.values())
+    both_separate = sum(r["separate_seconds"] for r in results.values())
+    return {"seeds": seeds, "steps": steps, "threads": threads, "archs": results, "speedup": round(both_separate / both_batched, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the default lab (once per seed) and report wall times and curves."""
+    """Run the claim check under both instruction sets and the batched-vs-separate timing."""
     parser = argparse.ArgumentParser(prog="python -m bench.lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gru", action="store_true", help="also train the GRU (not part of the 2-minute target)")
-    parser.add_argument("--budget", type=positive_float, default=120.0, help="wall-time target in seconds (default 120)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[LabConfig().seed],
-                        help=f"run the lab once per seed, one after the other (default: the lab's own seed, {LabConfig().seed})")
-    parser.add_argument("--json", action="store_true", help="print each lab summary as JSON after its table")
+    parser.add_argument("--seeds", type=positive_int, default=16, help="seeds per architecture for the claim check (default 16)")
+    parser.add_argument("--isas", nargs="+", choices=list(ISA_ENVIRONMENTS), default=list(ISA_ENVIRONMENTS), help="instruction sets to check (default: both)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads of the lab runs (default: the lab's own)")
+    parser.add_argument("--speed-seeds", type=positive_int, default=8, help="seeds of the batched-vs-separate timing (default 8)")
+    parser.add_argument("--speed-steps", type=positive_int, default=20, help="training steps of each timed run (default 20)")
+    parser.add_argument("--speed-threads", type=positive_int, default=1, help="torch threads of the timing, both sides (default 1)")
+    parser.add_argument("--target-speedup", type=positive_float, default=3.0, help="speed-up the batched run must reach (default 3)")
+    parser.add_argument("--skip-claim", action="store_true", help="only time batched against separate runs")
+    parser.add_argument("--json", action="store_true", help="also print everything measured as JSON")
     args = parser.parse_args(argv)
-    archs = ("rnn", "lstm", "gru") if args.gru else ("rnn", "lstm")
-    verdicts = []
-    for seed in args.seeds:
-        result, wall, lags = run_once(LabConfig(archs=archs, seed=seed), args.budget)
-        if args.json:
-            print_json(result.summary())
-        rnn, lstm = result.runs["rnn"].curve, result.runs["lstm"].curve
-        verdicts.append((seed, wall, lags, rnn.first_lag_below(0.6), lstm.first_lag_below(0.9)))
-    if len(verdicts) > 1:
-        print("seed   wall (s)   claim lags (LSTM >= 0.95, RNN <= 0.65)   RNN first below 0.6   LSTM first below 0.9")
-        for seed, wall, lags, rnn_below, lstm_below in verdicts:
-            print(f"{seed:>4} {wall:>10.1f}   {str(lags) if lags else 'none (fails)':<40} {str(rnn_below):>19} {str(lstm_below):>20}")
-        held = sum(1 for _, _, lags, _, _ in verdicts if lags)
-        print(f"claim holds for {held} of {len(verdicts)} seeds")
-    return 0 if all(lags and wall <= args.budget for _, wall, lags, _, _ in verdicts) else 1
+    report: dict[str, Any] = {"claim": {}, "speed": None}
+    ok = True
+    if not args.skip_claim:
+        for isa in args.isas:
+            summary = run_lab_child(isa, args.seeds, args.threads)
+            print("\n".join(claim_lines(isa, summary)), flush=True)
+            claim = claim_check({name: summary["models"][name]["accuracy_by_seed"] for name in ("rnn", "lstm")})
+            report["claim"][isa] = {"capability": summary["isa"], "claim": claim.to_dict(), "wall_seconds": summary["wall_seconds"],
+                                    "plan": summary["plan"], "lags": {name: summary["models"][name]["lags"] for name in ("rnn", "lstm")}}
+            ok = ok and claim.holds
+        if len(args.isas) > 1:
+            held = [isa for isa in args.isas if report["claim"][isa]["claim"]["holds"]]
+            print(f"claim holds under {len(held)} of {len(args.isas)} instruction sets ({', '.join(held) if held else 'none'})\n")
+    speed = measure_speedup(args.speed_seeds, args.speed_steps, args.speed_threads)
+    report["speed"] = speed
+    print(f"speed-up of {speed['seeds']} seeds trained batched over {speed['seeds']} separate runs ({speed['steps']} steps each, "
+          f"{speed['threads']} thread(s), measured side by side in this process):")
+    for arch, numbers in speed["archs"].items():
+        print(f"  {arch}: batched {numbers['batched_seconds']:.2f} s, separate {numbers['separate_seconds']:.2f} s -> {numbers['speedup']:.2f}x")
+    print(f"  both: {speed['speedup']:.2f}x (target >= {args.target_speedup:g}x)")
+    ok = ok and speed["speedup"] >= args.target_speedup
+    if args.json:
+        print_json(report)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ Lag distributions (:class:`LagDistribution`):
                 ``blocks`` equal to the training batch size, each batch row (a
                 contiguous stretch of the stream, see data/batching.py) meets short
                 lags first and long lags later.
+    two_bands   with probability ``short_share`` a short lag, uniform in [low, short_high];
+                otherwise a long one, uniform in [long_low, high]; never one in between.
+                Short gaps to learn the task from, long gaps to need a memory, and no
+                stepping stones from one to the other.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 
 from data.corpus import Corpus, split_paragraphs
 
-LAG_KINDS = ("fixed", "uniform", "loguniform", "curriculum")
+LAG_KINDS = ("fixed", "uniform", "loguniform", "curriculum", "two_bands")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class LagDistribution:
         high: the longest lag (ignored by "fixed").
         blocks: curriculum only: how many ramps the corpus holds.
         ramp: curriculum only: share of each block over which the upper bound rises.
+        short_high, long_low, short_share: two_bands only: the short band is [low, short_high],
+            the long band [long_low, high], and a lag is short with probability short_share.
     """
 
     kind: str = "loguniform"
@@ -109,6 +115,9 @@ class LagDistribution:
     high: int = 60
     blocks: int = 1
     ramp: float = 0.5
+    short_high: int = 5
+    long_low: int = 30
+    short_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.kind not in LAG_KINDS:
@@ -121,6 +130,12 @@ class LagDistribution:
             raise ValueError(f"blocks must be at least 1; got {self.blocks}.")
         if not 0.0 < self.ramp <= 1.0:
             raise ValueError(f"ramp must be in (0, 1]; got {self.ramp}.")
+        if self.kind == "two_bands":
+            if not self.low <= self.short_high < self.long_low <= self.high:
+                raise ValueError(f"two_bands needs low <= short_high < long_low <= high; got low={self.low}, short_high={self.short_high}, "
+                                 f"long_low={self.long_low}, high={self.high}. Widen the gap between the bands or raise high.")
+            if not 0.0 <= self.short_share <= 1.0:
+                raise ValueError(f"short_share must be in [0, 1]; got {self.short_share}.")
 
     @property
     def support(self) -> tuple[int, int]:
@@ -135,6 +150,8 @@ class LagDistribution:
             return rng.randint(self.low, self.high)
         if self.kind == "loguniform":
             return min(self.high, int(math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))))
+        if self.kind == "two_bands":
+            return rng.randint(self.low, self.short_high) if rng.random() < self.short_share else rng.randint(self.long_low, self.high)
         block_size = max(1, math.ceil(count / self.blocks))
         progress = (index % block_size) / block_size  # 0 at a block's start, -> 1 at its end
         upper = self.low + round((self.high - self.low) * min(1.0, progress / self.ramp))

@@ -9,12 +9,13 @@ family's closing words ("his" vs "her"; ")" vs "]" vs "}"). A uniform guess is r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from data.long_lag import LagSequence
 from data.tokenizer import WordTokenizer
+from model.batched_recurrent import BatchedRecurrentLM
 from model.language_model import LanguageModel
 
 
@@ -58,6 +59,44 @@ def _sequence_ids(tokenizer: WordTokenizer, tokens: tuple[str, ...] | list[str])
     return ids
 
 
+def _group(sequences: list[LagSequence]) -> dict[tuple[int, str], list[LagSequence]]:
+    if not sequences:
+        raise ValueError("Pass at least one evaluation sequence.")
+    groups: dict[tuple[int, str], list[LagSequence]] = {}
+    for sequence in sequences:
+        groups.setdefault((sequence.lag, sequence.cue_type), []).append(sequence)
+    return groups
+
+
+def _count_correct(
+    groups: dict[tuple[int, str], list[LagSequence]],
+    tokenizer: WordTokenizer,
+    device: torch.device,
+    last_logits: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[tuple[int, str], torch.Tensor]:
+    """(lag, cue) -> right answers per model [M], with ``last_logits(ids [N, lag + 1]) -> [M, N, V]``."""
+    correct = {}
+    for (lag, cue), group in groups.items():
+        ids = torch.tensor([[tokenizer.eos_id] + _sequence_ids(tokenizer, s.tokens[:lag]) for s in group], device=device)  # [N, lag + 1]
+        alternatives = torch.tensor(_sequence_ids(tokenizer, group[0].alternatives), device=device)  # [K]
+        answers = torch.tensor([group[0].alternatives.index(s.answer) for s in group], device=device)  # [N]
+        chosen = last_logits(ids)[..., alternatives].argmax(dim=-1)  # [M, N]
+        correct[(lag, cue)] = (chosen == answers).sum(dim=-1).cpu()  # [M]
+    return correct
+
+
+def _curve(groups: dict[tuple[int, str], list[LagSequence]], correct: dict[tuple[int, str], int]) -> LagCurve:
+    accuracy, chance, count, by_cue = {}, {}, {}, {}
+    for lag in sorted({lag for lag, _ in groups}):
+        keys = [key for key in groups if key[0] == lag]
+        count[lag] = sum(len(groups[key]) for key in keys)
+        accuracy[lag] = sum(correct[key] for key in keys) / count[lag]
+        chance[lag] = sum(len(groups[key]) / len(groups[key][0].alternatives) for key in keys) / count[lag]
+        for key in keys:
+            by_cue.setdefault(key[1], {})[lag] = correct[key] / len(groups[key])
+    return LagCurve(accuracy, by_cue, chance, count)
+
+
 @torch.no_grad()
 def lag_accuracy(model: LanguageModel, tokenizer: WordTokenizer, sequences: list[LagSequence]) -> LagCurve:
     """Accuracy at the dependent word for each lag (one forward pass per lag and cue family).
@@ -75,33 +114,35 @@ def lag_accuracy(model: LanguageModel, tokenizer: WordTokenizer, sequences: list
     Returns:
         A :class:`LagCurve`.
     """
-    if not sequences:
-        raise ValueError("Pass at least one evaluation sequence.")
-    groups: dict[tuple[int, str], list[LagSequence]] = {}
-    for sequence in sequences:
-        groups.setdefault((sequence.lag, sequence.cue_type), []).append(sequence)
+    groups = _group(sequences)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    correct: dict[tuple[int, str], int] = {}
+
+    def last_logits(ids: torch.Tensor) -> torch.Tensor:
+        features, _ = model.features(ids)  # [N, lag + 1, H]
+        return model.logits_from_features(features[:, -1]).unsqueeze(0)  # [1, N, V]
+
     try:
-        for (lag, cue), group in groups.items():
-            ids = torch.tensor([[tokenizer.eos_id] + _sequence_ids(tokenizer, s.tokens[:lag]) for s in group], device=device)  # [N, lag + 1]
-            alternatives = torch.tensor(_sequence_ids(tokenizer, group[0].alternatives), device=device)  # [K]
-            answers = torch.tensor([group[0].alternatives.index(s.answer) for s in group], device=device)  # [N]
-            features, _ = model.features(ids)  # [N, lag + 1, H]
-            logits = model.logits_from_features(features[:, -1])  # [N, V]
-            chosen = logits[:, alternatives].argmax(dim=-1)  # [N]
-            correct[(lag, cue)] = int((chosen == answers).sum())
+        correct = _count_correct(groups, tokenizer, next(model.parameters()).device, last_logits)
     finally:
         if was_training:
             model.train()
-    accuracy, chance, count, by_cue = {}, {}, {}, {}
-    for lag in sorted({lag for lag, _ in groups}):
-        keys = [key for key in groups if key[0] == lag]
-        count[lag] = sum(len(groups[key]) for key in keys)
-        accuracy[lag] = sum(correct[key] for key in keys) / count[lag]
-        chance[lag] = sum(len(groups[key]) / len(groups[key][0].alternatives) for key in keys) / count[lag]
-        for key in keys:
-            by_cue.setdefault(key[1], {})[lag] = correct[key] / len(groups[key])
-    return LagCurve(accuracy, by_cue, chance, count)
+    return _curve(groups, {key: int(value[0]) for key, value in correct.items()})
+
+
+@torch.no_grad()
+def batched_lag_accuracy(model: BatchedRecurrentLM, tokenizer: WordTokenizer, sequences: list[LagSequence]) -> list[LagCurve]:
+    """:func:`lag_accuracy` for each of the S models of a BatchedRecurrentLM, all read in one pass per lag and cue.
+
+    Returns:
+        One :class:`LagCurve` per model, in the order of ``model.seeds``.
+    """
+    groups = _group(sequences)
+    count = model.num_models
+
+    def last_logits(ids: torch.Tensor) -> torch.Tensor:
+        features, _ = model.time_major_features(ids.unsqueeze(0).expand(count, -1, -1))  # [lag + 1, S, N, H]
+        return model.logits_from_features(features[-1])  # [S, N, V]
+
+    correct = _count_correct(groups, tokenizer, model.embedding.device, last_logits)
+    return [_curve(groups, {key: int(value[index]) for key, value in correct.items()}) for index in range(count)]

@@ -1,8 +1,8 @@
-"""Long-range lab: train an RNN and an LSTM live and watch accuracy-vs-lag curves form; effective-context chart.
+"""Long-range lab: train S seeds of an RNN and of an LSTM live and watch per-lag bands form; effective-context chart.
 
 The lab (model/lab.py) runs in a daemon thread of the server process with a stop
 flag, so the page stays responsive and other sessions keep working. The page reads
-the job's latest curves every 1.5 seconds. Jobs live in a module-level registry keyed
+the job's latest shares every 1.5 seconds. Jobs live in a module-level registry keyed
 by the browser session, not in st.session_state; at most one lab runs per server
 process, and none while a Train-tab job is running (the cores are shared).
 """
@@ -21,8 +21,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from model.context import ContextResult
-from model.lab import LabConfig, LabResult, run_lab
-from model.lag_accuracy import LagCurve
+from model.lab import LEARNED, MEASURED, LabConfig, LabPlan, LabResult, LagShare, run_lab
 from ui import training_jobs
 from ui.charts import show_chart
 from ui.markup import md
@@ -31,6 +30,7 @@ from ui.settings import ARCH_COLOURS
 
 LOGGER = logging.getLogger("memory_lab.lab")
 HEARTBEAT_TIMEOUT_S = 60.0
+MAX_SEEDS = 16
 
 
 @dataclass
@@ -38,9 +38,10 @@ class LabJob:
     """One lab run and what the page draws from it.
 
     Attributes:
-        curves: model name -> (training step, accuracy by lag) of its latest measurement.
-        chance: lag -> chance accuracy (uniform guess among each cue's closing words).
+        shares: architecture -> (training step, per-lag shares over the seeds) of its latest measurement.
+        plan: the expected time, measured before training (None until then).
         status: "running", then "finished", "stopped" or "failed".
+        ended: time.monotonic() when the run ended (the page's clock stops there).
         result: the finished run (trained models included) once done.
     """
 
@@ -48,16 +49,21 @@ class LabJob:
     config: LabConfig
     started: float = field(default_factory=time.monotonic)
     heartbeat: float = field(default_factory=time.monotonic)
-    curves: dict[str, tuple[int, dict[int, float]]] = field(default_factory=dict)
-    chance: dict[int, float] = field(default_factory=dict)
+    shares: dict[str, tuple[int, list[LagShare]]] = field(default_factory=dict)
+    plan: LabPlan | None = None
     status: str = "running"
     message: str = ""
+    ended: float | None = None
     result: LabResult | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds since the start, up to the end once the run has ended."""
+        return (self.ended if self.ended is not None else (time.monotonic() if now is None else now)) - self.started
 
 
 _JOBS: dict[str, LabJob] = {}
@@ -70,21 +76,25 @@ def _session_id() -> str:
 
 
 def _run(job: LabJob) -> None:
-    def on_progress(name: str, step: int, curve: LagCurve) -> None:
-        job.curves[name] = (step, dict(curve.accuracy))
-        job.chance = dict(curve.chance)
+    def on_plan(plan: LabPlan) -> None:
+        job.plan = plan
+
+    def on_progress(name: str, step: int, shares: list[LagShare]) -> None:
+        job.shares[name] = (step, shares)
 
     def should_stop() -> bool:
         # Stop on the button, or when nobody has looked at the page for a while (tab closed).
         return job.stop_event.is_set() or time.monotonic() - job.heartbeat > HEARTBEAT_TIMEOUT_S
 
     try:
-        job.result = run_lab(job.config, on_progress=on_progress, should_stop=should_stop)
-        job.status = "stopped" if should_stop() else "finished"
-        job.message = f"{len(job.result.runs)} model(s) trained in {job.result.wall_seconds:.0f} s."
+        job.result = run_lab(job.config, on_plan=on_plan, on_progress=on_progress, should_stop=should_stop)
+        job.status = job.result.status
+        job.message = f"{len(job.result.runs)} architecture(s) x {job.config.seeds} seeds trained in {job.result.wall_seconds:.0f} s."
     except Exception as error:  # noqa: BLE001 - shown on the page, traceback to the console
         LOGGER.error("lab failed:\n%s", traceback.format_exc())
         job.status, job.message = "failed", f"{type(error).__name__}: {error}"
+    finally:
+        job.ended = time.monotonic()
 
 
 def start_lab(session_id: str, config: LabConfig) -> LabJob:
@@ -95,7 +105,7 @@ def start_lab(session_id: str, config: LabConfig) -> LabJob:
     """
     with _LOCK:
         if any(job.running for job in _JOBS.values()):
-            raise RuntimeError("A long-range lab is already running on this server; wait until it finishes (about 2 minutes).")
+            raise RuntimeError("A long-range lab is already running on this server; wait until it finishes (its page shows the expected time).")
         training = training_jobs.job_for(session_id) or training_jobs.running_elsewhere(session_id)
         if training is not None and training.running:
             raise RuntimeError("A model is being trained on this server (Train tab); start the lab when it has finished.")
@@ -111,27 +121,43 @@ def lab_job(session_id: str) -> LabJob | None:
         return _JOBS.get(session_id)
 
 
-def curve_frame(curves: dict[str, tuple[int, dict[int, float]]]) -> pd.DataFrame:
-    """Rows (model, lag, accuracy, step) for the chart."""
-    rows = [{"model": name.upper(), "arch": name, "lag": lag, "accuracy": value, "step": step}
-            for name, (step, accuracy) in curves.items() for lag, value in sorted(accuracy.items())]
-    return pd.DataFrame(rows, columns=["model", "arch", "lag", "accuracy", "step"])
+def share_frame(shares: dict[str, tuple[int, list[LagShare]]]) -> pd.DataFrame:
+    """Rows (model, arch, lag, mean, low, high, learned_share, learned, seeds, step) for the charts."""
+    rows = [{"model": name.upper(), "arch": name, "lag": share.lag, "mean": share.mean_accuracy, "low": share.min_accuracy,
+             "high": share.max_accuracy, "learned_share": share.learned_share, "learned": share.learned, "seeds": share.seeds, "step": step}
+            for name, (step, lag_shares) in shares.items() for share in lag_shares]
+    return pd.DataFrame(rows, columns=["model", "arch", "lag", "mean", "low", "high", "learned_share", "learned", "seeds", "step"])
 
 
-def accuracy_chart(frame: pd.DataFrame, chance: dict[int, float]) -> alt.LayerChart:
-    """Accuracy (0-1) against lag, one line per model, the chance level per lag dashed."""
+def _colours(frame: pd.DataFrame) -> alt.Scale:
     names = sorted(frame["model"].unique()) if not frame.empty else []
-    colours = [ARCH_COLOURS.get(name.lower(), "#555555") for name in names]
-    lines = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("lag:Q", title="lag: tokens from the cue to the dependent word"),
-        y=alt.Y("accuracy:Q", title="accuracy at the dependent word", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", title="model", scale=alt.Scale(domain=names, range=colours)),
-        tooltip=["model", "lag", alt.Tooltip("accuracy:Q", format=".2f"), alt.Tooltip("step:Q", title="training step")],
-    )
+    return alt.Scale(domain=names, range=[ARCH_COLOURS.get(name.lower(), "#555555") for name in names])
+
+
+def band_chart(frame: pd.DataFrame, chance: dict[int, float]) -> alt.LayerChart:
+    """Accuracy (0-1) against lag: per model a band from the worst to the best seed and the seeds' mean; chance dashed."""
+    x = alt.X("lag:Q", title="lag: tokens from the cue to the dependent word")
+    colour = alt.Color("model:N", title="model", scale=_colours(frame))
+    tooltip = ["model", "lag", alt.Tooltip("mean:Q", format=".2f", title="mean accuracy"), alt.Tooltip("low:Q", format=".2f", title="worst seed"),
+               alt.Tooltip("high:Q", format=".2f", title="best seed"), alt.Tooltip("learned:Q", title="seeds that learned"),
+               alt.Tooltip("seeds:Q", title="seeds"), alt.Tooltip("step:Q", title="training step")]
+    band = alt.Chart(frame).mark_area(opacity=0.22).encode(x=x, y=alt.Y("low:Q", title="accuracy at the dependent word", scale=alt.Scale(domain=[0, 1])),
+                                                           y2="high:Q", color=colour, tooltip=tooltip)
+    mean = alt.Chart(frame).mark_line(point=True).encode(x=x, y="mean:Q", color=colour, tooltip=tooltip)
     chance_frame = pd.DataFrame({"lag": list(chance), "chance": list(chance.values())})
     baseline = alt.Chart(chance_frame).mark_line(strokeDash=[6, 4], color="#777777").encode(
         x="lag:Q", y="chance:Q", tooltip=["lag", alt.Tooltip("chance:Q", format=".2f")])
-    return alt.layer(lines, baseline).properties(title="Which closing word does the model expect, as the lag grows?", height=340)
+    return alt.layer(band, mean, baseline).properties(title="Which closing word does each seed expect, as the lag grows?", height=340)
+
+
+def learned_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Share of seeds (0-1) whose accuracy at a lag reached the learned threshold, per model."""
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("lag:Q", title="lag: tokens from the cue to the dependent word"),
+        y=alt.Y("learned_share:Q", title=f"share of seeds with accuracy >= {LEARNED}", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("model:N", title="model", scale=_colours(frame)),
+        tooltip=["model", "lag", alt.Tooltip("learned:Q", title="seeds that learned"), alt.Tooltip("seeds:Q", title="seeds")],
+    ).properties(title="How many seeds learned each lag?", height=220)
 
 
 def _chance_words(chance: dict[int, float]) -> str:
@@ -139,22 +165,45 @@ def _chance_words(chance: dict[int, float]) -> str:
     return " to ".join(f"{value:.2f}" for value in (values[0], values[-1])) if len(values) > 1 else f"{values[0]:.2f}"
 
 
+def measured_claim_text() -> str:
+    """The measured shares behind the lab's claim, in words (from model.lab.MEASURED, written by bench/lab.py)."""
+    m = MEASURED
+    return (f"Measured with {m['seeds']} seeds ({m['first_seed']}-{m['first_seed'] + m['seeds'] - 1}) under both instruction sets "
+            f"({' and '.join(m['isas'])}): at lags {m['lags'][0]}-{m['lags'][-1]} the LSTM reached accuracy >= {LEARNED} in "
+            f"{m['lstm_learned']} of {m['seeds']} seeds (worst lag), and the RNN stayed at or below 0.65 in {m['rnn_below']} of "
+            f"{m['seeds']} (worst lag){'' if m['claim_holds'] else '; this falls short of the 15 of 16 we aim for'}.")
+
+
 def _controls(session_id: str) -> None:
     left, right = st.columns(2)
-    gru = left.toggle("Also train a GRU", value=False, key="lab_gru", help="Adds about a third to the time.")
-    seed = right.number_input("Seed", min_value=0, max_value=9999, value=0, step=1, key="lab_seed",
-                              help="Seeds the generated text and the models; the same seed gives the same curves. The RNN's result "
-                                   "depends on it: in seven seeds we tried, the RNN stayed near chance at long lags for three "
-                                   "(0, 2, 3) and learned to hold the cue in the others; the LSTM learned every time.")
+    seeds = left.number_input("Seeds per model", min_value=1, max_value=MAX_SEEDS, value=LabConfig().seeds, step=1, key="lab_seeds",
+                              help="How many independent copies of each model train at once, each with its own starting weights and "
+                                   "its own order of the training paragraphs. More seeds: a surer answer, a longer run.")
+    first = right.number_input("First seed", min_value=0, max_value=9999, value=0, step=1, key="lab_first_seed",
+                               help="The seeds are this one and the following ones. " + measured_claim_text())
     if not st.button("Start the lab", type="primary", key="lab_start"):
         return
-    config = LabConfig(archs=("rnn", "lstm", "gru") if gru else ("rnn", "lstm"), seed=int(seed), threads=None)
+    config = LabConfig(seeds=int(seeds), first_seed=int(first), threads=None)
     try:
         start_lab(session_id, config)
     except RuntimeError as error:
         st.error(str(error), icon=":material/block:")
         return
     st.rerun()
+
+
+def _budget_line(job: LabJob) -> str:
+    """Status, steps, elapsed and expected seconds (from one timed step x steps)."""
+    steps = ", ".join(f"{name.upper()} step {step} of {job.config.steps}" for name, (step, _) in job.shares.items())
+    clock = f"{job.elapsed():.0f} s {'since start' if job.running else 'in all'}"
+    line = f"**Status:** {job.status}{' — ' + steps if steps else ''} ({clock})"
+    if job.plan is not None:
+        per_step = " and ".join(f"{name.upper()} {1000 * seconds:.0f} ms" for name, seconds in job.plan.seconds_per_step.items())
+        line += (f". Expected about {job.plan.expected_seconds:.0f} s: one step of {job.plan.seeds} seeds took {per_step} on this "
+                 f"server (timed before training) x {job.plan.steps} steps each, plus {job.plan.evaluations} measurements per model.")
+    else:
+        line += ". Timing one training step to estimate the run time…"
+    return line
 
 
 @st.fragment(run_every=1.5)
@@ -164,20 +213,25 @@ def _live_panel(session_id: str) -> None:
         return
     job.heartbeat = time.monotonic()
     config = job.config
-    steps = ", ".join(f"{name.upper()} step {step}" for name, (step, _) in job.curves.items())
-    st.markdown(f"**Status:** {job.status}{' — ' + steps if steps else ''} "
-                f"({time.monotonic() - job.started:.0f} s since start)")
-    if job.curves:
-        show_chart(accuracy_chart(curve_frame(job.curves), job.chance),
-                   f"What: accuracy at the dependent word (share of {config.eval_per_lag} held-out sequences per lag, 0 to 1) "
-                   f"against the lag (tokens from the cue to the dependent word), for models of {config.hidden_size} hidden "
-                   f"units trained on the same generated text with plain SGD (learning rate {config.lr:g}, gradients "
-                   f"clipped at norm {config.clip:g}). Method: the model reads the cue and the filler; it is right when it "
-                   f"ranks the correct closing word (his after Mr., her after Mrs., ) after ( ...) above the cue's other "
-                   f"closing words. Each curve is re-measured every {config.eval_every} training steps. Dashed line: "
-                   f"chance, {_chance_words(job.chance)} (a uniform guess: 1/2 for his/her, 1/3 for brackets; lags 1 and "
-                   f"2 hold brackets only, since 'Mr. Brown' takes 3 tokens).",
-                   key="lab_accuracy")
+    st.markdown(_budget_line(job))
+    if job.shares:
+        frame = share_frame(job.shares)
+        chance = {share.lag: share.chance for share in next(iter(job.shares.values()))[1]}
+        method = (f"{config.seeds} seeds per model (seeds {config.first_seed}-{config.first_seed + config.seeds - 1}), each with its own starting "
+                  f"weights and its own order of the same generated paragraphs; the LSTM has {config.lstm_hidden_size} hidden units and "
+                  f"the RNN as many parameters; plain SGD (learning rate {config.lr:g}, each seed's gradient clipped at norm "
+                  f"{config.clip:g}), {config.steps} steps. Method: a model reads the cue and the filler and is right when it ranks "
+                  f"the correct closing word (his after Mr., her after Mrs., ) after ( ...) above the cue's other closing words, "
+                  f"on {config.eval_per_lag} held-out sequences per lag; re-measured every {config.eval_every} steps.")
+        show_chart(band_chart(frame, chance),
+                   f"What: accuracy at the dependent word (share of held-out sequences, 0 to 1) against the lag (tokens from the cue "
+                   f"to the dependent word). Shaded band: from the worst to the best seed; line: the mean over the seeds. {method} "
+                   f"Dashed line: chance, {_chance_words(chance)} (a uniform guess: 1/2 for his/her, 1/3 for brackets; lags 1 and 2 "
+                   f"hold brackets only, since 'Mr. Brown' takes 3 tokens).", key="lab_bands")
+        show_chart(learned_chart(frame),
+                   f"What: the share of seeds (0 to 1) whose accuracy at that lag reached {LEARNED}, i.e. that learned to carry the cue "
+                   f"that far; same runs and measurements as the chart above. Baseline: a model that only guesses never reaches "
+                   f"{LEARNED} (chance is {_chance_words(chance)}), so its share would be 0.", key="lab_learned")
     if job.running:
         if st.button("Stop the lab", key="lab_stop"):
             job.stop_event.set()
@@ -187,16 +241,28 @@ def _live_panel(session_id: str) -> None:
         st.error(f"The lab failed: {job.message}")
 
 
-def _summary(result: LabResult) -> None:
+def summary_frame(result: LabResult) -> pd.DataFrame:
+    """Per lag: each model's seeds that learned it and its mean [worst, best] accuracy, and chance."""
+    shares = {name: {share.lag: share for share in run.shares()} for name, run in result.runs.items()}
     rows = []
-    for name, run in result.runs.items():
-        rows.append({"model": name.upper(), "first lag with accuracy < 0.9": run.curve.first_lag_below(0.9),
-                     "first lag with accuracy < 0.6": run.curve.first_lag_below(0.6), "training steps": run.steps,
-                     "seconds": round(run.train_seconds, 1)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(f"Lags in tokens; empty means accuracy stayed at or above the threshold at every measured lag "
-               f"({', '.join(map(str, result.config.eval_lags))}). Chance over all lags: {result.chance:.2f}. Seconds: wall time of "
-               f"training and measuring each model on this server. The whole run took {result.wall_seconds:.0f} s.")
+    for lag in result.config.eval_lags:
+        row: dict[str, Any] = {"lag": lag}
+        for name in result.runs:
+            share = shares[name][lag]
+            row[f"{name.upper()} learned"] = f"{share.learned} of {share.seeds}"
+            row[f"{name.upper()} mean [worst, best]"] = f"{share.mean_accuracy:.2f} [{share.min_accuracy:.2f}, {share.max_accuracy:.2f}]"
+        row["chance"] = round(result.chance[lag], 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _summary(result: LabResult) -> None:
+    st.dataframe(summary_frame(result), hide_index=True)
+    timing = "; ".join(f"{name.upper()}: {run.parameters:,} parameters per seed (hidden {run.hidden_size}), {run.run.steps} steps in "
+                       f"{run.run.seconds:.0f} s ({1000 * run.run.seconds_per_step:.0f} ms per step of all seeds)" for name, run in result.runs.items())
+    st.caption(f"Learned: accuracy >= {LEARNED} at that lag (share of {result.config.eval_per_lag} held-out sequences). Mean, worst and "
+               f"best: over the {result.config.seeds} seeds. Chance: a uniform guess among the cue's closing words. {timing}. The whole run "
+               f"took {result.wall_seconds:.0f} s against {result.plan.expected_seconds:.0f} s expected.")
     with st.expander("What the models read (the first generated paragraphs)"):
         st.text("\n\n".join(result.samples))
 
@@ -206,13 +272,14 @@ def render_lab(context: Any = None) -> None:
     st.markdown(
         "A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
         "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
-        "A plain RNN and an LSTM of the same size learn this text one after the other (under a minute each), with the "
-        "same settings: plain gradient descent, where a weight moves only as much as its gradient says. The chart "
-        "shows, as they learn, how often each expects the right closing word 1 to 60 tokens after the cue. The RNN's "
-        "gradient from the closing word back to the cue shrinks at every step (the chain-rule product of slopes), so "
-        "it learns only the nearest cues; the LSTM's cell carries both the cue and its gradient across the gap. "
-        "(Given several times more steps, or the Adam optimizer, a plain RNN can learn these simple cues too: the "
-        "difference is how fast each can learn, which is what a fixed budget shows.)"
+        "Several copies (seeds) of a plain RNN and of an LSTM with the same number of parameters learn this text at once, "
+        "each from its own random start and in its own order, with the same settings: plain gradient descent, where a "
+        "weight moves only as much as its gradient says. The charts show, as they learn, how well the seeds expect the "
+        "right closing word 1 to 60 tokens after the cue. The RNN's gradient from the closing word back to the cue "
+        "shrinks at every step (the chain-rule product of slopes), so it learns only the nearest cues; the LSTM's cell "
+        "carries both the cue and its gradient across the gap. " + measured_claim_text() + " (Given many more steps, or "
+        "the Adam optimizer, a plain RNN can learn such cues too: the difference is how fast each can learn, which is "
+        "what a fixed budget shows.)"
     )
     session_id = _session_id()
     job = lab_job(session_id)

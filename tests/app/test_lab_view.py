@@ -1,6 +1,7 @@
-"""ui/lab.py: the live accuracy-vs-lag chart and the effective-context chart, each captioned; no training here."""
+"""ui/lab.py: the per-lag bands over the seeds, the learned share, the budget line and the effective-context chart; no training here."""
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import assert_every_chart_captioned, captions, chart_titled
@@ -31,29 +32,65 @@ def test_lab_without_a_run_offers_to_start(monkeypatch):
     at = AppTest.from_function(_lab_page, default_timeout=30).run()
     assert not at.exception
     assert [button.label for button in at.button] == ["Start the lab"]
+    assert [box.label for box in at.number_input] == ["Seeds per model", "First seed"] and at.number_input[0].value == 8
     assert not at.get("vega_lite_chart")
+    assert "of 16 seeds" in " ".join(element.value for element in at.markdown)  # the measured shares, not one run
 
 
-def test_lab_draws_the_latest_curves_with_chance(monkeypatch):
+def _share(lag: int, values: list[float], chance: float):
+    from model.lab import LagShare
+
+    return LagShare(lag, sum(v >= 0.9 for v in values), len(values), sum(values) / len(values), min(values), max(values), chance)
+
+
+def _finished_job(session: str):
     import ui.lab
-    from model.lab import LabConfig
+    from model.lab import LabConfig, LabPlan
+
+    job = ui.lab.LabJob(session_id=session, config=LabConfig(seeds=4), started=100.0)
+    job.shares = {"rnn": (400, [_share(1, [1.0, 0.9, 1.0, 0.95], 1 / 3), _share(20, [0.5, 0.6, 0.4, 0.45], 5 / 12), _share(60, [0.4, 0.42, 0.45, 0.41], 5 / 12)]),
+                  "lstm": (400, [_share(1, [1.0] * 4, 1 / 3), _share(20, [1.0, 1.0, 0.99, 1.0], 5 / 12), _share(60, [1.0, 0.98, 0.97, 0.6], 5 / 12)])}
+    job.plan = LabPlan({"rnn": 0.05, "lstm": 0.12}, {"rnn": 0.2, "lstm": 0.3}, steps=400, evaluations=8, seeds=4)
+    job.status, job.ended = "stopped", 171.5
+    return job
+
+
+def test_lab_draws_bands_over_the_seeds_and_the_learned_share_with_chance(monkeypatch):
+    import ui.lab
 
     monkeypatch.setattr(ui.lab, "_session_id", lambda: "lab-test-live")
-    job = ui.lab.LabJob(session_id="lab-test-live", config=LabConfig())
-    job.curves = {"rnn": (96, {1: 0.9, 20: 0.55, 60: 0.42}), "lstm": (64, {1: 1.0, 20: 1.0, 60: 0.98})}
-    job.chance = {1: 1 / 3, 20: 5 / 12, 60: 5 / 12}
-    job.status = "stopped"
-    monkeypatch.setitem(ui.lab._JOBS, "lab-test-live", job)
+    monkeypatch.setitem(ui.lab._JOBS, "lab-test-live", _finished_job("lab-test-live"))
     at = AppTest.from_function(_lab_page, default_timeout=30).run()
     assert not at.exception
-    chart = chart_titled(at, "closing word")
-    rows = chart["data"]
-    assert set(rows["model"].dropna()) == {"RNN", "LSTM"}
-    assert len(rows.dropna(subset=["model"])) == 6  # two models, three lags
-    assert len(rows.dropna(subset=["chance"])) == 3  # the chance line
-    assert assert_every_chart_captioned(at) == 1
+    bands = chart_titled(at, "closing word")
+    rows = bands["data"].dropna(subset=["model"])
+    assert set(rows["model"]) == {"RNN", "LSTM"} and len(rows) == 6  # two models, three lags
+    lstm_60 = rows[(rows["model"] == "LSTM") & (rows["lag"] == 60)].iloc[0]
+    assert (lstm_60["low"], lstm_60["high"], lstm_60["learned"]) == (0.6, 1.0, 3)
+    assert lstm_60["mean"] == (1.0 + 0.98 + 0.97 + 0.6) / 4
+    assert len(bands["data"].dropna(subset=["chance"])) == 3  # the chance line
+    assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in bands["spec"]["layer"]] == ["area", "line", "line"]
+    learned = chart_titled(at, "How many seeds")
+    shares = learned["data"].dropna(subset=["model"])
+    assert shares[(shares["model"] == "RNN") & (shares["lag"] == 1)]["learned_share"].iloc[0] == 1.0
+    assert shares[(shares["model"] == "LSTM") & (shares["lag"] == 60)]["learned_share"].iloc[0] == 0.75
+    assert assert_every_chart_captioned(at) == 2
     caption = captions(at)
-    assert "chance, 0.33 to 0.42" in caption and "128 held-out sequences" in caption
+    assert "chance, 0.33 to 0.42" in caption and "128 held-out sequences" in caption and "worst to the best seed" in caption
+    assert "4 seeds per model" in caption
+
+
+def test_the_budget_is_one_timed_step_times_the_steps_and_the_clock_stops_at_the_end(monkeypatch):
+    import ui.lab
+
+    job = _finished_job("lab-test-clock")
+    assert job.elapsed() == job.elapsed(now=10_000.0) == pytest.approx(71.5)  # ended: the clock no longer moves
+    line = ui.lab._budget_line(job)
+    assert "(72 s in all)" in line
+    # 400 x (50 + 120) ms + 8 x (0.2 + 0.3) s = 72 s
+    assert "Expected about 72 s" in line and "RNN 50 ms and LSTM 120 ms" in line and "x 400 steps each" in line
+    running = ui.lab.LabJob(session_id="x", config=job.config, started=0.0)
+    assert "Timing one training step" in ui.lab._budget_line(running)
 
 
 def test_effective_context_chart_is_captioned():

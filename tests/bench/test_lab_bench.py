@@ -1,35 +1,75 @@
-"""bench/lab.py: the per-seed loop and its verdict, on stand-in lab results (the real lab is tested in tests/model)."""
+"""bench/lab.py: the claim check per instruction set and the verdict, on stand-in lab summaries; the timing on a tiny run."""
 from __future__ import annotations
 
-from types import SimpleNamespace
+import pytest
 
 from bench import lab as lab_bench
-from model.lab import LabConfig
-from model.lag_accuracy import LagCurve
 
-LAGS = (1, 10, 40)
+LAGS = [5, 30, 60]
 
 
-def _run(accuracy: dict[int, float]) -> SimpleNamespace:
-    curve = LagCurve(accuracy=accuracy, by_cue={}, chance={lag: 0.4 for lag in LAGS}, count={lag: 128 for lag in LAGS})
-    return SimpleNamespace(curve=curve, train_seconds=1.0, steps=10, status="finished", summary=lambda: {})
+def _summary(isa: str, rnn_holds: int) -> dict:
+    """A child's --json summary for 16 seeds: the LSTM learns everything; ``rnn_holds`` RNN seeds keep the cue at 0.8."""
+    lstm = {str(seed): {str(lag): 1.0 for lag in LAGS} for seed in range(16)}
+    rnn = {str(seed): {"5": 1.0, "30": 0.8 if seed < rnn_holds else 0.45, "60": 0.8 if seed < rnn_holds else 0.4} for seed in range(16)}
+
+    def rows(curves):
+        out = []
+        for lag in LAGS:
+            values = [curve[str(lag)] for curve in curves.values()]
+            out.append({"lag": lag, "learned": sum(v >= 0.9 for v in values), "learned_share": sum(v >= 0.9 for v in values) / 16,
+                        "mean_accuracy": sum(values) / 16, "min_accuracy": min(values), "max_accuracy": max(values)})
+        return out
+
+    models = {name: {"accuracy_by_seed": curves, "lags": rows(curves), "seconds_per_step": 0.05}
+              for name, curves in (("rnn", rnn), ("lstm", lstm))}
+    return {"isa": isa, "torch_threads": 2, "wall_seconds": 40.0, "plan": {"expected_seconds": 41.0}, "config": {"eval_lags": LAGS}, "models": models}
 
 
-def test_each_seed_runs_and_the_claim_is_judged_per_seed(monkeypatch, capsys):
+def test_each_instruction_set_runs_in_its_own_child_and_the_claim_is_judged_per_set(monkeypatch, capsys):
     seen = []
 
-    def fake_run_lab(config: LabConfig, on_progress=None):
-        seen.append(config.seed)
-        forgets = config.seed != 2  # seed 2: the RNN keeps up, so the claim fails there
-        rnn = {1: 1.0, 10: 0.5 if forgets else 0.97, 40: 0.4 if forgets else 0.96}
-        runs = {"rnn": _run(rnn), "lstm": _run({1: 1.0, 10: 1.0, 40: 0.98})}
-        return SimpleNamespace(runs=runs, config=SimpleNamespace(eval_lags=LAGS), chance=0.4, summary=lambda: {})
+    def fake_child(isa, seeds, threads):
+        seen.append((isa, seeds))
+        return _summary("AVX512" if isa == "default" else "AVX2", rnn_holds=0 if isa == "default" else 2)  # avx2: two RNN seeds hold the cue
 
-    monkeypatch.setattr(lab_bench, "run_lab", fake_run_lab)
-    code = lab_bench.main(["--seeds", "0", "1", "2"])
+    monkeypatch.setattr(lab_bench, "run_lab_child", fake_child)
+    monkeypatch.setattr(lab_bench, "measure_speedup", lambda seeds, steps, threads: {
+        "seeds": seeds, "steps": steps, "threads": threads, "speedup": 3.5,
+        "archs": {"rnn": {"batched_seconds": 1.0, "separate_seconds": 4.0, "speedup": 4.0}, "lstm": {"batched_seconds": 2.0, "separate_seconds": 6.5, "speedup": 3.25}}})
+    code = lab_bench.main([])
     out = capsys.readouterr().out
-    assert seen == [0, 1, 2]
-    assert code == 1  # one seed fails the claim
-    assert "claim holds for 2 of 3 seeds" in out
-    assert lab_bench.claim_holds(fake_run_lab(LabConfig(seed=0))) == [10, 40]
-    assert lab_bench.claim_holds(fake_run_lab(LabConfig(seed=2))) == []
+    assert seen == [("default", 16), ("avx2", 16)]
+    assert code == 1  # the claim fails under avx2
+    assert "RNN <= 0.65 for 16 of 16 (worst lag; 15 needed): holds" in out
+    assert "RNN <= 0.65 for 14 of 16 (worst lag; 15 needed): FAILS" in out
+    assert "claim holds under 1 of 2 instruction sets (default)" in out
+    assert "lstm: batched 2.00 s, separate 6.50 s -> 3.25x" in out and "both: 3.50x (target >= 3x)" in out
+
+
+def test_the_children_get_the_instruction_set_before_python_starts(monkeypatch):
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert "ATEN_CPU_CAPABILITY" not in lab_bench.isa_environment("default")
+    env = lab_bench.isa_environment("avx2")
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+
+
+def test_a_child_started_with_that_environment_uses_avx2():
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"]
+    done = subprocess.run(command, env=lab_bench.isa_environment("avx2"), capture_output=True, text=True, check=True)
+    assert done.stdout.strip() in {"AVX2", "DEFAULT"}  # AVX2 where the CPU has it; never AVX512
+
+
+def test_the_speedup_is_measured_side_by_side_on_the_lab_data(monkeypatch):
+    from model import lab as lab_module
+
+    tiny = dict(num_sequences=300, lstm_hidden_size=8, embedding_size=8, batch_size=4, bptt=16)
+    monkeypatch.setattr(lab_bench, "LabConfig", lambda seeds: lab_module.LabConfig(seeds=seeds, **tiny))
+    speed = lab_bench.measure_speedup(seeds=2, steps=2, threads=1)
+    assert speed["seeds"] == 2 and set(speed["archs"]) == {"rnn", "lstm"}
+    for numbers in speed["archs"].values():
+        assert numbers["batched_seconds"] > 0 and numbers["separate_seconds"] > 0
+        assert numbers["speedup"] == pytest.approx(numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02)

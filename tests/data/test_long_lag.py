@@ -67,6 +67,19 @@ def test_loguniform_lags_are_uniform_in_log():
     assert abs(statistics.mean(math.log(lag) for lag in lags) - (math.log(3) + math.log(61)) / 2) < 0.08
 
 
+def test_two_bands_draw_short_and_long_lags_and_none_between():
+    bands = LagDistribution("two_bands", 1, 60, short_high=5, long_low=30, short_share=0.25)
+    lags = [s.lag for s in generate_sequences(LongLagSpec(bands, num_cue_types=2, num_sequences=4000))]
+    assert not [lag for lag in lags if 5 < lag < 30]
+    assert min(lags) == 1 and max(lags) == 60 and {3, 5, 30, 60} <= set(lags)
+    assert abs(sum(lag <= 5 for lag in lags) / len(lags) - 0.25) < 0.03
+    assert bands.support == (1, 60)
+    with pytest.raises(ValueError, match="short_high < long_low"):
+        LagDistribution("two_bands", 1, 60, short_high=30, long_low=30)
+    with pytest.raises(ValueError, match="short_share"):
+        LagDistribution("two_bands", 1, 60, short_share=1.5)
+
+
 def test_curriculum_ramps_within_each_block():
     spec = LongLagSpec(LagDistribution("curriculum", 3, 40, blocks=4, ramp=0.5), num_sequences=4000)
     lags = [s.lag for s in generate_sequences(spec)]
