@@ -21,6 +21,10 @@ EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and
 PRESENTER_FONT_PX = 20
 # Rows and bars are drawn this much taller in presenter mode, so 20 px labels do not collide (11 px is Vega's default).
 PRESENTER_STEP_SCALE = 1.5
+# In presenter mode a longer chart title is broken into lines of this many characters (a third of the page at 20 px).
+TITLE_LINE_CHARS = 30
+# Text marks in a dark theme (Streamlit's own dark-theme text colour).
+DARK_THEME_TEXT = "#FAFAFA"
 # Up to this many words, every word on a word axis gets its label (beyond it Vega may thin them out).
 ALL_LABELS_UP_TO = 30
 
@@ -49,9 +53,11 @@ def presenter_config(enabled: bool) -> dict[str, Any]:
     size = PRESENTER_FONT_PX
     return {
         "axis": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 360, "titleLimit": 1000},
-        "legend": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 480, "symbolSize": 260, "symbolStrokeWidth": 3},
+        # Legends go under the plot: beside it they take a third of a narrow column's width.
+        "legend": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 480, "symbolSize": 260, "symbolStrokeWidth": 3,
+                   "orient": "bottom", "direction": "horizontal"},
         "header": {"labelFontSize": size, "titleFontSize": size},
-        "title": {"fontSize": size + 4, "subtitleFontSize": size, "limit": 1200},
+        "title": {"fontSize": size, "subtitleFontSize": size, "limit": 1200},
         "text": {"fontSize": size},
     }
 
@@ -69,15 +75,50 @@ def _scaled_step(size: Any) -> Any:
     return size
 
 
+def dark_theme() -> bool:
+    """The page is in a dark theme (the app follows the computer's setting; st.context reports which)."""
+    try:
+        return st.context.theme.type == "dark"
+    except Exception:  # no script run context (a test calling a chart function directly): Vega's light default
+        return False
+
+
+def chart_config(presenter: bool, dark: bool | None = None) -> dict[str, Any]:
+    """Everything the page adds to a chart's Vega-Lite config: :func:`presenter_config`, and in a dark theme a
+    light colour for text marks (Vega draws them black, unreadable on a dark page; axes and legends follow the theme)."""
+    config = presenter_config(presenter)
+    if dark_theme() if dark is None else dark:
+        config["text"] = dict(config.get("text", {}), color=DARK_THEME_TEXT)
+    return config
+
+
+def wrapped_title(title: str, width: int = TITLE_LINE_CHARS) -> str | list[str]:
+    """A long chart title as lines of at most ``width`` characters (Vega cuts a long title with "…" instead)."""
+    if not isinstance(title, str) or len(title) <= width:
+        return title
+    lines, line = [], ""
+    for word in title.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [line] if line else lines
+
+
 def style_spec(spec: dict[str, Any], presenter: bool) -> dict[str, Any]:
-    """A copy of a plain Vega-Lite spec styled for the page: the presenter config merged in and
-    row/bar steps enlarged (see :func:`presenter_config`); the spec itself when ``presenter`` is False."""
-    if not presenter:
+    """A copy of a plain Vega-Lite spec styled for the page: :func:`chart_config` merged in and, in presenter
+    mode, row/bar steps enlarged; the spec itself when there is nothing to add."""
+    config = chart_config(presenter)
+    if not config:
         return spec
-    styled = dict(spec, config=_merged(spec.get("config") or {}, presenter_config(True)))
-    for key in ("height", "width"):
-        if key in styled:
-            styled[key] = _scaled_step(styled[key])
+    styled = dict(spec, config=_merged(spec.get("config") or {}, config))
+    if presenter:
+        for key in ("height", "width"):
+            if key in styled:
+                styled[key] = _scaled_step(styled[key])
+        if isinstance(styled.get("title"), str):
+            styled["title"] = wrapped_title(styled["title"])
     return styled
 
 
@@ -86,23 +127,29 @@ def style_chart(chart: Any, presenter: bool) -> Any:
 
     Args:
         chart: an Altair chart (layered and concatenated ones too) or a Vega-Lite spec dict.
-        presenter: presenter mode on (False returns ``chart`` unchanged).
+        presenter: presenter mode on.
 
     Returns:
-        The same kind of object, with :func:`presenter_config` applied and band steps
-        (``alt.Step`` / ``{"step": n}`` heights) :data:`PRESENTER_STEP_SCALE` times larger.
+        The same kind of object, with :func:`chart_config` applied (so :func:`presenter_config` when
+        ``presenter``) and, in presenter mode, band steps (``alt.Step`` / ``{"step": n}`` heights)
+        :data:`PRESENTER_STEP_SCALE` times larger; ``chart`` itself when there is nothing to add.
     """
-    if not presenter:
-        return chart
     if isinstance(chart, dict):
         return style_spec(chart, presenter)
-    config = presenter_config(True)
-    styled = chart.configure_axis(**config["axis"]).configure_legend(**config["legend"]).configure_header(**config["header"])
-    styled = styled.configure_title(**config["title"]).configure_text(**config["text"])
-    for part in [styled, *(getattr(styled, "layer", None) or [])]:
-        height = getattr(part, "height", None)
-        if isinstance(height, alt.Step):
-            part.height = alt.Step(round(height.step * PRESENTER_STEP_SCALE))
+    config = chart_config(presenter)
+    if not config:
+        return chart
+    styled = chart
+    for part, options in config.items():
+        styled = getattr(styled, f"configure_{part}")(**options)
+    if presenter:
+        for part in [styled, *(getattr(styled, "layer", None) or [])]:
+            height = getattr(part, "height", None)
+            if isinstance(height, alt.Step):
+                part.height = alt.Step(round(height.step * PRESENTER_STEP_SCALE))
+            title = getattr(part, "title", None)
+            if isinstance(title, str) and len(title) > TITLE_LINE_CHARS:
+                part.title = wrapped_title(title)
     return styled
 
 
@@ -149,6 +196,8 @@ def _title_of(spec: dict[str, Any]) -> str:
     title = spec.get("title")
     if isinstance(title, dict):
         title = title.get("text")
+    if isinstance(title, list):  # a title broken into lines (presenter mode)
+        title = " ".join(str(line) for line in title)
     return str(title or "")
 
 
@@ -156,6 +205,8 @@ def _altair_title(chart: Any) -> str:
     """An Altair chart's title text (a layered or faceted chart's first titled part), without serialising it."""
     for part in [chart, *(getattr(chart, "layer", None) or []), getattr(chart, "spec", None)]:
         title = getattr(part, "title", None) if part is not None else None
+        if isinstance(title, list) and title:
+            return " ".join(str(line) for line in title)
         if isinstance(title, str) and title:
             return title
         text = getattr(title, "text", None)

@@ -13,6 +13,13 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
 [data-testid="stMetricValue"] { font-size: 2.6rem; }
 button[data-baseweb="tab"] p { font-size: 1.2rem; }
 [data-testid="stTextInput"] input, [data-testid="stTextArea"] textarea { font-size: 1.35rem; }
+/* The first screen at 1280 x 720 is for the figure: less empty space above the title, smaller headings. */
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.1rem; padding: 0.2rem 0; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 1.7rem; padding: 0.3rem 0; }
+[data-testid="stMainBlockContainer"] h3 { font-size: 1.45rem; padding: 0.3rem 0; }
+/* The words read so far, inside a model's column, stay one size smaller than the sentence itself. */
+[data-testid="stColumn"] .memory-lab-words { font-size: 1.2rem; }
 </style>
 """
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import analysis_cache
 from ui.charts import EXPORT_HINT, heatmap, per_word_lines, show_chart
-from ui.common import model_title, side_by_side
+from ui.common import model_title, per_model
 from ui.context import Context
 from ui.markup import md
 from ui.model_store import ModelEntry
@@ -111,7 +111,7 @@ def _unit_picker(context: Context, results: dict[str, dict]) -> None:
     largest = max(results[entry.name]["hidden_size"] for entry in context.chosen)
     unit = st.number_input("Unit number", min_value=0, max_value=largest - 1, value=0, step=1, key="gates_unit",
                            help="Every quantity of this one unit across the sentence.")
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    for column, entry in zip(per_model(context.chosen), context.chosen):
         data = results[entry.name]
         with column:
             if unit >= data["hidden_size"]:
@@ -128,7 +128,7 @@ def _conveyor(context: Context, results: dict[str, dict]) -> None:
     if not gated:
         return
     st.subheader("The conveyor belt: how much the memory carries")
-    for column, entry in zip(side_by_side(gated), gated):
+    for column, entry in zip(per_model(gated), gated):
         data = results[entry.name]
         with column:
             if "cell_norm" not in data:
@@ -168,12 +168,11 @@ def render(context: Context) -> None:
                                       "the chosen prediction (Memory and influence tab, his vs her by default) reads most.")
     largest = max(results[entry.name]["hidden_size"] for entry in context.chosen)
     count = controls[1].slider("Units shown", 1, min(64, largest), min(24, largest), key="gates_count")
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    # Charts over the words need the page's width: side by side for two models, one tab per model for three.
+    for column, entry in zip(per_model(context.chosen), context.chosen):
         with column:
             st.markdown(f"**{model_title(entry)}**")
             _heatmap_column(entry, results[entry.name], count, order_by, context.text)
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
-        with column:
             _means_chart(entry, results[entry.name])
     st.subheader("Saturation")
     _saturation_table(context, results)

@@ -116,9 +116,7 @@ def _coloured_text(entry: ModelEntry, data: dict, choice: dict) -> None:
                            marked=None), unsafe_allow_html=True)
     value = data["values"][row]
     guess = " (the model's own top guess: there is no next word in the text)" if data["last_is_guess"] and row == len(data["tokens"]) - 1 else ""
-    st.caption(f"{model_title(entry)}: target {md(data['description'])} = {value:.3f} nats{guess}. Shade = "
-               f"{METHOD_WORDS[choice['method']]}; darkest = {largest:.3g} (this model's largest in this row), white = 0, "
-               "the baseline of no influence. Underlined: the word being predicted; struck through: unknown words.")
+    st.caption(f"Target {md(data['description'])} = {value:+.3f} nats{guess}; darkest shade = {largest:.3g}.")
 
 
 def matrix_step(count: int) -> int:
@@ -200,14 +198,15 @@ def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[st
     pair = next(iter(results.values()))["pair"]
     parts = [label for label, _ in pair["parts"]]
     methods = list(SPAN_NAMES)
-    st.markdown("What each method measures, for the margin log P(" + md(target) + ") − log P(" + md(contrast) + "): "
-                + "; ".join(f"**{SPAN_NAMES[m]}**: {md(SPAN_WORDS[m])}" for m in methods) + ".")
+    with st.expander(f"What each method measures (for the margin log P({md(target)}) − log P({md(contrast)}))", expanded=True):
+        st.markdown("\n".join(f"- **{SPAN_NAMES[m]}**: {md(SPAN_WORDS[m])}" for m in methods))
+    findings = []
     for entry in context.chosen:
-        if entry.name not in results:
-            continue
-        comparison = compare_with_gradient_norm(results[entry.name]["rows"], parts)
-        text = comparison.sentence(SPAN_NAMES, target, contrast)
-        (st.markdown if comparison.agree else st.warning)(f"{model_title(entry)}: {md(text)}")
+        if entry.name in results:
+            comparison = compare_with_gradient_norm(results[entry.name]["rows"], parts)
+            findings.append((comparison.agree, f"- **{model_title(entry)}**: {md(comparison.sentence(SPAN_NAMES, target, contrast))}"))
+    # One box for all models: a warning when any model's signed methods disagree with the gradient norm.
+    (st.markdown if all(agree for agree, _ in findings) else st.warning)("\n".join(line for _, line in findings))
     rows = [dict(row, model=name, method_name=SPAN_NAMES[row["method"]]) for name, data in results.items() for row in data["rows"]]
     names = [entry.name for entry in context.chosen if entry.name in results]
     colours = model_colours(names, [entry.arch for entry in context.chosen if entry.name in results])
@@ -215,12 +214,13 @@ def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[st
     chart = alt.Chart(pd.DataFrame(rows), title=f"What each cue span does to {target} over {contrast}, by method").mark_bar().encode(
         y=alt.Y("span:N", sort=spans, title=None),
         yOffset=alt.YOffset("model:N", sort=names),
-        x=alt.X("value:Q", title="span's share of the margin (nats; gradient size: per unit of embedding)"),
+        x=alt.X("value:Q", title=None),
         color=alt.Color("model:N", scale=alt.Scale(domain=names, range=[colours[n] for n in names]), legend=alt.Legend(orient="bottom")),
         column=alt.Column("method_name:N", sort=[SPAN_NAMES[m] for m in methods], title=None),
         tooltip=["model", "span", "method_name", alt.Tooltip("value:Q", format="+.3f")],
-    ).properties(width=150, height=alt.Step(12))
-    show_chart(chart, f"One panel per method: each cue part ({', '.join(quote(p) for p in parts)}) and the whole cue "
+    ).properties(width=170, height=alt.Step(12))
+    show_chart(chart, "Each bar: the span's part of the margin, in nats (gradient size: nats per unit of embedding). "
+               f"One panel per method: each cue part ({', '.join(quote(p) for p in parts)}) and the whole cue "
                f"{quote(pair['cue_text'])}, for every model, at the prediction of word {pair['target_position'] + 1}. Signed "
                f"methods: above 0 the span raises {md(target)} over {md(contrast)}, below 0 it lowers it; 0 = no effect (the "
                f"baseline). The swap puts in {quote(pair['replacement_text'])}; occlusion puts in <unk>. Gradient size is "
@@ -253,6 +253,9 @@ def render(context: Context) -> None:
                 _coloured_text(entry, data, choice)
     if not results:
         return
+    st.caption(f"Shade = {md(METHOD_WORDS[choice['method']])}; each model's darkest word is its largest value in this row, "
+               "white = 0, the baseline of no influence. Underlined: the word being predicted; struck through: unknown words. "
+               "Nats: natural-log units of probability.")
     _span_section(context, choice, plan, tokens)
     st.subheader("All pairs")
     shown = [e for e in context.chosen if e.name in results]

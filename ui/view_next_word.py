@@ -68,9 +68,10 @@ def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight
             {"mark": {"type": "bar", "color": colour},
              "encoding": {"tooltip": [field("rank", "quantitative"), field("word", "nominal"), field("prob", "quantitative", format=".4f")],
                           "opacity": {"condition": {"test": "datum.highlight", "value": 1.0}, "value": 0.45}}},
-            {"mark": {"type": "text", "align": "left", "dx": 3},
-             "encoding": {"text": field("label", "nominal"),
-                          "fontWeight": {"condition": {"test": "datum.highlight", "value": "bold"}, "value": "normal"}}},
+            {"mark": {"type": "text", "align": "left", "dx": 3}, "transform": [{"filter": "!datum.highlight"}],
+             "encoding": {"text": field("label", "nominal")}},
+            {"mark": {"type": "text", "align": "left", "dx": 3, "fontWeight": "bold"}, "transform": [{"filter": "datum.highlight"}],
+             "encoding": {"text": field("label", "nominal")}},
         ],
     }
     return spec, frame
@@ -119,9 +120,10 @@ def render(context: Context) -> None:
         result = results[entry.name]
         with column:
             st.markdown(f"**{model_title(entry)}**")
-            marked = [index == row - 1 for index in range(len(result["tokens"]))]
-            st.markdown(word_spans(result["tokens"][:row] or ["(nothing yet)"], [None] * max(row, 1), marked=marked,
-                                   unknown=result["unknown"][:row]), unsafe_allow_html=True)
+            if not context.presenter:  # on a projector the position slider says it; the chart needs the room
+                marked = [index == row - 1 for index in range(len(result["tokens"]))]
+                st.markdown(word_spans(result["tokens"][:row] or ["(nothing yet)"], [None] * max(row, 1), marked=marked,
+                                       unknown=result["unknown"][:row]), unsafe_allow_html=True)
             show_spec(
                 *_top_chart(bars[entry.name], colours[entry.name], f"{entry.name}: top {TOP_K} next words", x_max, lesson),
                 f"The {TOP_K} most probable next words of {md(entry.name)} {md(picked)}, as probabilities (0 to 1) from "

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import analysis_cache
 from ui.charts import heatmap, model_colours, show_chart
-from ui.common import model_title, side_by_side
+from ui.common import model_title, per_model, side_by_side
 from ui.context import Context
 from ui.markup import md
 
@@ -86,6 +86,11 @@ def render(context: Context) -> None:
             _gate_values(state["means"], shown, compact=len(context.chosen) > 2)
             st.caption("Mean gate value over all units after this word (0 = closed, 1 = open); the small number is the "
                        "change from the word before.")
+    st.subheader("What the memory holds so far")
+    # The heatmaps run over every word of the sentence: the page's width per model, not a third of it.
+    for container, entry in zip(per_model(context.chosen), context.chosen):
+        state = states[entry.name]
+        with container:
             key = "cell" if "cell" in state["traces"] else "hidden"
             units = state["variance_order"][key][: min(UNITS, state["hidden_size"])]
             values = state["traces"][key][:shown]

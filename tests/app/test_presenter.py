@@ -49,6 +49,11 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     assert style_chart(chart, True).to_dict()["height"] == {"step": 30} and style_chart(chart, False) is chart
     assert style_chart(spec, True) == styled
     assert word_axis(30)["labelOverlap"] is False and word_axis(31)["labelOverlap"] != False  # noqa: E712
+    # A dark page: text marks get a light colour (Vega's black would vanish); the light theme keeps Vega's default.
+    from ui.charts import DARK_THEME_TEXT, chart_config
+
+    assert chart_config(False, dark=True) == {"text": {"color": DARK_THEME_TEXT}} and chart_config(False, dark=False) == {}
+    assert chart_config(True, dark=True)["text"] == {"fontSize": PRESENTER_FONT_PX, "color": DARK_THEME_TEXT}
 
 
 def test_shaded_words_contrast_in_light_and_dark_themes():
