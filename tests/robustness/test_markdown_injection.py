@@ -1,7 +1,7 @@
 """Failure 5 (AppTest part): text from files and users reached Markdown-rendering elements unescaped.
 
 st.table renders its cells as Markdown, so metrics.json's corpus and status drew an image from any
-URL (tests/browser/test_markdown_injection.py proves in Chromium that nothing is fetched now); the
+URL (tests/browser/test_no_image_fetch.py proves in Chromium that nothing is fetched now); the
 ladder put folder names into an st.metric label; an uploaded file's name became the corpus name.
 """
 from __future__ import annotations
