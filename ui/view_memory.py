@@ -18,7 +18,7 @@ SHARE_SERIES = ("top 1 unit", "top 4 units", "top 16 units", "all units", "cell 
 SHARE_COLOURS = ("#fdae6b", "#e6550d", "#a63603", "#1f77b4", "#2ca02c")
 SUITE_SIZES = (5, 10, 20, 60)
 SUITE_KINDS = ("top 4 units", "4 random units", "top 16 units", "16 random units")
-LINE_HEIGHT = 300  # pixels, slanted word labels included
+LINE_HEIGHT = 440  # total pixels of a chart over words: title, legend and slanted word labels take about 200 of them
 
 
 def _labels(report: dict) -> list[str]:
@@ -28,6 +28,10 @@ def _labels(report: dict) -> list[str]:
 
 def _x(labels: list[str]) -> alt.X:
     return alt.X("word:N", sort=labels, scale=alt.Scale(domain=labels), title="after word (position)", axis=alt.Axis(**word_axis(len(labels))))
+
+
+def _hundred(value: float | None) -> float | None:
+    return None if value is None else 100.0 * value
 
 
 def _percent(value: float | None) -> str:
@@ -57,18 +61,17 @@ def _summary(reports: dict[str, tuple[ModelEntry, dict]]) -> None:
     rows = []
     for name, (_, report) in reports.items():
         needed = report["units_needed"]
-        rows.append({"model": name, "target after the sentence (nats)": report["factual"],
-                     "after the counterfactual (nats)": report["counterfactual"], "swap effect (nats)": report["effect"],
-                     "units for 80% at the word before the target": needed["transplant"],
-                     "top-4 overlap, after cue vs before target": report["overlap"]["transplant"]["4"],
-                     "top-16 overlap": report["overlap"]["transplant"]["16"]})
+        rows.append({"model": name, "f, sentence (nats)": report["factual"], "f, counterfactual (nats)": report["counterfactual"],
+                     "swap effect (nats)": report["effect"], "units for 80%": needed["transplant"],
+                     "top-4 overlap": report["overlap"]["transplant"]["4"], "top-16 overlap": report["overlap"]["transplant"]["16"]})
     report = next(iter(reports.values()))[1]
     target = report["target"]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"top-4 overlap, after cue vs before target": st.column_config.NumberColumn(format="percent"),
-                                "top-16 overlap": st.column_config.NumberColumn(format="percent")})
-    st.caption(f"Target: {md(target['description'])} read after word {target['position'] + 1} ({quote(report['tokens'][target['position']])}), "
-               "in nats, on each sentence (exact forward runs). Swap effect = counterfactual − factual. Units for 80%: the fewest units, "
+                 column_config={"top-4 overlap": st.column_config.NumberColumn(format="percent"),
+                                "top-16 overlap": st.column_config.NumberColumn(format="percent"),
+                                "units for 80%": st.column_config.NumberColumn(format="%d")})
+    st.caption(f"f = {md(target['description'])} read after word {target['position'] + 1} ({quote(report['tokens'][target['position']])}), "
+               "in nats, on each sentence (exact forward runs). Swap effect = counterfactual − sentence. Units for 80%: the fewest units, "
                "taken in order of their single-unit transplant share at the word before the target, whose values moved together from the "
                "counterfactual run into the factual one carry 80% of the swap effect (counts tried: 1, 2, 3, 4, 6, 8, 12, 16, 24, …). "
                "Overlap: share of the top units at the word before the target that are also top units right after the cue (an LSTM "
@@ -85,7 +88,7 @@ def _distance_chart(reports: dict[str, tuple[ModelEntry, dict]]) -> None:
         x=_x(labels), y=alt.Y("distance:Q", title="‖s − s′‖ / ‖s‖"),
         color=alt.Color("model:N", sort=names, scale=alt.Scale(domain=names, range=[colours[n] for n in names]), legend=alt.Legend(orient="top", title=None)),
         tooltip=["model", "word", alt.Tooltip("distance:Q", format=".3f")],
-    ).properties(height=LINE_HEIGHT - 90)
+    )
     show_chart(chart, "Distance between the two runs' states after each word, per model: ‖s − s′‖ / ‖s‖, with s the whole state of the "
                "sentence's run (h, and c for the LSTM) and s′ the counterfactual's, both computed exactly. 0 = the same memory; 1 = the "
                "difference is as large as the state itself. The lines split at the cue; a line that stays up keeps the difference, "
@@ -95,7 +98,7 @@ def _distance_chart(reports: dict[str, tuple[ModelEntry, dict]]) -> None:
 def _share_chart(name: str, report: dict) -> None:
     labels = _labels(report)
     rows = []
-    for p in report["positions"]:
+    for p in report["positions"][: report["target"]["index"] + 1]:  # later words come after the prediction: share 0, not drawn
         values = {"top 1 unit": p["share_top"].get("1"), "top 4 units": p["share_top"].get("4"), "top 16 units": p["share_top"].get("16"),
                   "all units": p["share_all"], "cell state c only": p["share_cell"]}
         rows.extend({"series": series, "word": labels[p["index"]], "share": value} for series, value in values.items() if value is not None)
@@ -108,13 +111,13 @@ def _share_chart(name: str, report: dict) -> None:
     )
     level = alt.Chart(pd.DataFrame({"share": [0.8]})).mark_rule(strokeDash=[4, 4], color="#777").encode(y="share:Q")
     target = report["target"]
-    chart = alt.layer(lines, level, title=f"{name}: transplanting the counterfactual's state after each word").properties(height=LINE_HEIGHT - 90)
+    chart = alt.layer(lines, level, title=f"{name}: transplanting the counterfactual's state after each word")
     show_chart(chart, f"{md(name)}: share of the swap effect on {md(target['description'])} (read after word {target['position'] + 1}) that "
                "comes back when the sentence's state after that word is replaced by the counterfactual's and the rest of the sentence "
                "is read: 1 = the prediction becomes the counterfactual's, 0 = unchanged (exact re-runs, all from one recorded run). "
                "Top n: the n units with the largest |difference| × |gradient of the target| at that word; all units: the whole state; "
                "for the LSTM also the cell state c alone. The dashed line is 80%. Before the cue the states are equal, and after the word "
-               "before the target the prediction has been made, so both give 0.", key=f"memory_share_{name}", height=LINE_HEIGHT)
+               "before the target the prediction has been made, so both give 0 (the lines stop at the target word).", key=f"memory_share_{name}", height=LINE_HEIGHT)
 
 
 def _unit_charts(name: str, entry: ModelEntry, report: dict) -> None:
@@ -133,11 +136,11 @@ def _unit_charts(name: str, entry: ModelEntry, report: dict) -> None:
     chart = alt.Chart(pd.DataFrame(rows), title=f"{name}: {part}, unit {unit['unit']} in both runs").mark_line(point=True).encode(
         x=_x(labels), y=alt.Y("value:Q", title=f"{unit['part']} value"), color=alt.Color("run:N", scale=runs, legend=alt.Legend(orient="top", title=None)),
         tooltip=["run", "word", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=LINE_HEIGHT - 110)
+    )
     show_chart(chart, f"{md(name)}: the value of {part} unit {unit['unit']} after each word, in the sentence's run and in the "
                f"counterfactual's (no unit; the raw activation). Moved alone from the counterfactual run right after the cue, this unit "
                f"carries {_percent(unit['effect'])} of the swap effect (single-unit transplant). Two lines that split at the cue and stay "
-               "apart are a memory kept on the conveyor belt.", key=f"memory_unit_line_{entry.name}", height=LINE_HEIGHT - 20)
+               "apart are a memory kept on the conveyor belt.", key=f"memory_unit_line_{entry.name}", height=LINE_HEIGHT - 40)
     if unit["forget_factual"] is not None:
         rows = [{"run": run, "word": labels[t], "value": value}
                 for run, key in (("sentence", "forget_factual"), ("counterfactual", "forget_counterfactual")) for t, value in enumerate(unit[key])]
@@ -145,10 +148,10 @@ def _unit_charts(name: str, entry: ModelEntry, report: dict) -> None:
             x=_x(labels), y=alt.Y("value:Q", title="forget gate f", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("run:N", scale=runs, legend=alt.Legend(orient="top", title=None)),
             tooltip=["run", "word", alt.Tooltip("value:Q", format=".3f")],
-        ).properties(height=LINE_HEIGHT - 140)
+        )
         show_chart(gate, f"{md(name)}: the forget gate f of unit {unit['unit']} at each word in both runs (0 to 1, no unit): the share of "
                    "that cell's old content kept at the word; near 1 the belt carries the cue on unchanged.",
-                   key=f"memory_unit_gate_{entry.name}", height=LINE_HEIGHT - 50)
+                   key=f"memory_unit_gate_{entry.name}", height=LINE_HEIGHT - 100)
 
 
 def _suite_section(entries: list[ModelEntry]) -> None:
@@ -196,27 +199,32 @@ def _ablation_chart(results: dict[str, dict]) -> None:
     spread = base.mark_rule(color="black").encode(y="low:Q", y2="high:Q")
     for name in results:
         chart = alt.layer(bars, spread, title=f"{name}: swap effect left after ablating memory units").transform_filter(alt.datum.model == name)
-        show_chart(chart.properties(height=220), f"{md(name)}: share of the pronoun suite's name-swap effect (log P(his) − log P(her) "
+        show_chart(chart, f"{md(name)}: share of the pronoun suite's name-swap effect (log P(his) − log P(her) "
                    "after the man's name minus after the woman's, pooled over the bucket's templates) that is left when the top 4 or "
                    "top 16 memory units are set to their mean right after the cue (over both runs of every ranking template) in both "
                    "runs, against the same number of random units (bar: mean of 10 seeded draws; black line: ± one standard deviation). "
-                   "1 = nothing lost, 0 = the gender is gone.", key=f"memory_ablation_{name}")
+                   "1 = nothing lost, 0 = the gender is gone.", key=f"memory_ablation_{name}", height=340)
 
 
 def _suite_table(results: dict[str, dict]) -> None:
     rows = []
     for name, result in results.items():
         for bucket, row in [*result["buckets"].items(), ("all", result["overall"])]:
-            rows.append({"model": name, "bucket": bucket, "templates": row["templates"], "swap effect (nats)": row["mean_effect"],
-                         "units for 80% after the cue": row["units_needed"]["after_cue"],
-                         "units for 80% before the target": row["units_needed"]["before_target"],
-                         "top-4 overlap": row["overlap"]["4"], "top-16 overlap": row["overlap"]["16"]})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            rows.append({"model": name, "bucket": bucket, "templates": row["templates"], "swap (nats)": row["mean_effect"],
+                         "80%, after cue": row["units_needed"]["after_cue"], "80%, before target": row["units_needed"]["before_target"],
+                         "overlap 4 (%)": _hundred(row["overlap"]["4"]), "overlap 16 (%)": _hundred(row["overlap"]["16"]),
+                         "top 4 left (%)": _hundred(row["ablation"]["4"]["top"]), "top 16 left (%)": _hundred(row["ablation"]["16"]["top"])})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"swap (nats)": st.column_config.NumberColumn(format="%.2f"),
+                                **{name: st.column_config.NumberColumn(format="%.0f") for name in
+                                   ("overlap 4 (%)", "overlap 16 (%)", "top 4 left (%)", "top 16 left (%)")}})
     first = next(iter(results.values()))
-    st.caption("Per bucket: templates measured; mean name-swap effect in nats; the fewest of each template's own top units (by "
+    st.caption("Per bucket: templates measured; mean name-swap effect in nats; 80%: the fewest of each template's own top units (by "
                "single-unit transplant share) that carry 80% of the swap, pooled over templates, right after the cue and at the "
-               "word before the pronoun; the mean overlap of the top-4 and top-16 sets between those two words (0 to 1; chance is "
-               f"about n / units). Ranked on seed {first['seed']}, {first['templates']} templates.")
+               "word before the pronoun (counts tried 1, 2, 3, 4, 6, 8, 12, 16, 24, …); overlap: the mean percentage of the top-4 and "
+               "top-16 units at the word before the pronoun that are also top units right after the cue (chance is about n / units); "
+               "left: the percentage of the swap effect left after ablating the suite's top 4 / 16 units (as in the bars). Ranked on seed "
+               f"{first['seed']} ({first['templates']} templates), ablated on seed {first['ablation_seed']}.")
 
 
 def render(context: Context) -> None:

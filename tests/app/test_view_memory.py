@@ -42,7 +42,7 @@ def test_defaults_come_from_the_cue_swap_and_the_charts_show_the_report(app_mode
     table = at.dataframe[0].value
     row = table[table["model"] == "tiny-lstm"].iloc[0]
     assert math.isclose(row["swap effect (nats)"], report["effect"], rel_tol=1e-6, abs_tol=1e-9)
-    assert row["units for 80% at the word before the target"] == report["units_needed"]["transplant"]
+    assert row["units for 80%"] == report["units_needed"]["transplant"]
     text = captions(at)
     assert "log P('his') - log P('her')" in text and "exact" in text.lower()
 
