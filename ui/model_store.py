@@ -26,6 +26,9 @@ from ui.settings import PREFERRED_MODELS, checkpoints_root
 LOGGER = logging.getLogger("memory_lab.models")
 Signature = tuple[tuple[str, int, int], ...]
 REASON_CHARACTERS = 300
+# Folders whose small files check out but whose weights then failed to load (NaN weights, a file
+# replaced between the two reads): discovery lists them as not usable from then on, until they change.
+_LOAD_FAILURES: dict[tuple[str, Signature], str] = {}
 
 
 @dataclass(frozen=True)
@@ -95,16 +98,17 @@ def _inspect(path: str, signature: Signature) -> tuple[str | None, str | None]:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _load(path: str, signature: Signature) -> tuple[Checkpoint | None, str | None]:
     """Load one checkpoint's weights (only for the models in use); the error text instead when it cannot be used."""
-    del signature  # only part of the cache key
     try:
         return load_checkpoint(path), None
     except Exception as error:  # noqa: BLE001 - shown on the page, never a traceback
         if not isinstance(error, CheckpointError):
             LOGGER.warning("loading %s failed", path, exc_info=True)
+        _LOAD_FAILURES[(path, signature)] = one_line(error)
         return None, one_line(error)
     except BaseException as error:
         if not _is_panic(error):
             raise
+        _LOAD_FAILURES[(path, signature)] = one_line(error)
         return None, one_line(error)
 
 
@@ -155,7 +159,8 @@ def _entry(name: str, path: str) -> ModelEntry | None:
             error = "training in progress: no checkpoint saved yet (the first one is written after the first validation)."
             return ModelEntry(name, path, signature, error, None)
     arch, error = _inspect(path, signature)
-    return ModelEntry(name, path, signature, error, arch)
+    error = error or _LOAD_FAILURES.get((path, signature))
+    return ModelEntry(name, path, signature, error, arch if error is None else None)
 
 
 def discover(root: str | None = None) -> list[ModelEntry]:

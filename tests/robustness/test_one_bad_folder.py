@@ -76,3 +76,21 @@ def test_the_cli_prints_one_line_for_a_bad_folder(tmp_path, tiny_checkpoints, ca
     edit_json(folder, "config.json", lambda config: config.update(hidden_size=HUGE))
     line = run_cli(predict.main, [folder, "Mr. Robert said"], capsys)
     assert "hidden_size must be at most" in line
+
+
+def test_a_folder_whose_weights_fail_is_listed_as_not_usable_once_tried(models_root):
+    """NaN weights pass the header check (discovery reads no weights); the first load finds them."""
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_checkpoint(os.path.join(models_root, "tiny-rnn"), os.path.join(models_root, "nan"))
+    tensors = load_file(os.path.join(folder, "model.safetensors"))
+    tensors["embedding.weight"][0, 0] = float("nan")
+    save_file(tensors, os.path.join(folder, "model.safetensors"))
+    entry = {entry.name: entry for entry in model_store.discover(models_root)}["nan"]
+    assert entry.ok
+    with pytest.raises(CheckpointError, match="non-finite values"):
+        model_store.get_checkpoint(entry)
+    entry = {entry.name: entry for entry in model_store.discover(models_root)}["nan"]
+    assert not entry.ok and "non-finite values" in entry.error
+    at = open_app("Next word", models=["nan", "tiny-lstm"])
+    assert_page_survived(at)
