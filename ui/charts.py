@@ -269,8 +269,11 @@ def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, h
             stepped heatmap) or pixels.
     """
     _require_caption(caption)
-    chart = style_chart(chart, bool(st.session_state.get("presenter", False)))
+    presenter = bool(st.session_state.get("presenter", False))
+    chart = style_chart(chart, presenter)
     _remember(key, _altair_title(chart), chart)
+    if height is not None and presenter:
+        height = round(height * PRESENTER_STEP_SCALE)  # 20 px labels take that much more of a fixed height
     st.altair_chart(chart, width=width, key=key, height=height if height is not None else "content")
     st.caption(caption)
 

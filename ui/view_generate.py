@@ -21,6 +21,11 @@ def _default_prompt(context: Context) -> str:
     return context.text[: encoded.offsets[row - 1][1]] if 0 < row < len(encoded.tokens) else context.text
 
 
+def model_seed(seed: int, index: int) -> int:
+    """The sampling seed of the ``index``-th model in the list for the seed the reader picked."""
+    return seed * 1000 + index
+
+
 def _new_samples() -> None:
     st.session_state["generate_seed"] = int(st.session_state.get("generate_seed", 0)) + 1
 
@@ -43,11 +48,14 @@ def render(context: Context) -> None:
     seed = row[2].number_input("Random seed", 0, 1_000_000, step=1, key="generate_seed",
                                help="The same seed, prompt and temperature give the same text.")
     row[3].button("New samples", key="generate_again", on_click=_new_samples, icon=":material/casino:", width="stretch")
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    for index, (column, entry) in enumerate(zip(side_by_side(context.chosen), context.chosen)):
         with column:
             st.markdown(f"**{model_title(entry)}**")
             try:
-                continuation = analysis_cache.generate(entry.path, entry.signature, prompt, int(words), float(temperature), int(seed))
+                # Each model its own random numbers (seed + its place in the list): with one shared stream, models
+                # with similar probabilities drew the same first words, which looked like one text copied three times.
+                continuation = analysis_cache.generate(entry.path, entry.signature, prompt, int(words), float(temperature),
+                                                       model_seed(int(seed), index))
             except ValueError as error:
                 st.error(md(str(error)), icon=":material/help:")
                 continue
@@ -55,5 +63,5 @@ def render(context: Context) -> None:
             st.markdown(f"{md(prompt)} **{md(shown)}**" if prompt.strip() else f"**{md(shown)}**")
     st.caption(f"Bold: the words each model drew, {int(words)} tokens sampled from softmax(scores ÷ {float(temperature):g}) over its "
                "whole vocabulary (temperature 1 = the model's own probabilities), seed "
-               f"{int(seed)}; the unknown-word token is never drawn and ¶ marks where a model ended a paragraph. This is a "
+               f"{int(seed)} (each model draws its own random numbers from it); the unknown-word token is never drawn and ¶ marks where a model ended a paragraph. This is a "
                "random draw, not the model's single best guess: press New samples for another.")

@@ -75,7 +75,15 @@ def controls(tokens: list[str], text: str, plan: CuePlan | None = None) -> dict:
     for key, value in (("influence_kind", "contrast"), ("influence_good", plan.target if plan.contrast else "his"),
                        ("influence_bad", plan.contrast or "her")):
         st.session_state.setdefault(key, value)
-    row = st.columns(3)
+    # On a projector the pickers fold away under a one-line summary: the shaded sentences are the point.
+    if bool(st.session_state.get("presenter", False)):
+        where = st.session_state["influence_target"]
+        summary = (f"{KINDS[st.session_state['influence_kind']].format(good=st.session_state['influence_good'], bad=st.session_state['influence_bad'])}"
+                   f" at word {where + 1}, {METHOD_NAMES.get(st.session_state.get('influence_method', 'grad'), '')}")
+        box = st.expander(f"Target and method: {md(summary)}", expanded=False)
+    else:
+        box = st.container()
+    row = box.columns(3)
     position = row[0].selectbox(
         "Target word (the prediction to explain)", positions, key="influence_target",
         format_func=lambda k: f"{k + 1} “{tokens[k]}”" if k < len(tokens) else "after the text (the model's own guess)",

@@ -71,7 +71,7 @@ def _line(rows: list[dict], value: str, title: str, y_title: str, names: list[st
         y=alt.Y(f"{value}:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale()),
         color=alt.Color("model:N", scale=alt.Scale(domain=names, range=[colours[n] for n in names])),
         tooltip=["model", "distance", alt.Tooltip(f"{value}:Q", format=".4g"), "text"],
-    )
+    ).properties(height=260)
 
 
 def _short(span: dict) -> str:
@@ -114,8 +114,8 @@ def render(context: Context) -> None:
     rows = [dict(rung, model=name) for name, data in results.items() for rung in data["rungs"]]
     first = next(iter(results.values()))
     show_chart(_line(rows, "contrast", f"Preference for “{spec['target']}” over “{spec['contrast']}” against distance",
-                     "log P(target) − log P(contrast), nats", names, colours),
-               f"{md(first['contrast_definition'])}. Read at the prediction right before the predicted word, one point per rung. "
+                     "preference, nats", names, colours),
+               f"Preference = {md(first['contrast_definition'])}. Read at the prediction right before the predicted word, one point per rung. "
                "0 (the baseline) = no preference; above 0 = the model still prefers the right word.", key="ladder_contrast_chart")
     show_chart(_line(rows, "influence", f"Influence of “{spec['source']}” against distance", "gradient norm (log)", names, colours, log=True),
                f"{md(first['influence_definition'])}: how strongly the source word's vector moves that preference (per unit of "

@@ -95,7 +95,7 @@ def render_card(entry: ModelEntry) -> None:
         chart = alt.Chart(curve, title=f"{entry.name}: perplexity during training").mark_line(point=True).encode(
             x=alt.X("step:Q", title="training step"),
             y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
-            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="top")), detail="stage:N",
+            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom", columns=1)), detail="stage:N",
             tooltip=["stage", "step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
         )
         stages = curve["stage"].nunique()
@@ -109,7 +109,7 @@ def render_card(entry: ModelEntry) -> None:
         chart = alt.Chart(norms, title=f"{entry.name}: gradient norm during training").mark_line().encode(
             x=alt.X("step:Q", title="training step"),
             y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log scale)"),
-            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="top")), detail="stage:N",
+            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="bottom", columns=1)), detail="stage:N",
             tooltip=["stage", "step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
         )
         show_chart(chart, "Global L2 norm of the gradient of all weights, before clipping, per training step (mean and max "

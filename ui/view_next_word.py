@@ -59,11 +59,17 @@ def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight
     # json.dumps makes each word a quoted Vega string literal (a quote or backslash in a word stays inert).
     bold = {"condition": {"test": f"indexof({json.dumps(list(highlight))}, datum.value) >= 0", "value": "bold"}, "value": "normal"}
     spec = {
-        "title": title,
+        # Small on purpose: the model's name stands above in large type, and in a third of the page a 20 px title
+        # was cut to the plot's width ("top 10 ne…").
+        "title": {"text": title, "fontSize": 15},
         "height": {"step": 24},
-        "encoding": {"x": field("prob", "quantitative", title="probability", scale={"domain": [0, x_max]}),
-                     "y": field("word", "nominal", sort={"field": "rank", "order": "ascending"}, title=None,
-                                axis={"labelFontWeight": bold})},
+        # The order as a list, best first: one order for every layer (the label layers hold different rows).
+        # The same x domain, with room for the largest bar's label, and a fixed-width word axis: every model's plot
+        # has the same width, so equal probabilities are equal bars across the columns.
+        "encoding": {"x": field("prob", "quantitative", title="probability", scale={"domain": [0, x_max * 1.35], "nice": False},
+                                axis={"tickCount": 4}),
+                     "y": field("word", "nominal", sort=list(frame["word"]), title=None,
+                                axis={"labelFontWeight": bold, "minExtent": 70, "maxExtent": 70})},
         "layer": [
             {"mark": {"type": "bar", "color": colour},
              "encoding": {"tooltip": [field("rank", "quantitative"), field("word", "nominal"), field("prob", "quantitative", format=".4f")],
