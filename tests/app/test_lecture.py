@@ -1,8 +1,10 @@
 """Lecture mode in AppTest: every step by URL, Back and Next, every preset, and bad links."""
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -29,8 +31,8 @@ def lecture(step: int | str | None = 1, **params: str) -> AppTest:
 
 
 def title(at: AppTest) -> str:
-    """The step's title (the one level-2 heading), as read."""
-    found = [plain(element.value)[3:] for element in at.markdown if element.value.startswith("## ")]
+    """The step's title (the one lecture-title heading), as read."""
+    found = [html.unescape(re.sub(r"<[^>]+>", "", element.value)) for element in at.markdown if 'class="lecture-title"' in element.value]
     assert len(found) == 1, found
     return found[0]
 

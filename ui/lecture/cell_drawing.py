@@ -17,7 +17,7 @@ MUTED = "#55606e"
 BELT = "#4c78a8"
 PAPER = "#fbfbfd"
 GATES = {"f": ("#d6e9f8", "forget"), "i": ("#dcefd9", "input"), "g": ("#fde7c8", "candidate"), "o": ("#eadff5", "output")}
-WIDTH, HEIGHT = 1400, 390
+WIDTH, HEIGHT = 1460, 390
 
 
 def _text(x: float, y: float, content: str, size: int = 22, anchor: str = "middle", weight: str = "normal", colour: str = INK) -> str:
@@ -77,8 +77,8 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'style="width:100%;height:auto;max-height:372px;display:block">',
              f"<title>{html.escape(f'An LSTM cell reading {word}, with the gate values of units {list(units)}')}</title>",
-             '<defs><marker id="lecture-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
+             '<defs><marker id="lecture-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="14" markerHeight="14" '
+             f'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
              f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" rx="16" fill="{PAPER}" stroke="#c9ced6"/>',
              f'<rect x="95" y="28" width="700" height="318" rx="18" fill="none" stroke="#b8c0cc" stroke-width="2" stroke-dasharray="8 6"/>']
     # The belt: c_{t-1} -> x f -> + i*g -> c_t.
@@ -86,7 +86,7 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     parts.append(_line([(279, 72), (432, 72)], BELT, 7, arrow=False))
     parts.append(_line([(469, 72), (860, 72)], BELT, 7))
     parts.append(_text(30, 52, "cell state c  (the conveyor belt)", size=20, anchor="start", weight="bold", colour=BELT))
-    parts.append(_text(862, 80, "c_t", size=22, anchor="start", weight="bold", colour=BELT))
+    parts.append(_text(866, 80, "cₜ", size=24, anchor="start", weight="bold", colour=BELT))
     parts.append(_operator(260, 72, "×"))
     parts.append(_operator(450, 72, "+"))
     # Gates, fed from the bus [h_{t-1}, x_t] along the bottom.
@@ -94,9 +94,9 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     x_of = {"f": 260, "i": 390, "g": 510, "o": 640}
     functions = {"f": "σ", "i": "σ", "g": "tanh", "o": "σ"}
     parts.append(_line([(30, 330), (640, 330)], INK, 3, arrow=False))
-    parts.append(_text(30, 316, "h_{t−1}", size=20, anchor="start", colour=MUTED))
+    parts.append(_text(30, 316, "hₜ₋₁", size=22, anchor="start", colour=MUTED))
     parts.append(_line([(160, 385), (160, 334)], INK, 3))
-    parts.append(_text(172, 376, f"x_t = “{word}”", size=22, anchor="start", weight="bold"))
+    parts.append(_text(172, 372, f"xₜ = “{word}”", size=22, anchor="start", weight="bold"))
     for name, x in x_of.items():
         parts.append(_line([(x, 330), (x, 280)], INK, 2))
         parts.append(_gate(x, 252, name, functions[name], _fmt(means[name], signed=name == "g")))
@@ -113,8 +113,8 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     parts.append(_line([(684, 252), (701, 252)]))
     parts.append(_operator(720, 252, "×"))
     parts.append(_line([(739, 252), (860, 252)]))
-    parts.append(_text(862, 260, "h_t", size=22, anchor="start", weight="bold"))
-    parts.append(_text(450, 372, "numbers above the gates: mean over the units in the table", size=17, colour=MUTED))
+    parts.append(_text(866, 260, "hₜ", size=24, anchor="start", weight="bold"))
+    parts.append(_text(790, 372, "above each gate: its mean over the units in the table", size=17, anchor="end", colour=MUTED))
     parts.append(_table(units, gates, cell_before, cell_after, counterfactual_cell, counterfactual_name))
     parts.append("</svg>")
     return "".join(parts)
@@ -123,7 +123,7 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
 def _table(units: Sequence[int], gates: dict[str, Sequence[float]], cell_before: Sequence[float], cell_after: Sequence[float],
            counterfactual_cell: Sequence[float], counterfactual_name: str) -> str:
     left, top, row_height = 920, 48, 46
-    columns = [("unit", 0), ("f", 80), ("i", 148), ("g", 216), ("o", 284), ("c_{t−1}", 358), ("c_t", 434)]
+    columns = [("unit", 0), ("f", 80), ("i", 148), ("g", 216), ("o", 284), ("cₜ₋₁", 358), ("cₜ", 440)]
     parts = [_text(left + x + 28, top, label, size=21, weight="bold") for label, x in columns]
     parts.append(_text(left + 236, top + 28, "live values at this word", size=16, colour=MUTED))
     for index, unit in enumerate(units):
@@ -135,9 +135,9 @@ def _table(units: Sequence[int], gates: dict[str, Sequence[float]], cell_before:
             parts.append(f'<rect x="{left + x - 4}" y="{y - 26}" width="64" height="36" rx="6" fill="{_shade(value, low, high)}"/>')
             parts.append(_text(left + x + 28, y, _fmt(value, signed=name == "g"), size=21))
         parts.append(_text(left + 386, y, _fmt(cell_before[index], signed=True), size=21))
-        parts.append(_text(left + 462, y, _fmt(cell_after[index], signed=True), size=21, weight="bold", colour=BELT))
+        parts.append(_text(left + 468, y, _fmt(cell_after[index], signed=True), size=21, weight="bold", colour=BELT))
     y = top + 42 + row_height * (len(units) + 1) + 4
-    parts.append(_text(left, y, f"c_t if the cue were “{counterfactual_name}”:", size=18, anchor="start", colour=MUTED))
+    parts.append(_text(left, y, f"cₜ if the cue were “{counterfactual_name}”:", size=18, anchor="start", colour=MUTED))
     shown = "   ".join(f"{unit}: {_fmt(value, signed=True)}" for unit, value in zip(units, counterfactual_cell))
     parts.append(_text(left, y + 30, shown, size=20, anchor="start", weight="bold", colour="#b3541e"))
     parts.append(_text(left, y + 66, "f, i, o: 0 shut … 1 open;  g: new content −1 … 1", size=17, anchor="start", colour=MUTED))

@@ -17,14 +17,12 @@ COUNTERFACTUAL_COLOUR = "#f58518"
 METHOD_COLOURS = {"swap": "#2a9d8f", "occlusion": "#e9c46a", "ig": "#7b8fd1", "gradxinput": "#d17b9f"}
 METHOD_LABELS = {"swap": "swap (exact)", "occlusion": "hide with <unk> (exact)", "ig": "integrated gradients",
                  "gradxinput": "gradient × input", "grad": "gradient size"}
-PLOT_HEIGHT = 250  # pixels of plot area at 1280 x 720 (axis labels come on top)
 
 Spec = dict[str, Any]
 
 
-def _base(title: str | None = None, height: int = PLOT_HEIGHT) -> Spec:
-    spec: Spec = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "height": height, "width": "container",
-                  "autosize": {"type": "fit", "contains": "padding"}}
+def _base(title: str | None = None) -> Spec:
+    spec: Spec = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json"}
     if title:
         spec["title"] = {"text": title, "anchor": "start"}
     return spec
@@ -45,8 +43,8 @@ def expectation_chart(rows: Sequence[dict], title: str, domain_max: float, targe
     colour = {"field": "role", "type": "nominal", "legend": None,
               "scale": {"domain": ["target", "contrast", "other"], "range": [TARGET_COLOUR, CONTRAST_COLOUR, OTHER_COLOUR]}}
     y = {"field": "word", "type": "nominal", "sort": {"field": "probability", "order": "descending"}, "title": None,
-         "axis": {"labelFontWeight": "bold"}}
-    spec = _base(title, height=max(150, 31 * len(data)))
+         "axis": {"labelFontWeight": "bold", "labelOverlap": False}}
+    spec = _base(title)
     spec["layer"] = [
         {"mark": {"type": "bar", "cornerRadiusEnd": 3},
          "encoding": {"y": y, "x": {"field": "probability", "type": "quantitative", "title": "probability",
@@ -72,7 +70,7 @@ def swap_chart(rows: Sequence[dict], factual_label: str, counterfactual_label: s
     models = list(dict.fromkeys(row["label"] for row in rows))
     x = {"field": "model", "type": "nominal", "sort": models, "title": None, "axis": {"labelAngle": 0}}
     offset = {"field": "sentence", "type": "nominal", "sort": order}
-    spec = _base(height=PLOT_HEIGHT)
+    spec = _base()
     spec["layer"] = [
         {"mark": {"type": "bar", "cornerRadiusEnd": 3},
          "encoding": {"x": x, "xOffset": offset, "y": {"field": "value", "type": "quantitative", "title": y_title},
@@ -80,7 +78,9 @@ def swap_chart(rows: Sequence[dict], factual_label: str, counterfactual_label: s
                                 "scale": {"domain": order, "range": [FACTUAL_COLOUR, COUNTERFACTUAL_COLOUR]},
                                 "legend": {"orient": "top", "direction": "horizontal"}},
                       "tooltip": [{"field": "model"}, {"field": "sentence"}, {"field": "value", "format": "+.3f"}]}},
-        {"mark": {"type": "text", "baseline": "bottom", "dy": -3},
+        {"transform": [{"filter": "datum.value >= 0"}], "mark": {"type": "text", "baseline": "bottom", "dy": -4},
+         "encoding": {"x": x, "xOffset": offset, "y": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}}},
+        {"transform": [{"filter": "datum.value < 0"}], "mark": {"type": "text", "baseline": "top", "dy": 4},
          "encoding": {"x": x, "xOffset": offset, "y": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}}},
         {"data": {"values": [{"zero": 0}]}, "mark": {"type": "rule", "color": "#888", "strokeWidth": 2},
          "encoding": {"y": {"field": "zero", "type": "quantitative"}}},
@@ -99,9 +99,9 @@ def span_chart(rows: Sequence[dict], spans: Sequence[str]) -> tuple[Spec, list[d
     data = [{"span": row["span"], "method": METHOD_LABELS[row["method"]], "value": row["value"],
              "shown": f"{row['value']:+.2f}".replace("-", "−")} for row in rows if row["method"] in METHOD_COLOURS]
     labels = [METHOD_LABELS[method] for method in methods]
-    y = {"field": "span", "type": "nominal", "sort": list(spans), "title": None, "axis": {"labelFontWeight": "bold"}}
+    y = {"field": "span", "type": "nominal", "sort": list(spans), "title": None, "axis": {"labelFontWeight": "bold", "labelOverlap": False}}
     offset = {"field": "method", "type": "nominal", "sort": labels}
-    spec = _base(height=max(PLOT_HEIGHT - 20, 22 * len(spans) * len(methods)))
+    spec = _base()
     spec["layer"] = [
         {"mark": {"type": "bar", "cornerRadiusEnd": 2},
          "encoding": {"y": y, "yOffset": offset, "x": {"field": "value", "type": "quantitative", "title": "nats of the contrast"},
@@ -119,7 +119,7 @@ def size_chart(rows: Sequence[dict], spans: Sequence[str]) -> tuple[Spec, list[d
     """The gradient size per span (never negative), beside the signed methods."""
     data = [{"span": row["span"], "value": row["value"], "shown": f"{row['value']:.2f}"} for row in rows]
     y = {"field": "span", "type": "nominal", "sort": list(spans), "title": None, "axis": {"labelFontWeight": "bold"}}
-    spec = _base(title="gradient size", height=PLOT_HEIGHT - 20)
+    spec = _base(title="gradient size")
     spec["layer"] = [
         {"mark": {"type": "bar", "color": "#6c757d", "cornerRadiusEnd": 2},
          "encoding": {"y": y, "x": {"field": "value", "type": "quantitative", "title": "‖∂f/∂e‖", "axis": {"tickCount": 3}},
@@ -131,36 +131,48 @@ def size_chart(rows: Sequence[dict], spans: Sequence[str]) -> tuple[Spec, list[d
 
 
 def line_chart(rows: Sequence[dict], x_title: str, y_title: str, colours: dict[str, str], log_y: bool = False,
-               dashes: dict[str, list[int]] | None = None, rules: Sequence[dict] = (), height: int = PLOT_HEIGHT) -> tuple[Spec, list[dict]]:
+               dashes: dict[str, list[int]] | None = None, rules: Sequence[dict] = (), zero: bool = False) -> tuple[Spec, list[dict]]:
     """Lines over a quantitative x: one colour per series, one dash pattern per path (both in the legend).
 
     Args:
         rows: {"x", "y", "series", "path"} points.
         colours: series -> colour, in legend order.
         dashes: path -> dash pattern ([] = solid), in legend order; None: every line solid, no path legend.
-        rules: vertical marks {"x", "label"} (e.g. where the cue is), drawn dotted and labelled.
+        rules: vertical marks {"x", "label"} (where the cue is: dotted, labelled) or {"x", "series"} (a value
+            of one series, e.g. its memory span: dotted in the series' colour, named in the caption).
+        zero: a linear y axis that always shows 0 (the baseline).
     """
     data = [dict(row) for row in rows if row["y"] is not None and (not log_y or row["y"] > 0)]
     encoding: dict[str, Any] = {
         "x": {"field": "x", "type": "quantitative", "title": x_title, "axis": {"tickMinStep": 1, "format": "d"}},
-        "y": {"field": "y", "type": "quantitative", "title": y_title, "scale": {"type": "log"} if log_y else {"zero": False}},
+        "y": {"field": "y", "type": "quantitative", "title": y_title, "scale": {"type": "log"} if log_y else {"zero": zero},
+              "axis": {"tickCount": 4, "format": "~g"} if log_y else {"tickCount": 5}},
         "color": {"field": "series", "type": "nominal", "title": None, "sort": list(colours),
                   "scale": {"domain": list(colours), "range": list(colours.values())},
                   "legend": {"orient": "top", "direction": "horizontal", "symbolType": "stroke"}},
         "tooltip": [{"field": "series"}, {"field": "path"}, {"field": "x"}, {"field": "y", "format": ".3g"}],
     }
     if dashes:
+        # Line symbols in the legend show each dash pattern (points on the line would turn them into dots).
         encoding["strokeDash"] = {"field": "path", "type": "nominal", "title": None, "sort": list(dashes),
                                   "scale": {"domain": list(dashes), "range": list(dashes.values())},
-                                  "legend": {"orient": "top", "direction": "horizontal", "symbolType": "stroke",
-                                             "symbolStrokeColor": "#888", "symbolSize": 900}}
+                                  "legend": {"orient": "bottom", "direction": "horizontal", "symbolStrokeColor": "#777",
+                                             "symbolStrokeWidth": 3, "symbolSize": 600}}
         encoding["detail"] = {"field": "path", "type": "nominal"}
-    spec = _base(height=height)
-    layers: list[Spec] = [{"mark": {"type": "line", "point": True, "strokeWidth": 3}, "encoding": encoding}]
-    if rules:
-        layers.append({"data": {"values": list(rules)}, "mark": {"type": "rule", "strokeDash": [2, 4], "color": "#888", "strokeWidth": 2},
+    spec = _base()
+    points = {"mark": {"type": "point", "filled": True, "size": 45},
+              "encoding": {"x": encoding["x"], "y": encoding["y"], "color": dict(encoding["color"], legend=None),
+                           "tooltip": encoding["tooltip"]}}
+    layers: list[Spec] = [{"mark": {"type": "line", "strokeWidth": 3}, "encoding": encoding}, points]
+    labelled = [rule for rule in rules if "label" in rule]
+    coloured = [rule for rule in rules if "series" in rule]
+    if labelled:
+        layers.append({"data": {"values": labelled}, "mark": {"type": "rule", "strokeDash": [2, 4], "color": "#888", "strokeWidth": 2},
                        "encoding": {"x": {"field": "x", "type": "quantitative"}}})
-        layers.append({"data": {"values": list(rules)}, "mark": {"type": "text", "align": "left", "dx": 5, "dy": 12, "baseline": "top"},
-                       "encoding": {"x": {"field": "x", "type": "quantitative"}, "y": {"value": 0}, "text": {"field": "label"}}})
+        layers.append({"data": {"values": labelled}, "mark": {"type": "text", "align": "left", "dx": 5, "dy": -6, "baseline": "bottom"},
+                       "encoding": {"x": {"field": "x", "type": "quantitative"}, "y": {"value": {"expr": "height"}}, "text": {"field": "label"}}})
+    if coloured:
+        layers.append({"data": {"values": coloured}, "mark": {"type": "rule", "strokeDash": [3, 4], "strokeWidth": 3},
+                       "encoding": {"x": {"field": "x", "type": "quantitative"}, "color": dict(encoding["color"], legend=None)}})
     spec["layer"] = layers
     return spec, data

@@ -24,10 +24,10 @@ LECTURE_CSS = """
 [class*="st-key-lecture-step-"] { gap: 0.45rem; }
 [class*="st-key-lecture-step-"] p, [class*="st-key-lecture-step-"] li { font-size: 19px; line-height: 1.35; }
 [class*="st-key-lecture-step-"] [data-testid="stCaptionContainer"] p { font-size: 14px; line-height: 1.3; }
-[class*="st-key-lecture-title-"] h2 { font-size: 29px; line-height: 1.2; padding: 0; margin: 0; font-weight: 700; }
+.lecture-title { font-size: 29px; line-height: 1.22; font-weight: 700; margin: 0.1rem 0 0.2rem 0; }
 [class*="st-key-lecture-nav"] p { font-size: 17px; }
 [class*="st-key-lecture-nav"] button p { font-size: 19px; font-weight: 600; }
-.lecture-sentence { font-size: 20px; line-height: 1.6; }
+.lecture-sentence { font-size: 20px; line-height: 1.7; margin-bottom: 0.25rem; }
 .lecture-sentence span { padding: 0 0.12em; unicode-bidi: isolate; }
 .lecture-sentence .lecture-cue { border-bottom: 3px solid #4c78a8; font-weight: 700; }
 .lecture-sentence .lecture-target { background: #ffd166; color: #111111; border-radius: 0.25em; padding: 0 0.3em;
@@ -42,6 +42,14 @@ LECTURE_CSS = """
 def apply_style() -> None:
     """Inject the lecture's large-type style sheet (static text, no user input in it)."""
     st.markdown(LECTURE_CSS, unsafe_allow_html=True)
+
+
+def _space_before(tokens: Sequence[str], index: int) -> bool:
+    """Words are spaced as typed: none before a full stop or comma ("Mr." not "Mr ."), none after "("."""
+    if index == 0 or tokens[index - 1] in ("(", "["):
+        return False
+    token = tokens[index]
+    return token[:1].isalnum() or token[:1] in "\"'(["
 
 
 def sentence_html(tokens: Sequence[str], cue_span: tuple[int, int], target_position: int, target: str,
@@ -63,16 +71,16 @@ def sentence_html(tokens: Sequence[str], cue_span: tuple[int, int], target_posit
         elif index > target_position:
             classes.append("lecture-later")
         attribute = f' class="{" ".join(classes)}"' if classes else ""
-        parts.append(f'<span dir="auto"{attribute}>{html.escape(token)}</span>')
+        parts.append((" " if _space_before(tokens, index) else "") + f'<span dir="auto"{attribute}>{html.escape(token)}</span>')
     if target_position >= len(tokens):
-        parts.append(f'<span class="lecture-target lecture-slot" title="the next word">{html.escape(target)}?</span>')
-    return '<div class="lecture-sentence">' + " ".join(parts) + "</div>"
+        parts.append(f' <span class="lecture-target lecture-slot" title="the next word">{html.escape(target)}?</span>')
+    return '<div class="lecture-sentence">' + "".join(parts) + "</div>"
 
 
 def title(step: int, text: str) -> None:
-    """The step's finding as its heading, in ``st.container(key="lecture-title-N")``."""
+    """The step's finding as its heading, in ``st.container(key="lecture-title-N")`` (escaped, our own markup)."""
     with st.container(key=f"lecture-title-{step}"):
-        st.markdown(f"## {md(text)}")
+        st.markdown(f'<div class="lecture-title" role="heading" aria-level="2">{html.escape(text)}</div>', unsafe_allow_html=True)
 
 
 def sentences(lines: Sequence[str]) -> None:
@@ -89,13 +97,17 @@ def figure(step: int) -> Iterator[None]:
         yield
 
 
-def chart(spec: dict[str, Any], rows: list[dict], caption: str, key: str) -> None:
+def chart(spec: dict[str, Any], rows: list[dict], caption: str, key: str, height: int) -> None:
     """Draw one Vega-Lite spec in projector type (ui.charts.style_spec), its caption right under it.
+
+    Args:
+        height: the chart's whole height in pixels, axes and legends included (the plot gets the rest);
+            a fixed total is what keeps a step on one screen.
 
     Raises:
         ValueError: an empty caption (every number shown says what it is, its unit, method and baseline).
     """
     if not caption or not caption.strip():
         raise ValueError("Every lecture chart needs a caption: what is plotted, its unit, the method and the baseline.")
-    st.vega_lite_chart(pd.DataFrame(rows), style_spec(spec, True), width="stretch", key=key)
+    st.vega_lite_chart(pd.DataFrame(rows), style_spec(spec, True), width="stretch", height=height, key=key)
     st.caption(caption)

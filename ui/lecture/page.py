@@ -106,7 +106,8 @@ def _move(delta: int, step: int, words: tuple[int, int] | None, belt_step: int) 
     _go(target)
 
 
-def _navigation(lesson: Lesson) -> None:
+def _navigation(lesson: Lesson):
+    """The step's top row: where we are, a slot for the step's own picker, Back and Next. Returns the slot."""
     step = STEPS[lesson.state.step - 1]
     belt_step = next(item.number for item in STEPS if item.walks_words)
     words = word_range(lesson) if step.walks_words else None
@@ -114,12 +115,14 @@ def _navigation(lesson: Lesson) -> None:
         st.session_state[WORD_KEY] = words[0] if st.session_state[WORD_KEY] == "first" else words[1]
     at_start = step.number == 1
     at_end = step.number == len(STEPS) and (words is None or st.session_state.get(WORD_KEY) == words[1])
-    with st.container(key="lecture-nav", horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**Step {step.number} of {len(STEPS)} · {md(step.name)}**", width="stretch")
-        st.button("◀ Back", key="lecture_back", on_click=_move, args=(-1, step.number, words, belt_step), disabled=at_start,
-                  shortcut="Left", help="Previous step (← key)")
-        st.button("Next ▶", key="lecture_next", on_click=_move, args=(1, step.number, words, belt_step), disabled=at_end,
-                  shortcut="Right", type="primary", help="Next step (→ key)")
+    with st.container(key="lecture-nav"):
+        label, toolbar, back, forward = st.columns([4, 4, 1.3, 1.3], vertical_alignment="center")
+        label.markdown(f"**Step {step.number} of {len(STEPS)} · {md(step.name)}**")
+        back.button("◀ Back", key="lecture_back", on_click=_move, args=(-1, step.number, words, belt_step), disabled=at_start,
+                    shortcut="Left", width="stretch")
+        forward.button("Next ▶", key="lecture_next", on_click=_move, args=(1, step.number, words, belt_step), disabled=at_end,
+                       shortcut="Right", type="primary", width="stretch")
+    return toolbar
 
 
 def _set(name: str, key: str) -> None:
@@ -203,5 +206,5 @@ def render_lecture() -> None:
         st.warning(md(notice), icon=":material/link_off:")
     step = STEPS[state.step - 1]
     with st.container(key=f"lecture-step-{step.number}"):
-        _navigation(lesson)
-        run_view(f"Lecture step {step.number}", step.render, lesson)
+        toolbar = _navigation(lesson)
+        run_view(f"Lecture step {step.number}", step.render, lesson, toolbar)

@@ -1,6 +1,8 @@
 """Lecture step 5: the conveyor belt. A drawn LSTM cell with the live gate values of the cue's units."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from ui.lecture import frame, numbers, wording
@@ -28,7 +30,7 @@ def current_word(lesson: Lesson) -> int:
     return value
 
 
-def belt(lesson: Lesson) -> None:
+def belt(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 5: f, i, o and the candidate of the units that carry the cue, one word at a time."""
     pair = lesson.pair
     entry = lesson.first("lstm")
@@ -54,7 +56,8 @@ def belt(lesson: Lesson) -> None:
         "The top line is the belt: the forget gate f scales what it carries, the input gate i lets the new content g on, "
         "and the output gate o decides how much of tanh(c) leaves as h.",
         f"Shown: the {len(units)} cell units of {lesson.labels[entry.name]} that carry most of the swap on their own ({shares}).",
-        f"Next reads the next word (word {index + 1} of {first + 1}–{last + 1}); after {wording.quoted(tokens[last])} it moves on.",
+        (f"Next reads the next word (word {index + 1} of {first + 1}–{last + 1})." if index < last else
+         f"{wording.quoted(word)} is the last word before {wording.quoted(pair['target'])}: Next moves on."),
     ])
     gates = {name: data[key][index] for name, key in (("f", "forget_gate"), ("i", "input_gate"), ("g", "candidate"), ("o", "output_gate"))}
     with frame.figure(5):

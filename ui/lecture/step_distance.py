@@ -1,6 +1,8 @@
 """Lecture step 6: the swap ladder. Push the cue further away; how long does each model still feel it?"""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from model.analysis.lesson import swap_span
@@ -12,7 +14,7 @@ from ui.lecture.steps_cue import _strip
 from ui.markup import md
 
 
-def distance(lesson: Lesson) -> None:
+def distance(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 6: the cue's swap effect and the gradient with respect to it, against distance; each memory span."""
     pair = lesson.pair
     labels = lesson.labels
@@ -39,7 +41,7 @@ def distance(lesson: Lesson) -> None:
         span_rows.append({"label": labels[entry.name], "value": span["value"], "beyond": span["beyond"],
                           "measurable": span["measurable"], "display": span["display"], "reference": span["reference"]})
         if span["value"] is not None:
-            rules.append({"x": span["value"], "label": f"{series}: {span['value']:.0f}"})
+            rules.append({"x": span["value"], "series": series})
         for back, effect, gradient in zip(data["distances"], data["effect"], data["influence"]):
             effect_rows.append({"x": back, "y": effect, "series": series, "path": "swap effect"})
             gradient_rows.append({"x": back, "y": gradient, "series": series, "path": "gradient"})
@@ -61,12 +63,13 @@ def distance(lesson: Lesson) -> None:
     with frame.figure(6):
         left, right = st.columns([3, 2])
         with left:
-            spec, rows = line_chart(effect_rows, "words between cue and target", f"swap effect (nats)", series_colours, rules=rules)
+            spec, rows = line_chart(effect_rows, "words between cue and target", "swap effect (nats)", series_colours, rules=rules, zero=True)
             frame.chart(spec, rows, f"Swap effect = f(sentence) − f(counterfactual), f = {md(lesson.contrast_formula)} in nats at the "
                         f"prediction of “{md(pair['target'])}”, on each rung of the ladder (exact re-runs); 0 = the cue no longer "
-                        f"matters, the baseline. Dotted lines: memory spans ({md(spans_text)}).", key="lecture_ladder_effect")
+                        f"matters, the baseline. Dotted lines, in each model's colour: memory spans, where the effect falls to half its value "
+                        f"at the shortest rung ({md(spans_text)}).", key="lecture_ladder_effect", height=300)
         with right:
-            spec, rows = line_chart(gradient_rows, "words between cue and target", "gradient size", series_colours)
-            frame.chart(spec, rows, f"‖∂f/∂e‖₂ with respect to “{md(first['source'])}”'s word vector on the same rungs (nats per unit "
+            spec, rows = line_chart(gradient_rows, "words between cue and target", "gradient size", series_colours, zero=True)
+            frame.chart(spec, rows, f"‖∂f/∂e‖₂ with respect to the word vector of “{md(first['source'])}” on the same rungs (nats per unit "
                         "of embedding, automatic differentiation): how strongly a small change of the cue word still reaches the "
-                        "prediction. 0 = not at all.", key="lecture_ladder_gradient")
+                        "prediction. 0 = not at all.", key="lecture_ladder_gradient", height=300)

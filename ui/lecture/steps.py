@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ui.lecture.lesson import Lesson
 from ui.lecture.step_belt import belt
@@ -18,13 +18,14 @@ class Step:
     Attributes:
         number: 1-based, as in the URL (?step=N).
         name: a short name for the navigation row and the sidebar.
-        render: draws the step (title, sentence, at most three sentences, one figure).
+        render: draws the step (title, sentence, at most three sentences, one figure); its second argument is
+            a slot in the navigation row for the step's own picker (which model).
         walks_words: Next and Back move through the words first (the conveyor belt).
     """
 
     number: int
     name: str
-    render: Callable[[Lesson], None]
+    render: Callable[[Lesson, Any], None]
     walks_words: bool = False
 
 

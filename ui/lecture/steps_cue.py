@@ -1,6 +1,8 @@
 """Lecture steps 1-3: what the models expect, what swapping the cue does, and which words carry it."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from model.analysis.lesson import SIGNED_METHODS
@@ -26,7 +28,7 @@ def _predicted(lesson: Lesson) -> str:
     return f"word {position + 1} ({wording.quoted(lesson.tokens[position])})"
 
 
-def expectations(lesson: Lesson) -> None:
+def expectations(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 1: each model's most probable next words after the context word, his and her highlighted."""
     target, contrast = lesson.target_word, lesson.contrast_word
     results = {entry.name: numbers.expectations(entry.path, entry.signature, *lesson.args, top_k=TOP_WORDS) for entry in lesson.models}
@@ -55,10 +57,10 @@ def expectations(lesson: Lesson) -> None:
                 spec, chart_rows = expectation_chart(bars, wording.capitalised(labels[entry.name]), largest * 1.3, target, contrast)
                 frame.chart(spec, chart_rows, f"{md(entry.name)}: softmax probability (0 to 1) of each word as {md(_predicted(lesson))}; "
                             f"its top {TOP_WORDS} words plus the two compared ({md(ranks)} of {vocab:,}). "
-                            f"Baseline: 1/{vocab:,} per word if the model knew nothing.", key=f"lecture_expect_{entry.name}")
+                            f"Baseline: 1/{vocab:,} per word if the model knew nothing.", key=f"lecture_expect_{entry.name}", height=90 + 30 * len(chart_rows))
 
 
-def swap(lesson: Lesson) -> None:
+def swap(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 2: log P(target) - log P(contrast) on the sentence and with the cue swapped, one chart."""
     pair = lesson.pair
     results = {entry.name: numbers.swap(entry.path, entry.signature, *lesson.args) for entry in lesson.models}
@@ -75,7 +77,7 @@ def swap(lesson: Lesson) -> None:
         frame.chart(spec, chart_rows, f"{md(lesson.contrast_formula)} in nats at the prediction of {md(_predicted(lesson))}, on the "
                     f"sentence and on the same sentence with “{md(pair['cue_text'])}” replaced by “{md(pair['replacement_text'])}”: "
                     f"exact, both sentences run through each model. 0 = no preference (the baseline); above 0 the model "
-                    f"prefers “{md(target)}”.", key="lecture_swap")
+                    f"prefers “{md(target)}”.", key="lecture_swap", height=340)
 
 
 def _focus(lesson: Lesson, key: str, preferred: str) -> tuple[str, object]:
@@ -87,23 +89,21 @@ def _focus(lesson: Lesson, key: str, preferred: str) -> tuple[str, object]:
         st.session_state[key] = default
     if len(names) > 1:
         st.segmented_control("Model", names, key=key, format_func=lambda name: wording.capitalised(labels[name]),
-                             label_visibility="collapsed", required=True)
+                             label_visibility="collapsed", required=True, width="stretch")
     name = st.session_state.get(key) or default
     return name, next(entry for entry in lesson.models if entry.name == name)
 
 
-def spans(lesson: Lesson) -> None:
+def spans(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 3: which span of the cue carries the swap, by five methods, for one model."""
     pair = lesson.pair
-    name_column, picker = st.columns([5, 2], vertical_alignment="center")
-    with picker:
+    with toolbar if toolbar is not None else st.container():
         name, entry = _focus(lesson, "lecture_span_model", "lstm")
     rows = numbers.spans(entry.path, entry.signature, *lesson.args)
     labels = [label for label, _ in pair["parts"]]
     order = list(dict.fromkeys(row["span"] for row in rows))
     parts = {label: {row["method"]: row["value"] for row in rows if row["span"] == label} for label in labels}
-    with name_column:
-        frame.title(3, wording.span_title(lesson.labels[name], parts))
+    frame.title(3, wording.span_title(lesson.labels[name], parts))
     _strip(lesson)
     frame.sentences(wording.span_sentences(parts))
     with frame.figure(3):
@@ -114,9 +114,9 @@ def spans(lesson: Lesson) -> None:
                         f"prediction of {md(_predicted(lesson))}. Swap: f(sentence) − f(span taken from the counterfactual); hide: "
                         "f(sentence) − f(span replaced by <unk>); integrated gradients (32 steps from an all-<unk> sentence) and "
                         "gradient × input, summed over the span's words. 0 = no push, the baseline. A title's full stop is the "
-                        "same in both sentences and is left alone.", key="lecture_spans")
+                        "same in both sentences and is left alone.", key="lecture_spans", height=300)
         with right:
             spec, chart_rows = size_chart([row for row in rows if row["method"] == "grad"], order)
             frame.chart(spec, chart_rows, "‖∂f/∂e‖₂ over the span's word vectors together (nats per unit of embedding, "
                         "by automatic differentiation); 0 = f does not react to the span. Never negative: no direction.",
-                        key="lecture_sizes")
+                        key="lecture_sizes", height=300)

@@ -1,6 +1,8 @@
 """Lecture steps 4 and 7: why an RNN forgets (the chain rule beside the measured flow), exploding gradients."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from ui.chain_rule import parse_slopes, running_products
@@ -30,7 +32,7 @@ def _calculator_rows() -> tuple[list[float], float | None, list[dict], str | Non
     return slopes, products[-1]["product"], rows, None
 
 
-def vanishing(lesson: Lesson) -> None:
+def vanishing(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 4: the chain-rule calculator beside ||dh_T/dh_t|| measured on the sentence."""
     pair = lesson.pair
     labels = lesson.labels
@@ -55,8 +57,9 @@ def vanishing(lesson: Lesson) -> None:
     _strip(lesson)
     frame.sentences([
         wording.calculator_sentence(slopes, product) if problem is None else problem,
-        f"The lines are measured on this sentence: how much a small change of a model's state some words back still "
-        f"changes its state at {wording.quoted(pair['context_word'])}.",
+        f"The lines are measured on this sentence: how much a small change of a state some words back still moves the "
+        f"state at {wording.quoted(pair['context_word'])}.",
+        wording.per_word_sentence(kept_rows, distance),
     ])
     left, right = st.columns([1, 3])
     with left:
@@ -73,10 +76,10 @@ def vanishing(lesson: Lesson) -> None:
                     f"{md(wording.quoted(pair['context_word']))} with respect to the state t words back); dashed: the LSTM's "
                     "‖∂h_T/∂c_t‖ along its cell; both exact (automatic differentiation, the words held fixed) and divided by √H, "
                     "so 1 = a change passed on whole, the baseline. Dotted: the running product of your slopes (no unit).",
-                    key="lecture_flow")
+                    key="lecture_flow", height=330)
 
 
-def exploding(lesson: Lesson) -> None:
+def exploding(lesson: Lesson, toolbar: Any = None) -> None:
     """Step 7: scale a copy's recurrent weights and watch the gradient grow; clipping caps it."""
     pair = lesson.pair
     defaults = {"lecture_scale": 2.0, "lecture_clip": True, "lecture_threshold": 1.0}
@@ -84,8 +87,7 @@ def exploding(lesson: Lesson) -> None:
         st.session_state.setdefault(key, value)
     factor = float(st.session_state["lecture_scale"])
     clip = float(st.session_state["lecture_threshold"]) if st.session_state["lecture_clip"] else None
-    controls = st.columns([2, 3, 1, 1], vertical_alignment="bottom")
-    with controls[0]:
+    with toolbar if toolbar is not None else st.container():
         name, entry = _focus(lesson, "lecture_explode_model", "rnn")
     curves = numbers.exploding(entry.path, entry.signature, *lesson.args, factor)
     label = lesson.labels[name]
@@ -102,16 +104,17 @@ def exploding(lesson: Lesson) -> None:
     values = {part: next((norm / flow["identity_frobenius"] for d, norm in zip(flow["distances"], flow["frobenius"]) if d == back), 0.0)
               for part, flow in flows.items()}
     frame.title(7, wording.exploding_title(label, factor, back, values["original"], values["scaled"], clip))
-    with controls[1]:
+    _strip(lesson)
+    controls = st.columns([3, 1, 1], vertical_alignment="bottom")
+    with controls[0]:
         st.slider("Recurrent weight scale", 0.25, 4.0, step=0.25, key="lecture_scale", help="1 = the trained weights.")
-    with controls[2]:
+    with controls[1]:
         st.toggle("Clip", key="lecture_clip")
-    with controls[3]:
+    with controls[2]:
         st.number_input("Threshold", 0.01, 1000.0, key="lecture_threshold", disabled=clip is None, label_visibility="visible")
     frame.sentences([
-        "A copy of the model gets its recurrent weights W_hh multiplied by the scale; the model itself is not changed.",
-        "Above 1 each step can multiply a change up instead of down, so a gradient sent back many words can blow up "
-        "and training takes wild steps.",
+        "A copy of the model gets its recurrent weights W_hh multiplied by the scale; the model itself is unchanged.",
+        "Above 1 a step can multiply a change up, so a gradient sent far back blows up and training lurches.",
         "Clipping shrinks any gradient longer than the threshold back to that length.",
     ])
     colours = {"trained weights": "#4c78a8", f"recurrent weights × {factor:g}": "#d62728"}
@@ -124,4 +127,4 @@ def exploding(lesson: Lesson) -> None:
                     "to the state before the target; exact, by automatic differentiation), for the trained weights and for a copy "
                     f"with W_hh × {factor:g}. 1 = a change passed on whole, the baseline."
                     + (f" Clipped line: min(size, {clip:g}), what clipping at {clip:g} lets through." if clip is not None else ""),
-                    key="lecture_explode")
+                    key="lecture_explode", height=265)

@@ -175,9 +175,9 @@ def span_title(label: str, parts: dict[str, dict[str, float]]) -> str:
     return capitalised(f"{finding}; every method agrees")
 
 
-METHOD_SENTENCE = ("Swap and hide re-run the model (hide puts the unknown word <unk> in place); integrated gradients and "
-                   "gradient × input estimate a word's push from slopes. All four are signed.")
-SIZE_SENTENCE = "Gradient size is never negative: it says how sensitive the prediction is to a word, not which way the word pushes."
+METHOD_SENTENCE = ("Swap and hide (put <unk> in place) re-run the model; integrated gradients and gradient × input "
+                   "estimate from slopes; all four have a sign.")
+SIZE_SENTENCE = "Gradient size has none: it says how sensitive the prediction is to a span, never which way it pushes."
 
 
 def span_sentences(parts: dict[str, dict[str, float]]) -> list[str]:
@@ -191,8 +191,8 @@ def span_sentences(parts: dict[str, dict[str, float]]) -> list[str]:
                 names = {"occlusion": "hiding", "ig": "integrated gradients", "gradxinput": "gradient × input"}
                 against.append(f"{listed([names[m] for m in opposite])} give {quoted(part)} the opposite sign to the swap")
     if against:
-        sentences.append(capitalised("; ".join(against)) + ": a different question (what if the word were unknown, "
-                         "or changed a little) gets a different answer.")
+        sentences.append(capitalised("; ".join(against)) + ": they ask what an unknown or a nudged word would do, "
+                         "not what the other name does.")
     return sentences[:3]
 
 
@@ -222,6 +222,16 @@ def flow_title(rows: Sequence[dict], cue_word: str, context_word: str, distance:
     return f"{span}, a change survives as {kept}: {verdict}"
 
 
+def per_word_sentence(rows: Sequence[dict], distance: int) -> str | None:
+    """Step 4: the measured share as a slope per word (its distance-th root), to type into the calculator."""
+    measured = [row for row in rows if row["kept"] is not None and row["kept"] > 0]
+    if distance < 1 or not measured:
+        return None
+    where = {"lstm": "{}'s belt"}
+    each = listed([f"{number(row['kept'] ** (1 / distance))} for " + where.get(row["arch"], "{}").format(row["label"]) for row in measured])
+    return f"Per word that is about {each}: type those as slopes to compare."
+
+
 def calculator_sentence(slopes: Sequence[float], product: float | None) -> str:
     """The chain rule in one sentence: "Nine slopes of 0.1 to 0.3 multiply to 4e-08"."""
     if not slopes:
@@ -243,7 +253,7 @@ def belt_title(word: str, in_cue: bool, forget: Sequence[float], input_gate: Seq
         forget, input_gate: the gate values of the followed units at this word.
         unit, cell, counterfactual_cell: the first followed unit and its cell value on both sentences.
     """
-    gap = f"unit {unit}'s cell reads {signed(cell)}, {signed(counterfactual_cell)} after {quoted(replacement)}"
+    gap = f"unit {unit}'s cell: {signed(cell)} here, {signed(counterfactual_cell)} with {quoted(replacement)}"
     if in_cue:
         level = sum(input_gate) / len(input_gate)
         action = "open and write it onto the belt" if level >= 0.5 else "stay mostly shut"

@@ -51,7 +51,7 @@ def test_span_title_says_the_lstms_cue_is_the_title_and_where_the_methods_disagr
         "For the LSTM, the cue is mostly “Mr.”: swapping it moves 1.05 nats, “Robert” 0.45; "
         "only the gradient size ranks “Robert” first")
     sentences = wording.span_sentences(LSTM_PARTS)
-    assert len(sentences) == 3 and "never negative" in sentences[1]
+    assert len(sentences) == 3 and "never which way" in sentences[1]
     assert sentences[2].startswith("Hiding, integrated gradients and gradient × input give “Robert” the opposite sign to the swap")
     rnn = {"Mr.": {"swap": 0.38, "occlusion": 0.20, "ig": 0.73, "gradxinput": 0.09, "grad": 0.23},
            "Robert": {"swap": 0.33, "occlusion": -0.17, "ig": -0.68, "gradxinput": 0.03, "grad": 0.39}}
@@ -83,7 +83,7 @@ def test_flow_title_says_whether_anything_has_vanished():
 
 def test_belt_title_reads_the_gates():
     writing = wording.belt_title("Robert", True, [0.9, 0.8], [0.7, 0.6], 210, 0.8, -0.4, "Mary")
-    assert writing == "At “Robert” the input gates open and write it onto the belt (i ≈ 0.65); unit 210's cell reads +0.80, −0.40 after “Mary”"
+    assert writing == "At “Robert” the input gates open and write it onto the belt (i ≈ 0.65); unit 210's cell: +0.80 here, −0.40 with “Mary”"
     assert wording.belt_title("a", False, [0.95, 0.99], [0.1], 210, 1.0, 0.1, "Mrs. Mary").startswith(
         "At “a” the forget gates stay near 1 (≥ 0.95): the belt carries the cue on")
     assert "a forget gate drops to 0.51" in wording.belt_title(".", False, [0.51, 0.99], [0.1], 3, 1.0, 0.1, "Mrs. Mary")
@@ -114,3 +114,10 @@ def test_distance_title_and_the_vanishing_gradient_sentence():
 ])
 def test_exploding_title(factor, scaled, clip, expected):
     assert wording.exploding_title("the RNN", factor, 6, 0.30, scaled, clip) == expected
+
+
+def test_per_word_sentence_turns_the_measured_share_into_a_slope():
+    rows = [{"label": "the RNN", "arch": "rnn", "kept": 0.30}, {"label": "the LSTM", "arch": "lstm", "kept": 0.17}]
+    assert wording.per_word_sentence(rows, 6) == ("Per word that is about 0.82 for the RNN and 0.74 for the LSTM's belt: "
+                                                 "type those as slopes to compare.")
+    assert wording.per_word_sentence(rows, 0) is None
