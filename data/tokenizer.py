@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -151,8 +152,36 @@ def check_tokenizer_json(data: Any, path: str | os.PathLike = "tokenizer.json") 
     return vocab
 
 
-def read_tokenizer_json(path: str | os.PathLike) -> tuple[str, dict[str, int]]:
-    """Read and check a tokenizer.json without building a tokenizer: (the file's text, its vocabulary).
+@dataclass(frozen=True)
+class CheckedTokenizerFile:
+    """A tokenizer.json that passed :func:`check_tokenizer_json`.
+
+    Attributes:
+        text: the file's text (what :meth:`WordTokenizer.from_checked_json` builds from).
+        vocab_size: entries of its vocabulary.
+        fingerprint: :func:`vocab_fingerprint` of its vocabulary.
+    """
+
+    text: str
+    vocab_size: int
+    fingerprint: str
+
+
+# Checked files by the sha256 of their text: the same vocabulary in many folders (the shipped trio, the
+# models of one Train-tab run, copies) is parsed and fingerprinted once. Bounded; oldest dropped first.
+_CHECKED: dict[str, tuple[int, str]] = {}
+_CHECKED_LIMIT = 256
+_CHECKED_LOCK = threading.Lock()
+
+
+def forget_checked_files() -> None:
+    """Empty the memo of checked tokenizer files (for benches that measure a cold start)."""
+    with _CHECKED_LOCK:
+        _CHECKED.clear()
+
+
+def read_tokenizer_json(path: str | os.PathLike) -> CheckedTokenizerFile:
+    """Read and check a tokenizer.json without building a tokenizer.
 
     Raises:
         ValueError: missing, too large, not JSON, nested too deeply, or not what Memory Lab writes.
@@ -167,13 +196,23 @@ def read_tokenizer_json(path: str | os.PathLike) -> tuple[str, dict[str, int]]:
         raise _refuse(path, f"{type(error).__name__}: {error.strerror or error}") from error
     except UnicodeDecodeError as error:
         raise _refuse(path, f"it is not UTF-8 text (byte {error.start}: {error.reason})") from error
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    known = _CHECKED.get(digest)
+    if known is not None:
+        return CheckedTokenizerFile(text, *known)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except RecursionError:
         raise _refuse(path, "its JSON is nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, a duplicate key, an integer of more than 4300 digits
         raise _refuse(path, f"it is not valid JSON ({shown(str(error), 160)})") from error
-    return text, check_tokenizer_json(data, path)
+    vocab = check_tokenizer_json(data, path)
+    facts = (len(vocab), vocab_fingerprint(vocab))
+    with _CHECKED_LOCK:  # the app's sessions discover in several threads
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.pop(next(iter(_CHECKED)))
+        _CHECKED[digest] = facts
+    return CheckedTokenizerFile(text, *facts)
 
 
 def whitespace_pieces(text: str, size: int = _PIECE_CHARS) -> Iterator[str]:
@@ -292,8 +331,7 @@ class WordTokenizer:
             ValueError: naming the field that differs from what :meth:`save` writes
                 (see :func:`check_tokenizer_json`), or what made the file unreadable.
         """
-        text, _ = read_tokenizer_json(path)
-        return cls.from_checked_json(text, path)
+        return cls.from_checked_json(read_tokenizer_json(path).text, path)
 
     @classmethod
     def from_checked_json(cls, text: str, path: str | os.PathLike = "tokenizer.json") -> "WordTokenizer":

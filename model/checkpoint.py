@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from data.echo import shown
 from data.file_modes import give_usual_mode, usual_file_mode, usual_folder_mode
-from data.tokenizer import WordTokenizer, read_tokenizer_json, vocab_fingerprint
+from data.tokenizer import WordTokenizer, read_tokenizer_json
 from model.config import ModelConfig
 from model.language_model import LanguageModel
 from model.leftovers import remove_stale_temporaries, writer_tag
@@ -329,22 +329,22 @@ def inspect_checkpoint(path: str) -> CheckpointInfo:
         raise CheckpointError(f"config.json in {path} is invalid: {error}") from error
     metrics = _read_json(os.path.join(path, "metrics.json"))
     try:
-        tokenizer_text, vocab = read_tokenizer_json(os.path.join(path, "tokenizer.json"))
+        tokenizer_file = read_tokenizer_json(os.path.join(path, "tokenizer.json"))
     except ValueError as error:
         raise CheckpointError(str(error)) from error
-    if len(vocab) != config.vocab_size:
+    if tokenizer_file.vocab_size != config.vocab_size:
         raise CheckpointError(
-            f"tokenizer.json in {path} has {len(vocab)} tokens but the model's embedding has "
+            f"tokenizer.json in {path} has {tokenizer_file.vocab_size} tokens but the model's embedding has "
             f"{config.vocab_size} rows: the tokenizer does not belong to these weights. Copy the tokenizer.json it was trained with."
         )
     expected_fingerprint = metrics.get("tokenizer_sha256")
-    if expected_fingerprint and expected_fingerprint != vocab_fingerprint(vocab):
+    if expected_fingerprint and expected_fingerprint != tokenizer_file.fingerprint:
         raise CheckpointError(
             f"tokenizer.json in {path} is not the one these weights were trained with "
             "(its vocabulary hash differs from metrics.json's tokenizer_sha256). Copy the original tokenizer.json back."
         )
     _check_header(read_safetensors_header(os.path.join(path, "model.safetensors"), path), config, path)
-    return CheckpointInfo(path=path, config=config, metrics=metrics, tokenizer_text=tokenizer_text)
+    return CheckpointInfo(path=path, config=config, metrics=metrics, tokenizer_text=tokenizer_file.text)
 
 
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint:
