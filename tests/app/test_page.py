@@ -7,8 +7,8 @@ import shutil
 
 from app_helpers import SEED, exception_free, open_app
 
-TABS = ["Next word", "Gates and cell state", "Memory and influence", "Vanishing and exploding gradients",
-        "Distance ladder", "Long-range lab", "Word by word", "Train", "Models", "Export"]
+TABS = ["Next word", "Gates and cell state", "Memory and influence", "Where the memory lives", "Vanishing and exploding gradients",
+        "Distance ladder", "Long-range lab", "Word by word", "Generate", "Train", "Models", "Export"]
 
 
 def test_opens_with_seed_sentence_and_every_model(app_models):
