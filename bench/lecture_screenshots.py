@@ -75,14 +75,15 @@ def open_step(page: Any, url: str, step: int, timeout_ms: float = SLOW_TIMEOUT_M
 
 
 def wait_step(page: Any, step: int, timeout_ms: float = SLOW_TIMEOUT_MS, expect: Any = None) -> dict:
-    """Wait for step ``step``'s figure (charts or the drawn cell) and an idle page; returns read_step."""
+    """Wait for step ``step``'s figure (charts, the drawn cell, or the notice that stands in for it) and an idle page."""
     if expect is None:
         from playwright.sync_api import expect
     expect(page.locator(f".st-key-lecture-figure-{step}")).to_be_visible(timeout=timeout_ms)
     expect(page.locator(STATUS_WIDGET)).to_have_count(0, timeout=timeout_ms)
     page.wait_for_function(
         "(step) => { const f = document.querySelector('.st-key-lecture-figure-' + step);"
-        " return f && f.querySelectorAll('svg, canvas').length > 0 && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }",
+        " return f && f.querySelectorAll('svg, canvas, [data-testid=\"stAlert\"]').length > 0"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }",
         arg=step, timeout=timeout_ms)
     expect(page.locator(".st-key-lecture_next button")).to_contain_text("Next", timeout=timeout_ms)
     page.wait_for_timeout(600)  # Vega's resize to the container width and the buttons' styles settle
@@ -159,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", default=os.path.join(REPOSITORY, "checkpoints"), help="folder of checkpoint folders the app serves")
     parser.add_argument("--out", default=os.path.join(REPOSITORY, "artifacts", "lecture"), help="where the PNGs go (git-ignored)")
     parser.add_argument("--sentence", default=None, help="a sentence for the lesson instead of the seed sentence")
+    parser.add_argument("--counterfactual", default=None, help="the whole counterfactual sentence (default: the cue swap)")
+    parser.add_argument("--target", default=None, help="the target word (default: the sentence's first pronoun after the cue)")
+    parser.add_argument("--contrast", default=None, help="the contrast word (default: the target's swap)")
+    parser.add_argument("--prefix", default="", help="file name prefix, to keep several sentences' shots apart")
     parser.add_argument("--models", default=None, help="comma-separated model folder names (default: the app's default trio)")
     parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS), choices=STEPS, help="which steps to shoot (default: all)")
     parser.add_argument("--screens", nargs="+", default=[f"{w}x{h}-{s}" for w, h, s in SCREENS],
@@ -188,13 +193,14 @@ def main(argv: list[str] | None = None) -> int:
                 context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
                 page = context.new_page()
                 for step in args.steps:
-                    url = lecture_url(server.url, step, sentence=args.sentence, models=args.models)
+                    url = lecture_url(server.url, step, sentence=args.sentence, counterfactual=args.counterfactual,
+                                      target=args.target, contrast=args.contrast, models=args.models)
                     shown = open_step(page, url, step)
-                    shots = [(f"{width}x{height}-{scheme}-step{step}.png", shown)]
+                    shots = [(f"{args.prefix}{width}x{height}-{scheme}-step{step}.png", shown)]
                     page.screenshot(path=os.path.join(args.out, shots[0][0]))
                     if step == 5:  # walk the belt with Next to the last word before the target, then shoot it
                         shown = walk_belt(page)
-                        name = f"{width}x{height}-{scheme}-step5-walked.png"
+                        name = f"{args.prefix}{width}x{height}-{scheme}-step5-walked.png"
                         page.screenshot(path=os.path.join(args.out, name))
                         shots.append((name, shown))
                     for name, seen in shots:

@@ -199,3 +199,11 @@ def test_a_sidebar_counterfactual_and_words_go_into_the_link(app_models):
     at.text_input(key="lecture_counterfactual").set_value("").run()  # empty: back to the default swap
     assert "counterfactual" not in dict(exception_free(at).query_params)
     assert "with “Mrs. Mary”" in set(charts(at)[0]["data"]["sentence"])
+
+
+def test_the_ladder_says_once_why_it_cannot_be_built(app_models):
+    at = exception_free(lecture(6, sentence="Mr. John said that the road was long ,", target="his", contrast="her"))
+    assert title(at) == "The distance ladder cannot be built for this sentence"
+    (notice,) = messages(at, "info")  # one notice for the three models, which share the reason
+    assert plain(notice).startswith("The RNN, the LSTM and the GRU: The distance ladder needs the target 'his' inside the sentence")
+    assert any("lecture-slot" in element.value for element in at.markdown)  # the strip shows the word after the text as a slot

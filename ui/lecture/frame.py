@@ -28,7 +28,7 @@ LECTURE_CSS = """
 [class*="st-key-lecture-nav"] p { font-size: 17px; }
 [class*="st-key-lecture-nav"] button p { font-size: 19px; font-weight: 600; }
 .lecture-sentence { font-size: 20px; line-height: 1.7; margin-bottom: 0.25rem; }
-.lecture-sentence span { padding: 0 0.12em; unicode-bidi: isolate; }
+.lecture-sentence span { padding: 0 0.04em; unicode-bidi: isolate; }
 .lecture-sentence .lecture-cue { border-bottom: 3px solid #4c78a8; font-weight: 700; }
 .lecture-sentence .lecture-target { background: #ffd166; color: #111111; border-radius: 0.25em; padding: 0 0.3em;
   font-weight: 700; }

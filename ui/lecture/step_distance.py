@@ -23,13 +23,16 @@ def distance(lesson: Lesson, toolbar: Any = None) -> None:
         try:
             ladders[entry.name] = numbers.ladder(entry.path, entry.signature, *lesson.args)
         except ValueError as error:
-            problems.append(f"{labels[entry.name]}: {error}")
+            problems.append((labels[entry.name], str(error)))
+    # One notice per distinct reason, naming the models it applies to (the shipped models share a tokenizer).
+    reasons = {reason: [label for label, same in problems if same == reason] for _, reason in problems}
+    notes = [f"{wording.capitalised(wording.listed(names))}: {reason}" for reason, names in reasons.items()]
     if not ladders:
         frame.title(6, "The distance ladder cannot be built for this sentence")
         _strip(lesson)
         with frame.figure(6):
-            for problem in problems:
-                st.info(md(wording.capitalised(problem)), icon=":material/straighten:")
+            for note in notes:
+                st.info(md(note), icon=":material/straighten:")
         return
     effect_rows, gradient_rows, span_rows, vanishing_rows, rules = [], [], [], [], []
     for entry in lesson.models:
@@ -55,7 +58,7 @@ def distance(lesson: Lesson, toolbar: Any = None) -> None:
              f"{wording.quoted(pair['target'])}, in both sentences; the effect is how much the swap still moves the prediction."]
     gradient = wording.vanishing_sentence(vanishing_rows, first["source"])
     lines.append(gradient or "Memory span: the distance at which the effect falls to half its value at the shortest rung.")
-    lines += [wording.capitalised(problem) for problem in problems][:1]
+    lines += notes[:1]
     frame.sentences(lines)
     colours = model_colours([entry.name for entry in lesson.models], [entry.arch for entry in lesson.models])
     series_colours = {wording.capitalised(labels[entry.name]): colours[entry.name] for entry in lesson.models if entry.name in ladders}
