@@ -82,8 +82,7 @@ def measure(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, float
 
     pair = record()
     scope = scope_mask(pair)
-    summary = pair_summary(model, pair, scope)
-    fixed = summary.pop("_order_after")
+    _, fixed = pair_summary(model, pair, scope)
     ks, _, _ = sweep_masks(pair, scope, DEFAULT_COUNTS, fixed)
     staircase = sum(p - k for k in ks)  # cell steps of the sweep's rows
     rerun = len(ks) * (p + 1)  # the same rows with each prefix re-run

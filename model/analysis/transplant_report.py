@@ -168,8 +168,13 @@ def _shares_by_count(sweep: dict[str, list[float | None]], prefix: str, counts: 
 
 
 def pair_summary(model: LanguageModel, pair: PairRuns, scope: torch.Tensor, counts: tuple[int, ...] = DEFAULT_COUNTS,
-                 top: int = 16, level: float = 0.8) -> dict[str, Any]:
-    """The memory units of a pair and how many units it takes (the non-positional part of the report)."""
+                 top: int = 16, level: float = 0.8) -> tuple[dict[str, Any], list[int]]:
+    """The memory units of a pair and how many units it takes (the non-positional part of the report).
+
+    Returns:
+        (units, units_before_target, units_needed and overlap as JSON; the full unit ranking right after the cue,
+        as flat indices, for the sweep's fixed-unit rows).
+    """
     after, before = pair.word_after_cue, pair.target_position
     shares_after = single_unit_shares(model, pair, after, scope)
     shares_before = single_unit_shares(model, pair, before, scope)
@@ -180,7 +185,7 @@ def pair_summary(model: LanguageModel, pair: PairRuns, scope: torch.Tensor, coun
     needed_transplant = cumulative_shares(model, pair, before, order_before, grid)
     needed_gradient = cumulative_shares(model, pair, before, gradient_before, grid) if gradient_before else None
     flat_after, flat_before = shares_after.flatten(), shares_before.flatten()
-    return {
+    return ({
         "units": [unit_of(pair, flat, finite_or_none(flat_after[flat])).to_json() for flat in order_after[:top]],
         "units_before_target": [unit_of(pair, flat, finite_or_none(flat_before[flat])).to_json() for flat in order_before[:top]],
         "units_needed": {"level": level, "word": before, "counts": grid,
@@ -191,8 +196,7 @@ def pair_summary(model: LanguageModel, pair: PairRuns, scope: torch.Tensor, coun
                     "transplant": {str(n): top_overlap(order_after, order_before, n, pair.state_shape) for n in counts},
                     "gradient": None if gradient_before is None else
                     {str(n): top_overlap(gradient_after, gradient_before, n, pair.state_shape) for n in counts}},
-        "_order_after": order_after,
-    }
+    }, order_after)
 
 
 def transplant_report(
@@ -228,8 +232,8 @@ def transplant_report(
     target_id, contrast_id = word_id(tokenizer, target, "target"), word_id(tokenizer, contrast, "contrast")
     pair = record_pair(model, factual.ids[0], swapped.ids[0], index - 1, target_id, contrast_id)
     scope = scope_mask(pair, layer)
-    summary = pair_summary(model, pair, scope, tuple(counts), top)
-    sweep = transplant_sweep(model, pair, scope, tuple(counts), fixed=summary.pop("_order_after"))
+    summary, order_after = pair_summary(model, pair, scope, tuple(counts), top)
+    sweep = transplant_sweep(model, pair, scope, tuple(counts), fixed=order_after)
     distance = state_distance(pair, scope).tolist()
     parts = part_distances(pair)
     positions = []
