@@ -29,6 +29,7 @@ class MethodComparison:
     norm_top: str
     agreeing: tuple[str, ...]
     disagreeing: tuple[tuple[str, float, str], ...]
+    single: bool = False  # one part only: nothing to rank, only signs to compare
 
     @property
     def agree(self) -> bool:
@@ -43,6 +44,12 @@ class MethodComparison:
             target, contrast: the two compared words.
         """
         top = f"“{self.norm_top}”"
+        if self.single:
+            if self.agree:
+                return f"The methods agree: every signed method says {top} raises {target} over {contrast}."
+            lowering = [f"{names.get(method, method)} ({_signed(value)})" for method, value, _ in self.disagreeing]
+            return (f"The signed methods disagree about {top}: {_join(lowering)} {'says' if len(lowering) == 1 else 'say'} it "
+                    f"lowers {target} over {contrast}, though the gradient norm shows the prediction is sensitive to it.")
         if self.agree:
             return (f"The methods agree: the gradient norm ranks {top} first and every signed method says it raises "
                     f"{target} over {contrast} more than any other part.")
@@ -101,4 +108,4 @@ def compare_with_gradient_norm(rows: Sequence[Mapping], parts: Sequence[str]) ->
             agreeing.append(method)
         else:
             disagreeing.append((method, scored[norm_top], first))
-    return MethodComparison(norm_top=norm_top, agreeing=tuple(agreeing), disagreeing=tuple(disagreeing))
+    return MethodComparison(norm_top=norm_top, agreeing=tuple(agreeing), disagreeing=tuple(disagreeing), single=len(norms) == 1)

@@ -35,7 +35,12 @@ def test_agreement_and_bad_input():
     assert result.sentence(NAMES, "her", "his").startswith("The methods agree: the gradient norm ranks “Mary” first")
     # One part only: disagreement means the signed value is not positive.
     single = compare_with_gradient_norm(_rows({'"': {"swap": 5.0, "occlusion": -0.2, "grad": 0.9}}), ['"'])
-    assert single.agreeing == ("swap",) and single.disagreeing == (("occlusion", -0.2, '"'),)
+    assert single.agreeing == ("swap",) and single.disagreeing == (("occlusion", -0.2, '"'),) and single.single
+    assert single.sentence(NAMES, '"', "<eos>") == (
+        "The signed methods disagree about “\"”: occlusion (−0.20) says it lowers \" over <eos>, though the gradient norm "
+        "shows the prediction is sensitive to it.")
+    assert compare_with_gradient_norm(_rows({"letters": {"swap": 0.4, "grad": 2.0}}), ["letters"]).sentence(NAMES, "were", "was") == (
+        "The methods agree: every signed method says “letters” raises were over was.")
     with pytest.raises(ValueError, match="at least one span"):
         compare_with_gradient_norm(rows, [])
     with pytest.raises(ValueError, match="No gradient norm"):
