@@ -238,8 +238,9 @@ def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[st
 
 def render(context: Context) -> None:
     """Draw the Memory and influence view."""
-    st.markdown("Pick a word in the sentence. Each model's text is shaded by how much every earlier word pushed the "
-                "prediction of that word: this is what the model remembers and uses.")
+    if not context.presenter:  # on a projector the shaded sentences need the first screen
+        st.markdown("Pick a word in the sentence. Each model's text is shaded by how much every earlier word pushed the "
+                    "prediction of that word: this is what the model remembers and uses.")
     first = analysis_cache.next_word(context.chosen[0].path, context.chosen[0].signature, context.text, 1)
     tokens = first["tokens"]
     plan = plan_for_text(tokens, context.text)

@@ -23,7 +23,14 @@ def cell_label(probability: float | None) -> str:
     return f"{probability:.2f}" if probability >= 0.005 else f"{probability:.0e}"
 
 
-def _strip_chart(labels: list[str], model_names: list[str]) -> dict:
+def strip_font_px(words: int, presenter: bool) -> int:
+    """The size of the numbers in the strip's cells: projector size while a cell is wide enough for "2e-03"."""
+    if not presenter:
+        return 11
+    return 20 if words <= 12 else 16 if words <= 17 else 12
+
+
+def _strip_chart(labels: list[str], model_names: list[str], presenter: bool = False) -> dict:
     """Vega-Lite spec: one row per model, one cell per actual word, coloured and labelled by its probability."""
     tooltip = [field("model", "nominal"), field("word", "nominal"), field("probability", "quantitative", format=".3f"),
                field("surprise_bits", "quantitative", format=".2f"), field("rank", "quantitative"), field("unknown", "nominal")]
@@ -36,7 +43,7 @@ def _strip_chart(labels: list[str], model_names: list[str]) -> dict:
             {"mark": {"type": "rect"},
              "encoding": {"color": field("probability", "quantitative", scale={"scheme": "greens", "domain": [0, 1]}, title="P(actual word)"),
                           "tooltip": tooltip}},
-            {"mark": {"type": "text"},
+            {"mark": {"type": "text", "fontSize": strip_font_px(len(labels), presenter)},
              "encoding": {"text": field("label", "nominal"),
                           "color": {"condition": {"test": "datum.probability > 0.5", "value": "white"}, "value": "black"}}},
         ],
@@ -55,7 +62,9 @@ def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight
     """
     frame = pd.DataFrame(top)
     frame["highlight"] = frame["word"].isin(highlight)
-    frame["label"] = [f"{prob:.3f}" + (f" (rank {rank})" if rank > TOP_K else "") for prob, rank in zip(frame["prob"], frame["rank"])]
+    # Three decimals, or one significant digit below 0.0005 (so "were" never reads 0.000).
+    frame["label"] = [(f"{prob:.3f}" if prob >= 0.0005 else f"{prob:.0e}") + (f" (rank {rank})" if rank > TOP_K else "")
+                      for prob, rank in zip(frame["prob"], frame["rank"])]
     # json.dumps makes each word a quoted Vega string literal (a quote or backslash in a word stays inert).
     bold = {"condition": {"test": f"indexof({json.dumps(list(highlight))}, datum.value) >= 0", "value": "bold"}, "value": "normal"}
     spec = {
@@ -153,7 +162,7 @@ def render(context: Context) -> None:
                 "surprise_bits": actual["bits"], "rank": actual["rank"], "unknown": result["unknown"][index],
             })
     show_spec(
-        _strip_chart(labels, names), pd.DataFrame(rows),
+        _strip_chart(labels, names, context.presenter), pd.DataFrame(rows),
         "Each cell: the probability (0 to 1) the model gave the word in that column, having read only the words to its "
         "left (the first word is predicted from the start of a paragraph). Method: softmax of the model's output, "
         "exact, no sampling. Baseline: a model that knows nothing would give each word 1 / vocabulary size "
