@@ -147,6 +147,9 @@ def style_chart(chart: Any, presenter: bool) -> Any:
             height = getattr(part, "height", None)
             if isinstance(height, alt.Step):
                 part.height = alt.Step(round(height.step * PRESENTER_STEP_SCALE))
+            elif isinstance(height, (int, float)) and not isinstance(height, bool) and part is styled:
+                # A fixed height is the whole chart's (Streamlit fits the plot into it): 20 px text needs more of it.
+                part.height = round(height * PRESENTER_STEP_SCALE)
             title = getattr(part, "title", None)
             if isinstance(title, str) and len(title) > TITLE_LINE_CHARS:
                 part.title = wrapped_title(title)

@@ -71,7 +71,7 @@ def _line(rows: list[dict], value: str, title: str, y_title: str, names: list[st
         y=alt.Y(f"{value}:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale()),
         color=alt.Color("model:N", scale=alt.Scale(domain=names, range=[colours[n] for n in names])),
         tooltip=["model", "distance", alt.Tooltip(f"{value}:Q", format=".4g"), "text"],
-    ).properties(height=260)
+    ).properties(height=320)
 
 
 def _short(span: dict) -> str:
@@ -121,7 +121,7 @@ def render(context: Context) -> None:
                f"{md(first['influence_definition'])}: how strongly the source word's vector moves that preference (per unit of "
                "embedding, log scale); 0 would mean no influence. Exact gradient by automatic differentiation.", key="ladder_influence_chart")
     if any(row.get("occlusion") is not None for row in rows):
-        show_chart(_line(rows, "occlusion", f"What removing “{spec['source']}” costs", "change of the preference, nats", names, colours),
+        show_chart(_line(rows, "occlusion", f"What removing “{spec['source']}” costs", "preference lost, nats", names, colours),
                    f"{md(first['occlusion_definition'])}, replacement {md(first['replacement_word'])}: the preference lost when the "
                    "source word is swapped out (0 = the word did not matter).", key="ladder_occlusion_chart")
     table = pd.DataFrame(rows)[["model", "fillers", "distance", "p_good", "p_bad", "contrast", "influence", "occlusion"]]
