@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from data.corpus import Corpus, split_paragraphs
 
 LAG_KINDS = ("fixed", "uniform", "loguniform", "curriculum", "two_bands")
+FILLER_PATTERNS = ("random", "echo")
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,12 @@ class LongLagSpec:
         num_cue_types: how many cue families, taken in order from CUE_TYPES.
         num_sequences: paragraphs in the training text.
         seed: the text is a pure function of this spec.
+        filler_pattern: "random" (each filler word drawn afresh: nothing to predict) or "echo"
+            (the filler comes in triples x y x: every third word repeats the word two back, so a
+            model that predicts the filler must keep the last two words in its state too).
+        distractor_rate: each filler word is, with this probability, replaced by an opening word
+            of the paragraph's own cue family ("Mr", "Mrs"; "(", "[", "{"; not quotes): only the
+            paragraph's first cue fixes the closing word, so a memory must ignore the later ones.
     """
 
     lags: LagDistribution = LagDistribution()
@@ -175,6 +182,8 @@ class LongLagSpec:
     num_cue_types: int = 2
     num_sequences: int = 4000
     seed: int = 0
+    filler_pattern: str = "random"
+    distractor_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.filler_vocab_size <= len(FILLER_WORDS):
@@ -183,6 +192,10 @@ class LongLagSpec:
             raise ValueError(f"num_cue_types must be in [1, {len(CUE_TYPES)}]; got {self.num_cue_types}.")
         if self.num_sequences < 1:
             raise ValueError(f"num_sequences must be at least 1; got {self.num_sequences}.")
+        if self.filler_pattern not in FILLER_PATTERNS:
+            raise ValueError(f"filler_pattern must be one of {FILLER_PATTERNS}; got {self.filler_pattern!r}.")
+        if not 0.0 <= self.distractor_rate < 1.0:
+            raise ValueError(f"distractor_rate must be in [0, 1); got {self.distractor_rate}.")
         check_lags_possible(self.lags.support[0], self.num_cue_types)
 
     @property
@@ -245,9 +258,25 @@ def make_sequence(cue: CueType, lag: int, rng: random.Random, spec: "LongLagSpec
     tokens = list(cue.openers[choice])
     if cue.names:
         tokens.append(rng.choice(cue.names))
-    tokens.extend(rng.choice(spec.fillers) for _ in range(lag - len(tokens)))
+    tokens.extend(_filler(lag - len(tokens), cue, rng, spec))
     tokens.extend([cue.closers[choice], "."])
     return LagSequence(tuple(tokens), render(tokens), cue.name, lag, cue.closers[choice], cue.closers)
+
+
+def _filler(count: int, cue: CueType, rng: random.Random, spec: "LongLagSpec") -> list[str]:
+    """``count`` filler words in the spec's pattern, some replaced by distractor openers."""
+    if spec.filler_pattern == "echo":
+        words: list[str] = []
+        while len(words) < count:
+            first, second = rng.choice(spec.fillers), rng.choice(spec.fillers)
+            words.extend([first, second, first])  # the third word repeats the first
+        words = words[:count]
+    else:
+        words = [rng.choice(spec.fillers) for _ in range(count)]
+    if spec.distractor_rate > 0 and cue.name != "quote":  # a stray quote would unbalance the rendered text
+        openers = [opener[0] for opener in cue.openers]
+        words = [rng.choice(openers) if rng.random() < spec.distractor_rate else word for word in words]
+    return words
 
 
 _GLUE_LEFT = {".", ",", ")", "]", "}"}

@@ -136,13 +136,11 @@ class BatchedRecurrentLM(nn.Module):
         """ids [S, B, T] -> top-layer outputs [T, S, B, H] (time first, as the recurrence stores them) and the last state."""
         if ids.dim() != 3 or ids.size(0) != self.num_models:
             raise ValueError(f"ids must be [S={self.num_models}, B, T]; got shape {tuple(ids.shape)}.")
-        count, batch, _ = ids.shape
-        # The vocabulary is tiny, so project the whole embedding table once ([S, V, G*H]) and look the
-        # rows up, instead of projecting every token's embedding: the same numbers, far fewer products.
+        batch = ids.size(1)
+        # The vocabulary is tiny, so project the whole embedding table once ([S, V, G*H]); the
+        # recurrence looks each step's rows up: the same numbers as projecting every token's embedding.
         table = torch.baddbmm(self.bias_ih + self.bias_hh, self.embedding, self.weight_ih)  # [S, V, G*H]
-        offsets = (torch.arange(count, device=ids.device) * self.vocab_size).view(1, count, 1)  # [1, S, 1]
-        inputs = nn.functional.embedding(ids.permute(2, 0, 1) + offsets, table.reshape(count * self.vocab_size, -1))  # [T, S, B, G*H]
-        return recurrence(self.arch, inputs, self.weight_hh, self.init_state(batch) if state is None else state)
+        return recurrence(self.arch, table, ids.permute(2, 0, 1), self.weight_hh, self.init_state(batch) if state is None else state)
 
     def features(self, ids: torch.Tensor, state: BatchedState | None = None) -> tuple[torch.Tensor, BatchedState]:
         """ids [S, B, T] -> top-layer outputs [S, B, T, H] and the last state."""

@@ -64,8 +64,8 @@ class LabConfig:
         first_seed: the first seed.
         eval_lags: lags measured on held-out sequences.
         train_lags: lag distribution of the training paragraphs.
-        filler_vocab_size, num_cue_types, num_sequences, corpus_seed: the corpus (LongLagSpec);
-            one pool of paragraphs, which every seed reads in its own order.
+        filler_vocab_size, num_cue_types, num_sequences, corpus_seed, filler_pattern, distractor_rate:
+            the corpus (LongLagSpec); one pool of paragraphs, which every seed reads in its own order.
         embedding_size: word vector width of every model.
         lstm_hidden_size: the LSTM's width.
         rnn_hidden_size: the RNN's width; None gives the RNN as many parameters as the LSTM.
@@ -89,6 +89,8 @@ class LabConfig:
     num_cue_types: int = 2
     num_sequences: int = 24000
     corpus_seed: int = 0
+    filler_pattern: str = "random"
+    distractor_rate: float = 0.0
     embedding_size: int = 32
     lstm_hidden_size: int = 32
     rnn_hidden_size: int | None = None
@@ -109,7 +111,8 @@ class LabConfig:
 
     def corpus_spec(self) -> LongLagSpec:
         """The generator settings of this run."""
-        return LongLagSpec(self.train_lags, self.filler_vocab_size, self.num_cue_types, self.num_sequences, self.corpus_seed)
+        return LongLagSpec(self.train_lags, self.filler_vocab_size, self.num_cue_types, self.num_sequences, self.corpus_seed,
+                           filler_pattern=self.filler_pattern, distractor_rate=self.distractor_rate)
 
     def hidden_size(self, arch: str, vocab_size: int) -> int:
         """The width of ``arch``: the LSTM's own; the RNN's own or the one matching the LSTM's parameter count."""

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from data.long_lag import LAG_KINDS, LagDistribution
+from data.long_lag import FILLER_PATTERNS, LAG_KINDS, LagDistribution
 from model.cli_common import fail, positive_float, positive_int, print_json
 from model.lab import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
 
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-lag", type=positive_int, default=defaults.train_lags.high, help=f"longest training lag (default {defaults.train_lags.high})")
     parser.add_argument("--cue-types", type=positive_int, default=defaults.num_cue_types, help=f"cue families: 1 title, 2 +brackets, 3 +either/neither, 4 +quotes (default {defaults.num_cue_types})")
     parser.add_argument("--filler-words", type=positive_int, default=defaults.filler_vocab_size, help=f"distinct filler words (default {defaults.filler_vocab_size})")
+    parser.add_argument("--filler-pattern", choices=list(FILLER_PATTERNS), default=defaults.filler_pattern, help=f"random filler, or echo: triples x y x the model must also predict (default {defaults.filler_pattern})")
+    parser.add_argument("--distractors", type=float, default=defaults.distractor_rate, help=f"share of filler words replaced by another opener of the cue's family (default {defaults.distractor_rate})")
     parser.add_argument("--sequences", type=positive_int, default=defaults.num_sequences, help=f"training paragraphs in the pool every seed reads (default {defaults.num_sequences})")
     parser.add_argument("--hidden-size", type=positive_int, default=defaults.lstm_hidden_size, help=f"the LSTM's width; the RNN gets as many parameters (default {defaults.lstm_hidden_size})")
     parser.add_argument("--rnn-hidden-size", type=positive_int, default=None, help="the RNN's width (default: as many parameters as the LSTM)")
@@ -71,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> LabConfig:
                            blocks=args.batch_size if args.train_lags == "curriculum" else 1)
     config = LabConfig(archs=tuple(dict.fromkeys(args.archs)), seeds=args.seeds, first_seed=args.first_seed, eval_lags=tuple(sorted(set(args.lags))),
                        train_lags=lags, filler_vocab_size=args.filler_words, num_cue_types=args.cue_types, num_sequences=args.sequences,
+                       filler_pattern=args.filler_pattern, distractor_rate=args.distractors,
                        lstm_hidden_size=args.hidden_size, rnn_hidden_size=args.rnn_hidden_size, forget_bias=args.forget_bias,
                        steps=args.steps, batch_size=args.batch_size, lr=args.lr, clip=args.clip, eval_every=args.eval_every,
                        threads=args.threads, bptt=max(defaults.bptt, 2 * max(args.lags), 2 * args.max_lag))

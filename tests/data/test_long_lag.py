@@ -80,6 +80,27 @@ def test_two_bands_draw_short_and_long_lags_and_none_between():
         LagDistribution("two_bands", 1, 60, short_share=1.5)
 
 
+def test_echo_filler_repeats_every_third_word_and_distractors_are_the_familys_openers():
+    echo = generate_sequences(LongLagSpec(LagDistribution("fixed", 14), num_cue_types=2, num_sequences=200, filler_pattern="echo"))
+    for sequence in echo:
+        start = 3 if sequence.cue_type == "title" else 1  # after "Mr . Brown" or "("
+        filler = sequence.tokens[start : sequence.lag]
+        assert all(filler[k + 2] == filler[k] for k in range(0, len(filler) - 2, 3))
+    spec = LongLagSpec(LagDistribution("fixed", 30), num_cue_types=2, num_sequences=400, distractor_rate=0.1)
+    openers = {"title": {"Mr", "Mrs"}, "bracket": {"(", "[", "{"}}
+    seen = 0
+    for sequence in generate_sequences(spec):
+        inside = sequence.tokens[1 : sequence.lag]
+        stray = [token for token in inside if token in {"Mr", "Mrs", "(", "[", "{"}]
+        assert set(stray) <= openers[sequence.cue_type]  # only the paragraph's own family
+        seen += len(stray)
+    assert 0.07 < seen / sum(s.lag - (3 if s.cue_type == "title" else 1) for s in generate_sequences(spec)) < 0.13
+    with pytest.raises(ValueError, match="filler_pattern"):
+        LongLagSpec(filler_pattern="zigzag")
+    with pytest.raises(ValueError, match="distractor_rate"):
+        LongLagSpec(distractor_rate=1.0)
+
+
 def test_curriculum_ramps_within_each_block():
     spec = LongLagSpec(LagDistribution("curriculum", 3, 40, blocks=4, ramp=0.5), num_sequences=4000)
     lags = [s.lag for s in generate_sequences(spec)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model import batched_cells
 from model.batched_cells import autograd_recurrence, recurrence
 from model.batched_recurrent import BatchedRecurrentLM, hidden_size_for_parameters, parameter_count
 
@@ -23,20 +24,23 @@ def test_each_seed_gives_the_logits_of_its_language_model(arch):
     assert model.parameters_per_model() == reference.num_parameters() == parameter_count(arch, 20, 4, 5)
 
 
+@pytest.mark.parametrize("loops", ["compiled", "python"])
 @pytest.mark.parametrize("arch", ["rnn", "lstm"])
-def test_hand_written_backward_equals_autograd_and_finite_differences(arch):
+def test_hand_written_backward_equals_autograd_and_finite_differences(arch, loops, monkeypatch):
+    monkeypatch.setitem(batched_cells.LOOPS, "kind", loops)
     generator = torch.Generator().manual_seed(1)
     width = 5 * (4 if arch == "lstm" else 1)
-    inputs = torch.randn(6, 3, 2, width, dtype=torch.float64, generator=generator, requires_grad=True)  # [T, S, B, G*H]
+    table = torch.randn(3, 7, width, dtype=torch.float64, generator=generator, requires_grad=True)  # [S, V, G*H]
+    ids = torch.randint(0, 7, (6, 3, 2), generator=generator)  # [T, S, B]
     weight = (0.5 * torch.randn(3, 5, width, dtype=torch.float64, generator=generator)).requires_grad_()  # [S, H, G*H]
     h0 = torch.randn(3, 2, 5, dtype=torch.float64, generator=generator, requires_grad=True)  # [S, B, H]
     c0 = torch.randn(3, 2, 5, dtype=torch.float64, generator=generator, requires_grad=True)
     state = (h0, c0) if arch == "lstm" else h0
-    leaves = [inputs, weight, h0] + ([c0] if arch == "lstm" else [])
+    leaves = [table, weight, h0] + ([c0] if arch == "lstm" else [])
     weights = torch.randn(6, 3, 2, 5, dtype=torch.float64, generator=generator)
 
     def objective(function) -> torch.Tensor:
-        outputs, last = function(arch, inputs, weight, state)  # [T, S, B, H]
+        outputs, last = function(arch, table, ids, weight, state)  # [T, S, B, H]
         last_term = (last[0] * 1.3 + last[1] * 0.7) if arch == "lstm" else last
         return (outputs * weights).sum() + last_term.square().sum()
 
@@ -44,7 +48,11 @@ def test_hand_written_backward_equals_autograd_and_finite_differences(arch):
     reference = torch.autograd.grad(objective(autograd_recurrence), leaves)
     for mine, theirs in zip(fast, reference):
         assert torch.allclose(mine, theirs, atol=1e-12)
-    assert torch.autograd.gradcheck(lambda *args: recurrence(arch, args[0], args[1], tuple(args[2:]) if arch == "lstm" else args[2])[0], leaves)
+
+    def outputs(table, weight, *start):
+        return recurrence(arch, table, ids, weight, tuple(start) if arch == "lstm" else start[0])[0]
+
+    assert torch.autograd.gradcheck(outputs, leaves)
 
 
 def test_a_seed_starts_from_the_same_weights_whatever_its_neighbours():
