@@ -84,8 +84,10 @@ def show_sentence(page, oracle, text: str) -> dict:
 
 
 def open_tab(page, label: str) -> None:
-    page.get_by_role("tab", name=label).click()
-    expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
+    page.get_by_role("tab", name=label, exact=True).click()
+    expect(page.get_by_role("tab", name=label, exact=True)).to_have_attribute("aria-selected", "true")
+    # The view's own heading is in the DOM in both modes; presenter mode hides it (the tab names the view).
+    expect(page.locator('[role="tabpanel"] h2').filter(has_text=re.compile(rf"^{re.escape(label)}$"))).to_be_attached()
     wait_idle(page)
 
 
