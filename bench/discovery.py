@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = large / small if small > 0 else float("inf")
         ok = "" if target is None else ("yes" if ratio <= target else "NO")
         passed = passed and ok != "NO"
-        print(f"{label:<36} {small * 1000:>9.1f} {large * 1000:>9.1f}  {ratio:>5.2f}  {'' if target is None else f'<= {target}':>6}  {ok}")
+        print(f"{label:<36} {small * 1000:>9.3f} {large * 1000:>9.3f}  {ratio:>5.2f}  {'' if target is None else f'<= {target}':>6}  {ok}")
     per_folder = (discovery[many][0] - discovery[few][0]) / (many - few)
     print(f"cold discovery: {new_vocabulary * 1000:.1f} ms for a folder whose vocabulary was not seen before, about "
           f"{per_folder * 1000:.1f} ms for each further folder sharing it (once per folder and file change, then remembered); "

@@ -115,7 +115,7 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
         for index, model in enumerate(alone_models):
             train_alone(model, rows[index], steps, config.bptt, config.lr, config.clip)
         separate = time.perf_counter() - start
-        results[arch] = {"batched_seconds": round(batched, 3), "separate_seconds": round(separate, 3), "speedup": round(separate / batched, 2)}
+        results[arch] = {"batched_seconds": round(batched, 6), "separate_seconds": round(separate, 6), "speedup": round(separate / batched, 2)}
     both_batched = sum(r["batched_seconds"] for r in results.values())
     both_separate = sum(r["separate_seconds"] for r in results.values())
     return {"seeds": seeds, "steps": steps, "threads": threads, "archs": results, "speedup": round(both_separate / both_batched, 2)}

@@ -72,4 +72,5 @@ def test_the_speedup_is_measured_side_by_side_on_the_lab_data(monkeypatch):
     assert speed["seeds"] == 2 and set(speed["archs"]) == {"rnn", "lstm"}
     for numbers in speed["archs"].values():
         assert numbers["batched_seconds"] > 0 and numbers["separate_seconds"] > 0
-        assert numbers["speedup"] == pytest.approx(numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02)
+        # The speed-up is printed to two decimals, so it agrees with the seconds to that precision.
+        assert numbers["speedup"] == pytest.approx(numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02, abs=0.006)
