@@ -37,10 +37,8 @@ XSS_PAYLOADS = [
 PARALLEL_SENTENCES = [
     "Mr. John said so",
     "Mrs. Mary said that the weather was",
-    "Mr. Henry said that the train was late , so his friend came to",
-    "Mrs. Emma said that a bell rang",
     "the road was long , and the tea was",
-]
+]  # three sessions in flight together prove they do not share results; five only cost CI time
 
 # Per model column of the Word by word tab: the revealed words and the "expected next" bars, most probable first.
 READ_STEP_JS = r"""() => {
@@ -206,7 +204,7 @@ def test_parallel_sessions_each_get_their_own_predictions(new_page, app_url, ora
     for page in pages:
         expect(page.locator(SENTENCE_INPUT)).to_be_visible()
     for page, text, answer in zip(pages, PARALLEL_SENTENCES, expected):
-        timed_submit(page, text, answer)  # all five runs are in flight together (the load bench's timer)
+        timed_submit(page, text, answer)  # all the runs are in flight together (the load bench's timer)
     for page, text, answer in zip(pages, PARALLEL_SENTENCES, expected):
         try:
             assert timed_result_ms(page, SLOW_TIMEOUT_MS) > 0

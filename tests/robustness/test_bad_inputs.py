@@ -5,7 +5,7 @@ tests/model/test_train_cli.py already prove at the library level (each bad
 corpus file, each corrupt checkpoint, each out-of-range training flag) is not
 repeated here; this file covers the paths they do not: the same bad files
 arriving through the train CLI (in memory and streamed) and through
---init-from / --resume / model.analyze, a single 50 MB line, a broken
+--init-from / --resume / model.analyze, a single 16 MB line, a broken
 resumable state, and the flags added for streaming and distributed training.
 """
 from __future__ import annotations
@@ -91,16 +91,16 @@ def test_a_long_paragraph_is_tokenized_in_pieces_to_the_same_ids():
     assert pieces == whole + [tokenizer.eos_id]
 
 
-def test_a_single_50_mb_line_trains_in_bounded_memory(tmp_path):
+def test_a_single_16_mb_line_trains_in_bounded_memory(tmp_path):
     rng = random.Random(0)
     words = "the cat sat on a mat and Robert said that his friend came to tea , so Mary left .".split()
     block = " ".join(rng.choice(words) for _ in range(100_000)) + " "
     train_file = tmp_path / "train.txt"
     with open(train_file, "w", encoding="utf-8") as stream:
-        for _ in range(50 * 2**20 // len(block) + 1):
-            stream.write(block)  # no newline: one 50 MB paragraph
+        for _ in range(16 * 2**20 // len(block) + 1):
+            stream.write(block)  # no newline: one 16 MB paragraph
         stream.write("\n")
-    assert os.path.getsize(train_file) > 50 * 2**20
+    assert os.path.getsize(train_file) > 16 * 2**20
     valid_file = tmp_path / "valid.txt"
     valid_file.write_text("\n\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(20)) + "\n", encoding="utf-8")
     out = str(tmp_path / "out")
@@ -119,8 +119,9 @@ def test_a_single_50_mb_line_trains_in_bounded_memory(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, (tmp_path / "stderr").read_text()[-3000:]
     assert (tmp_path / "stdout").read_text().startswith("time_limit:")
     metrics = load_checkpoint(out).metrics
-    assert metrics["tokens"]["train"] > 10_000_000  # every word of the line, as ids
-    # ru_maxrss is in KiB on Linux. Tokenized in one call the line took 8 GB; in pieces the run stays near 0.65 GB.
+    assert metrics["tokens"]["train"] > 3_000_000  # every word of the line, as ids
+    # ru_maxrss is in KiB on Linux. Tokenized in one call a 50 MB line took 8 GB (about 2.6 GB at 16 MB, over the bound);
+    # in pieces the run stays near 0.65 GB whatever the line's length.
     assert usage.ru_maxrss * 1024 < 1.5 * 2**30, f"peak RSS {usage.ru_maxrss / 2**20:.2f} GiB"
 
 

@@ -24,9 +24,10 @@ def _stand_in(folder, name: str, body: str = "exit 0") -> None:
     path.chmod(0o755)
 
 
-def _run(tmp_path, chromium_present: bool, uid: str = "0", apt_fails: bool = False, sudo: bool | None = None) -> tuple[list[str], str]:
+def _run(tmp_path, chromium_present: bool, uid: str = "0", apt_fails: bool = False, sudo: bool | None = None,
+         workers: str | None = None) -> tuple[list[str], str]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(parents=True)
     calls = tmp_path / "calls.log"
     _stand_in(bin_dir, "python")
     _stand_in(bin_dir, "apt-get", "exit 1" if apt_fails else "exit 0")
@@ -39,6 +40,8 @@ def _run(tmp_path, chromium_present: bool, uid: str = "0", apt_fails: bool = Fal
         chromium.chmod(0o755)
     system_path = ":".join(path for path in ("/usr/bin", "/bin") if os.path.isdir(path))
     env = {"PATH": f"{bin_dir}:{system_path}", "CALLS": str(calls), "MEMORY_LAB_CHROMIUM": str(chromium), "HOME": str(tmp_path)}
+    if workers is not None:
+        env["MEMORY_LAB_TEST_WORKERS"] = workers
     result = subprocess.run([SCRIPT, "tests/robustness", "-x"], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     recorded = calls.read_text(encoding="utf-8").splitlines() if calls.exists() else []
@@ -46,12 +49,18 @@ def _run(tmp_path, chromium_present: bool, uid: str = "0", apt_fails: bool = Fal
 
 
 PIP = "python -m pip install -q -r requirements-test.txt"
-PYTEST = "python -m pytest -q tests/robustness -x"
+# The suite runs over min(cores, 4) xdist workers, one test file per worker at a time.
+PYTEST = f"python -m pytest -q -n {min(len(os.sched_getaffinity(0)), 4)} --dist loadfile tests/robustness -x"
 
 
 def test_chromium_present_means_no_apt(tmp_path):
     calls, _ = _run(tmp_path, chromium_present=True)
     assert calls == [PIP, PYTEST]
+
+
+def test_the_worker_count_can_be_set_and_zero_runs_in_one_process(tmp_path):
+    assert _run(tmp_path / "two", chromium_present=True, workers="2")[0] == [PIP, "python -m pytest -q -n 2 --dist loadfile tests/robustness -x"]
+    assert _run(tmp_path / "none", chromium_present=True, workers="0")[0] == [PIP, "python -m pytest -q tests/robustness -x"]
 
 
 def test_chromium_missing_is_installed_with_apt_as_root(tmp_path):
