@@ -35,6 +35,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from model.cli_common import positive_float, positive_int, print_json  # noqa: E402
 from model.lab import LabConfig, claim_check  # noqa: E402
+from model.lab_record import MEASURED_PATH, claim_from_runs, save_measured  # noqa: E402
 
 ISA_ENVIRONMENTS = {
     "default": {},
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-speedup", type=positive_float, default=3.0, help="speed-up the batched run must reach (default 3)")
     parser.add_argument("--skip-claim", action="store_true", help="only time batched against separate runs")
     parser.add_argument("--json", action="store_true", help="also print everything measured as JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="write the claim check (worst over the instruction sets) to model/lab_measured.json, which the app and README quote")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"claim": {}, "speed": None}
     ok = True
@@ -147,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.isas) > 1:
             held = [isa for isa in args.isas if report["claim"][isa]["claim"]["holds"]]
             print(f"claim holds under {len(held)} of {len(args.isas)} instruction sets ({', '.join(held) if held else 'none'})\n")
+    if args.record and report["claim"]:
+        runs = [{"capability": report["claim"][isa]["capability"], "claim": report["claim"][isa]["claim"]} for isa in args.isas]
+        command = "python -m bench.lab --seeds {} --isas {}{} --record".format(args.seeds, " ".join(args.isas), "" if args.threads is None else f" --threads {args.threads}")
+        save_measured(claim_from_runs(runs, first_seed=0, command=command))
+        print(f"recorded the claim check in {MEASURED_PATH}\n")
     speed = measure_speedup(args.speed_seeds, args.speed_steps, args.speed_threads)
     report["speed"] = speed
     print(f"speed-up of {speed['seeds']} seeds trained batched over {speed['seeds']} separate runs ({speed['steps']} steps each, "

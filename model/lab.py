@@ -45,10 +45,6 @@ CLAIM_FROM_LAG = 30
 CLAIM_RNN_AT_MOST = 0.65
 CLAIM_SHARE = 15 / 16
 
-# The claim as measured by `python -m bench.lab` (README, "The long-range lab"): seeds 0-15 of the
-# default lab under both instruction sets; each count is the worst over the lags >= 30 and both runs.
-MEASURED: dict[str, Any] = {"seeds": 16, "first_seed": 0, "isas": ("AVX512", "AVX2"), "lags": (30, 40, 50, 60),
-                            "lstm_learned": 0, "rnn_below": 0, "claim_holds": False}
 
 ProgressCallback = Callable[[str, int, list["LagShare"]], None]
 PlanCallback = Callable[["LabPlan"], None]

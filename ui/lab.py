@@ -21,7 +21,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from model.context import ContextResult
-from model.lab import LEARNED, MEASURED, LabConfig, LabPlan, LabResult, LagShare, run_lab
+from model.lab import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
+from model.lab_record import load_measured
 from ui import training_jobs
 from ui.charts import show_chart
 from ui.markup import md
@@ -166,12 +167,18 @@ def _chance_words(chance: dict[int, float]) -> str:
 
 
 def measured_claim_text() -> str:
-    """The measured shares behind the lab's claim, in words (from model.lab.MEASURED, written by bench/lab.py)."""
-    m = MEASURED
-    return (f"Measured with {m['seeds']} seeds ({m['first_seed']}-{m['first_seed'] + m['seeds'] - 1}) under both instruction sets "
-            f"({' and '.join(m['isas'])}): at lags {m['lags'][0]}-{m['lags'][-1]} the LSTM reached accuracy >= {LEARNED} in "
-            f"{m['lstm_learned']} of {m['seeds']} seeds (worst lag), and the RNN stayed at or below 0.65 in {m['rnn_below']} of "
-            f"{m['seeds']} (worst lag){'' if m['claim_holds'] else '; this falls short of the 15 of 16 we aim for'}.")
+    """The measured shares behind the lab's claim, in words (model/lab_measured.json, written by bench.lab --record)."""
+    try:
+        m = load_measured()
+    except ValueError as error:
+        return f"The recorded claim check could not be read: {error}"
+    if m is None:
+        return "The claim has not been measured on many seeds here yet (python -m bench.lab --record does it)."
+    last = m.first_seed + m.seeds - 1
+    return (f"Measured with {m.seeds} seeds ({m.first_seed}-{last}, none left out) under {' and '.join(m.isas)} ({m.command}): "
+            f"at lags {m.lags[0]}-{m.lags[-1]} the LSTM reached accuracy >= {LEARNED} in {m.lstm_learned} of {m.seeds} seeds, "
+            f"and the RNN stayed at or below 0.65 in {m.rnn_below} of {m.seeds} (worst lag and worst instruction set)"
+            f"{'' if m.holds else f'; this falls short of the {m.required} of {m.seeds} we aim for'}.")
 
 
 def _controls(session_id: str) -> None:
