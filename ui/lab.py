@@ -274,20 +274,28 @@ def _summary(result: LabResult) -> None:
         st.text("\n\n".join(result.samples))
 
 
+_INTRO = ("A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
+          "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
+          "Several copies (seeds) of a plain RNN and of an LSTM with the same number of parameters learn this text at once, "
+          "each from its own random start and in its own order, with the same settings: plain gradient descent, where a "
+          "weight moves only as much as its gradient says. The charts show, as they learn, how well the seeds expect the "
+          "right closing word 1 to 60 tokens after the cue. The RNN's gradient from the closing word back to the cue "
+          "shrinks at every step (the chain-rule product of slopes), so it learns only the nearest cues; the LSTM's cell "
+          "carries both the cue and its gradient across the gap.")
+_CAVEAT = ("(Given many more steps, or the Adam optimizer, a plain RNN can learn such cues too: the difference is how fast "
+           "each can learn, which is what a fixed budget shows.)")
+
+
 def render_lab(context: Any = None) -> None:
     """Draw the Long-range lab view, then the chosen models' effective context (when a Context is given)."""
-    st.markdown(
-        "A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
-        "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
-        "Several copies (seeds) of a plain RNN and of an LSTM with the same number of parameters learn this text at once, "
-        "each from its own random start and in its own order, with the same settings: plain gradient descent, where a "
-        "weight moves only as much as its gradient says. The charts show, as they learn, how well the seeds expect the "
-        "right closing word 1 to 60 tokens after the cue. The RNN's gradient from the closing word back to the cue "
-        "shrinks at every step (the chain-rule product of slopes), so it learns only the nearest cues; the LSTM's cell "
-        "carries both the cue and its gradient across the gap. " + measured_claim_text() + " (Given many more steps, or "
-        "the Adam optimizer, a plain RNN can learn such cues too: the difference is how fast each can learn, which is "
-        "what a fixed budget shows.)"
-    )
+    if getattr(context, "presenter", False):  # on a projector the controls and the chart need the first screen
+        st.markdown("**A cue (*Mr.* / *Mrs.*, an opening bracket) fixes a word 1 to 60 filler words later. "
+                    "Copies of a plain RNN and of an LSTM of equal size learn it at once.**")
+        st.caption(measured_claim_text() + " " + _CAVEAT)
+        with st.expander("How the lab works"):
+            st.markdown(_INTRO)
+    else:
+        st.markdown(_INTRO + " " + measured_claim_text() + " " + _CAVEAT)
     session_id = _session_id()
     job = lab_job(session_id)
     if job is None or not job.running:

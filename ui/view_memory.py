@@ -45,10 +45,16 @@ def _inputs(context: Context) -> tuple[str, str, str] | None:
     if base["counterfactual"] is None:
         st.info("No title and name (such as “Mr. Robert”) found in the sentence. Type a counterfactual below: the same sentence "
                 "with the words that carry the cue changed, keeping the number of words.", icon=":material/info:")
-    counterfactual = st.text_input("Counterfactual: the same sentence with the cue swapped (press Enter)", value=base["counterfactual"] or "",
-                                   key=f"memory_counterfactual_{key}",
-                                   help="Same number of words as the sentence; the words may differ only in the first title and name.")
-    left, right = st.columns(2)
+    # On a projector the three boxes fold away under a one-line summary: the two runs' chart is the point.
+    if context.presenter:
+        shown = st.session_state.get(f"memory_counterfactual_{key}", base["counterfactual"] or "")
+        box = st.expander(f"Counterfactual: {md(shown[:80])}", expanded=not shown)
+    else:
+        box = st.container()
+    counterfactual = box.text_input("Counterfactual: the same sentence with the cue swapped (press Enter)", value=base["counterfactual"] or "",
+                                    key=f"memory_counterfactual_{key}",
+                                    help="Same number of words as the sentence; the words may differ only in the first title and name.")
+    left, right = box.columns(2)
     target = left.text_input("Target word (predicted after the cue)", value=base["target"] or "his", key=f"memory_target_{key}").strip()
     contrast = right.text_input("Contrast word (its rival)", value=base["contrast"] or "her", key=f"memory_contrast_{key}").strip()
     if not counterfactual.strip() or not target or not contrast:
@@ -229,9 +235,10 @@ def _suite_table(results: dict[str, dict]) -> None:
 
 def render(context: Context) -> None:
     """Draw the view for the chosen models and the current sentence."""
-    st.caption("Run the sentence and a twin with the cue swapped (“Mr. Robert” → “Mrs. Mary”) through each model and compare the two "
-               "memories word by word. Then move the twin's state into the sentence's run after one word, in whole or only a few "
-               "units, and see how much of the twin's prediction comes with it: that is where the memory of the cue lives.")
+    if not context.presenter:  # on a projector the two runs' chart needs the first screen
+        st.caption("Run the sentence and a twin with the cue swapped (“Mr. Robert” → “Mrs. Mary”) through each model and compare the two "
+                   "memories word by word. Then move the twin's state into the sentence's run after one word, in whole or only a few "
+                   "units, and see how much of the twin's prediction comes with it: that is where the memory of the cue lives.")
     chosen = _inputs(context)
     if chosen is None:
         return
