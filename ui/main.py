@@ -86,9 +86,10 @@ def _page() -> None:
     with st.sidebar:
         view_train.sidebar_status()
     apply_presenter_style(presenter)
-    st.title("Memory Lab")
-    st.caption("How much does a recurrent language model remember of the words it has read? "
-               "Compare a plain RNN, an LSTM and a GRU on one sentence.")
+    if not presenter:  # on a projector the sidebar names the app, and the first screen is for the figure
+        st.title("Memory Lab")
+        st.caption("How much does a recurrent language model remember of the words it has read? "
+                   "Compare a plain RNN, an LSTM and a GRU on one sentence.")
     context = Context(root=root, entries=entries, chosen=chosen, checked=_checked_sentence(chosen), presenter=presenter)
     views = _views()
     tabs = st.tabs([label for label, _, _ in views], key="view", on_change="rerun")

@@ -18,9 +18,8 @@ button[data-baseweb="tab"] p { font-size: 1.2rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.1rem; padding: 0.2rem 0; }
 [data-testid="stMainBlockContainer"] h2 { font-size: 1.7rem; padding: 0.3rem 0; }
 [data-testid="stMainBlockContainer"] h3 { font-size: 1.45rem; padding: 0.3rem 0; }
-/* The tab already names the view, and the line under the title is for a first visit: both give their room to the figure. */
+/* The tab already names the view: its heading gives its room to the figure (the page title is not drawn in this mode). */
 [role="tabpanel"] h2 { display: none; }
-[data-testid="stElementContainer"]:has(h1) + [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 /* The words read so far, inside a model's column, stay one size smaller than the sentence itself. */
 [data-testid="stColumn"] .memory-lab-words { font-size: 1.2rem; }
 </style>

@@ -110,7 +110,8 @@ def _ensure_position(options: list[str], default: str, text: str) -> None:
 
 def render(context: Context) -> None:
     """Draw the Next word view for every chosen model: what each expects at the lesson's word, then every word."""
-    st.markdown("After each word, a language model gives every word it knows a probability of coming next.")
+    if not context.presenter:  # the bars say it on a projector
+        st.markdown("After each word, a language model gives every word it knows a probability of coming next.")
     results = {entry.name: analysis_cache.next_word(entry.path, entry.signature, context.text, TOP_K) for entry in context.chosen}
     first = results[context.chosen[0].name]
     tokens = first["tokens"]
