@@ -24,8 +24,9 @@ from model.context import ContextResult
 from model.lab import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
 from model.lab_record import load_measured
 from ui import training_jobs
-from ui.charts import show_chart
+from ui.charts import model_colours, show_chart
 from ui.markup import md
+from ui.presenter import is_presenter
 from ui.model_store import ModelEntry, get_checkpoint
 from ui.settings import ARCH_COLOURS
 
@@ -315,11 +316,12 @@ def context_frame(results: dict[str, ContextResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "perturbation", "distance", "increase", "standard_error"])
 
 
-def render_effective_context(results: dict[str, ContextResult]) -> None:
+def render_effective_context(results: dict[str, ContextResult], colours: dict[str, str] | None = None) -> None:
     """Draw loss increase vs distance for each model and perturbation (model/context.py results).
 
     Args:
         results: model name -> its ContextResult (same text, same positions' settings).
+        colours: model name -> its colour (the app's per-architecture colours); None: Vega's own.
     """
     if not results:
         st.info("No effective-context results to show yet.")
@@ -328,7 +330,7 @@ def render_effective_context(results: dict[str, ContextResult]) -> None:
     chart = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("distance:Q", scale=alt.Scale(type="log"), title="d: tokens kept intact before the target (log scale)"),
         y=alt.Y("increase:Q", title="increase in loss (nats per token)"),
-        color=alt.Color("model:N", title="model"),
+        color=alt.Color("model:N", title="model", scale=alt.Scale(domain=list(colours), range=list(colours.values())) if colours else alt.Undefined),
         strokeDash=alt.StrokeDash("perturbation:N", title="context beyond d"),
         tooltip=["model", "perturbation", "distance", alt.Tooltip("increase:Q", format=".3f"),
                  alt.Tooltip("standard_error:Q", format=".3f", title="standard error")],
@@ -336,7 +338,9 @@ def render_effective_context(results: dict[str, ContextResult]) -> None:
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#777777").encode(y="y:Q")
     first = next(iter(results.values()))
     baselines = "; ".join(f"{name} {result.baseline_loss:.2f} nats" for name, result in results.items())
-    show_chart(alt.layer(chart, zero).properties(title="How far back does each model look?", height=320),
+    # On a projector the subheader above names the chart: its own two-line title was clipped at the top there.
+    layered = alt.layer(chart, zero).properties(height=320)
+    show_chart(layered if is_presenter() else layered.properties(title="How far back does each model look?"),
                f"What: mean increase in next-word loss (nats per token) when the context farther than d tokens from the "
                f"target is dropped, shuffled, or replaced by a random span of the same text, over {first.positions} target "
                f"positions with {first.context_length} tokens of history each (Khandelwal et al. 2018). Baseline (the "
@@ -361,7 +365,8 @@ def render_stored_effective_context(entries: list[ModelEntry]) -> None:
         sources.append(f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)")
     if results:
         st.caption("Measured once on held-out text when the model was shipped, not on the sentence above: " + "; ".join(sources) + ".")
-    render_effective_context(results)
+    chosen = [entry for entry in entries if entry.name in results]
+    render_effective_context(results, model_colours([entry.name for entry in chosen], [entry.arch for entry in chosen]))
     if missing:
         st.caption(f"Not measured yet for {', '.join(md(name) for name in missing)}. Measure with "
                    "`python -m model.context CHECKPOINT --text FILE --save`; the chart then shows it.")
