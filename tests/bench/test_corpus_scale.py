@@ -1,10 +1,13 @@
 """The corpus-scale bench runs end to end on a small generated text (never ../shared) and judges memory."""
 from __future__ import annotations
 
+import pytest
+
 from bench import corpus_scale
 from text_fixtures import patterned_paragraphs
 
 
+@pytest.mark.slow
 def test_bench_smoke_measures_both_sizes_in_subprocesses(tmp_path, capsys):
     source = tmp_path / "small.txt"
     source.write_text("\n\n".join(patterned_paragraphs(300)) + "\n", encoding="utf-8")

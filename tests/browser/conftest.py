@@ -6,6 +6,7 @@ command, never a skip: CI installs both (.ci/run: chromium; requirements-test.tx
 """
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Iterator
 
@@ -14,6 +15,15 @@ import pytest
 from bench.app_driver import SLOW_TIMEOUT_MS, BrowserMissing, launch_chromium, require_browser
 from bench.app_oracle import Oracle
 from bench.app_server import AppServer
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test in this folder drives Chromium: mark it so `-m "not browser"` leaves them out."""
+    for item in items:
+        if os.path.dirname(str(item.path)) == _HERE:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="module")

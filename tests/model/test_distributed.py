@@ -80,6 +80,7 @@ def _assert_same_training(out_a: str, out_b: str) -> None:
         assert torch.allclose(state_a[name], state_b[name], atol=1e-4, rtol=1e-3), name
 
 
+@pytest.mark.distributed
 def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_process):
     out = str(tmp_path / "two")
     done = subprocess.run(_torchrun(_flags(corpus, out)), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
@@ -93,6 +94,7 @@ def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_p
     _assert_same_training(out, one_process)
 
 
+@pytest.mark.distributed
 def test_a_run_interrupted_at_two_processes_resumes_at_one(tmp_path, corpus, one_process, capsys):
     out = str(tmp_path / "two-then-one")
     state_path = os.path.join(out, "resume", "state.json")

@@ -218,6 +218,7 @@ def _resume_in_process(corpus: str, out: str, capsys) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_sigterm_saves_state_and_resume_completes(tmp_path, capsys):
     corpus, out = _write_corpus(tmp_path / "corpus"), str(tmp_path / "out")
     process = subprocess.Popen(_cli(corpus, out, "--epochs", "6"), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -242,6 +243,7 @@ def test_sigterm_saves_state_and_resume_completes(tmp_path, capsys):
     assert [point["step"] for point in checkpoint.metrics["curve"]] == list(range(1, total + 1))
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, capsys):
     corpus, out = _write_corpus(tmp_path / "corpus"), str(tmp_path / "out")
     process = subprocess.Popen(_cli(corpus, out, "--epochs", "12"), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -91,6 +91,7 @@ def test_a_long_paragraph_is_tokenized_in_pieces_to_the_same_ids():
     assert pieces == whole + [tokenizer.eos_id]
 
 
+@pytest.mark.slow
 def test_a_single_16_mb_line_trains_in_bounded_memory(tmp_path):
     rng = random.Random(0)
     words = "the cat sat on a mat and Robert said that his friend came to tea , so Mary left .".split()
