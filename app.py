@@ -4,6 +4,7 @@ Run with ``streamlit run app.py``. Models are read from the folder named by the
 environment variable MEMORY_LAB_CHECKPOINTS (default ``checkpoints``); every
 sub-folder that holds a checkpoint can be picked in the sidebar. Works offline.
 """
+
 from model.cli_common import set_offline_defaults
 from model.runtime import tune_process
 

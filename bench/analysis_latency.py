@@ -24,6 +24,7 @@ thresholds, oneDNN's kernel cache); pass --no-process-tuning to measure without,
 
 Sentences are the fixed seed text below, repeated and cut to each length.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+from model.analysis import onednn  # noqa: E402
 from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence  # noqa: E402
 from model.analysis.inputs import prepare_input  # noqa: E402
 from model.analysis.ladder import LadderSpec, run_ladder  # noqa: E402
@@ -47,7 +49,6 @@ from model.analysis.occlusion import occlusion_influence  # noqa: E402
 from model.analysis.report import analyze_text  # noqa: E402
 from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
 from model.analysis.traces import compute_traces  # noqa: E402
-from model.analysis import onednn  # noqa: E402
 from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from model.cli_common import positive_int  # noqa: E402
 from model.runtime import ProcessTuning, tune_process  # noqa: E402
@@ -102,11 +103,15 @@ def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, fl
     row = {
         "traces": median_ms(lambda: compute_traces(model, inputs), repeats),
         "grad": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad"), repeats),
-        "autograd": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad", engine="autograd"), repeats),
+        "autograd": median_ms(
+            lambda: gradient_influence(model, inputs.ids, targets, "grad", engine="autograd"), repeats
+        ),
         "naive": median_ms(lambda: naive_gradient_influence(model, inputs.ids, targets, "grad"), slow_repeats),
         "gradxinput": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "gradxinput"), repeats),
         "occlusion": median_ms(lambda: occlusion_influence(model, inputs.ids, targets, tokenizer.unk_id), repeats),
-        "ig32": median_ms(lambda: integrated_gradients(model, inputs.ids, targets, tokenizer.unk_id, steps=32), slow_repeats),
+        "ig32": median_ms(
+            lambda: integrated_gradients(model, inputs.ids, targets, tokenizer.unk_id, steps=32), slow_repeats
+        ),
     }
     row["speedup"] = row["naive"] / row["grad"]
     return row
@@ -134,20 +139,46 @@ def ladder_all(checkpoints: list[Checkpoint]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the tables; returns 0 (2 when no checkpoint is found)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.analysis_latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", nargs="+", default=None,
-                        help="checkpoint folders (default: checkpoints/novels-lstm and novels-rnn, else any under checkpoints/)")
-    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[12, 25, 50, 100, 200],
-                        help="sentence lengths in words (default 12 25 50 100 200)")
-    parser.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per measurement; the median is shown (default 5)")
-    parser.add_argument("--full-lengths", nargs="*", type=positive_int, default=[25, 200],
-                        help="lengths for the full default analysis of all models together (default 25 200)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.analysis_latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--checkpoints",
+        nargs="+",
+        default=None,
+        help="checkpoint folders (default: checkpoints/novels-lstm and novels-rnn, else any under checkpoints/)",
+    )
+    parser.add_argument(
+        "--lengths",
+        nargs="+",
+        type=positive_int,
+        default=[12, 25, 50, 100, 200],
+        help="sentence lengths in words (default 12 25 50 100 200)",
+    )
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="timed repeats per measurement; the median is shown (default 5)"
+    )
+    parser.add_argument(
+        "--full-lengths",
+        nargs="*",
+        type=positive_int,
+        default=[25, 200],
+        help="lengths for the full default analysis of all models together (default 25 200)",
+    )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--no-process-tuning", action="store_true",
-                        help="leave glibc's malloc thresholds and oneDNN's kernel cache at their defaults "
-                             "(the app tunes both: model/runtime.py)")
-    parser.add_argument("--no-onednn", action="store_true",
-                        help="send every analysis matrix product through F.linear (MKL) instead of oneDNN")
+    parser.add_argument(
+        "--no-process-tuning",
+        action="store_true",
+        help="leave glibc's malloc thresholds and oneDNN's kernel cache at their defaults "
+        "(the app tunes both: model/runtime.py)",
+    )
+    parser.add_argument(
+        "--no-onednn",
+        action="store_true",
+        help="send every analysis matrix product through F.linear (MKL) instead of oneDNN",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     tuning = ProcessTuning(allocator=False, onednn_cache_capacity=None) if args.no_process_tuning else tune_process()
@@ -157,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no checkpoint found; pass --checkpoints or train checkpoints/novels-lstm first.", file=sys.stderr)
         return 2
     checkpoints = [load_checkpoint(path) for path in paths]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)")
-    print(f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'}; "
-          f"process: {tuning.describe()}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)"
+    )
+    print(f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'}; process: {tuning.describe()}")
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
         for words in args.lengths:
@@ -168,15 +200,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{checkpoint.name:<16}{words:>6}{cells}", flush=True)
     print("\n10-rung ladder per model (ms):")
     for checkpoint in checkpoints:
-        print(f"  {checkpoint.name:<16}{median_ms(lambda: run_ladder(checkpoint.model, checkpoint.tokenizer), args.repeats):>10.1f}")
+        print(
+            f"  {checkpoint.name:<16}{median_ms(lambda: run_ladder(checkpoint.model, checkpoint.tokenizer), args.repeats):>10.1f}"
+        )
     names = " + ".join(checkpoint.name for checkpoint in checkpoints)
     print(f"\nAll models together ({names}):")
-    rows = [(f"full default analysis, {words:>3} words", FULL_TARGETS_MS.get(words), lambda words=words: full_default(checkpoints, words))
-            for words in args.full_lengths]
+    rows = [
+        (
+            f"full default analysis, {words:>3} words",
+            FULL_TARGETS_MS.get(words),
+            lambda words=words: full_default(checkpoints, words),
+        )
+        for words in args.full_lengths
+    ]
     rows.append(("10-rung ladder                  ", LADDER_TARGET_MS, lambda: ladder_all(checkpoints)))
     for label, target, function in rows:
         measured = median_ms(function, args.repeats)
-        verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+        verdict = (
+            "(no target)"
+            if target is None
+            else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+        )
         print(f"  {label} {measured:>9.1f} ms   {verdict}", flush=True)
     if len(checkpoints) > 1:
         print("\nOne Python thread per model, 1 torch thread each:")
@@ -185,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         for words in args.full_lengths:
             measured = median_ms(lambda words=words: full_default_threads(checkpoints, words), args.repeats)
             target = FULL_TARGETS_MS.get(words)
-            verdict = "(no target)" if target is None else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+            verdict = (
+                "(no target)"
+                if target is None
+                else f"target <= {target:.0f} ms   " + ("ok" if measured <= target else "OVER")
+            )
             print(f"  full default analysis, {words:>3} words {measured:>9.1f} ms   {verdict}", flush=True)
         torch.set_num_threads(threads_before)
     if onednn.active() and args.full_lengths:
@@ -197,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             with_mkl = median_ms(lambda: full_default(checkpoints, words), args.repeats)
         finally:
             onednn.set_enabled(True)
-        print(f"  oneDNN {with_onednn:.1f} ms, F.linear {with_mkl:.1f} ms: oneDNN is {with_mkl / with_onednn:.2f}x faster", flush=True)
+        print(
+            f"  oneDNN {with_onednn:.1f} ms, F.linear {with_mkl:.1f} ms: oneDNN is {with_mkl / with_onednn:.2f}x faster",
+            flush=True,
+        )
     return 0
 
 

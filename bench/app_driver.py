@@ -8,6 +8,7 @@ The page is read through the accessibility labels Vega writes into each SVG char
 ("Title text 'tiny-lstm: top 10 next words'", "probability: 0.32; word: said; rank: 1; ...")
 and through the word spans of each model column, so no pixel or canvas reading is needed.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,13 @@ from typing import Any
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 STATUS_WIDGET = '[data-testid="stStatusWidget"]'
 SENTENCE_INPUT = 'input[aria-label^="Sentence"]'  # the sentence box, not the per-view text inputs
@@ -47,7 +53,10 @@ READ_NEXT_WORD_JS = r"""() => {
 
 # True when the page is idle and every expected model shows the expected words and top-1 word.
 # A near tie (|p(expected) - p(first)| <= tolerance) counts as a match: two float paths may order it differently.
-READY_JS = "(arg) => { const view = (" + READ_NEXT_WORD_JS + r""")();
+READY_JS = (
+    "(arg) => { const view = ("
+    + READ_NEXT_WORD_JS
+    + r""")();
   if (view.busy) return false;
   for (const [model, want] of Object.entries(arg.expected)) {
     const got = view.models[model];
@@ -58,18 +67,26 @@ READY_JS = "(arg) => { const view = (" + READ_NEXT_WORD_JS + r""")();
   }
   return true;
 }"""
+)
 
 # The models picked in the sidebar, once the page is idle and each of them shows its top-words chart; else null.
-PICKED_MODELS_JS = "() => { const view = (" + READ_NEXT_WORD_JS + r""")();
+PICKED_MODELS_JS = (
+    "() => { const view = ("
+    + READ_NEXT_WORD_JS
+    + r""")();
   const input = document.querySelector('input[aria-label="Models to compare"]');
   if (view.busy || !input) return null;
   const names = [...input.closest('[data-testid="stMultiSelect"]').querySelectorAll('[data-tag]')].map(tag => tag.getAttribute('aria-label'));
   return names.length && names.every(name => view.models[name] && view.models[name].top.length) ? names : null;
 }"""
+)
 
 # Times one Enter inside the page (performance.now at the Enter keydown and when READY_JS first holds),
 # so a session that finishes while the driver is busy with another page is not charged the wait.
-ARM_TIMER_JS = "(arg) => { const ready = " + READY_JS + r""";
+ARM_TIMER_JS = (
+    "(arg) => { const ready = "
+    + READY_JS
+    + r""";
   const timer = {enterAt: null, readyAt: null};
   window.__memoryLabTimer = timer;
   if (!window.__memoryLabEnterListener) {
@@ -89,8 +106,11 @@ ARM_TIMER_JS = "(arg) => { const ready = " + READY_JS + r""";
   observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
   const fallback = setInterval(check, 100);
 }"""
+)
 TIMER_DONE_JS = "() => !!window.__memoryLabTimer && window.__memoryLabTimer.readyAt !== null"
-TIMER_MS_JS = "() => { const t = window.__memoryLabTimer; return t && t.readyAt !== null ? t.readyAt - t.enterAt : null; }"
+TIMER_MS_JS = (
+    "() => { const t = window.__memoryLabTimer; return t && t.readyAt !== null ? t.readyAt - t.enterAt : null; }"
+)
 
 TIE_TOLERANCE = 1e-4
 # Generous waits: the first page load compiles Streamlit's front end, slow on a busy 2-core machine.
@@ -162,7 +182,9 @@ def wait_for_predictions(page: Any, expected: dict[str, dict[str, Any]], timeout
         expected: model name -> {"words": tokens shown, "top1": most probable next word}.
         timeout_ms: give up after this long (Playwright TimeoutError).
     """
-    page.wait_for_function(READY_JS, arg={"expected": expected, "tolerance": TIE_TOLERANCE}, timeout=timeout_ms, polling="raf")
+    page.wait_for_function(
+        READY_JS, arg={"expected": expected, "tolerance": TIE_TOLERANCE}, timeout=timeout_ms, polling="raf"
+    )
 
 
 def timed_submit(page: Any, text: str, expected: dict[str, dict[str, Any]]) -> None:
@@ -188,6 +210,8 @@ def percentile(values: list[float], fraction: float) -> float:
         ValueError: empty list or fraction outside (0, 1].
     """
     if not values or not 0 < fraction <= 1:
-        raise ValueError(f"percentile needs values and a fraction in (0, 1]; got {len(values)} values and fraction {fraction}.")
+        raise ValueError(
+            f"percentile needs values and a fraction in (0, 1]; got {len(values)} values and fraction {fraction}."
+        )
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -20,6 +20,7 @@ Everything is measured on the Next word tab (the tab the page opens on; only the
 Prints one table row per measurement: n, median and p95 (nearest rank) in milliseconds.
 Needs Debian's Chromium (/usr/bin/chromium) and playwright (requirements-test.txt).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.app_driver import (  # noqa: E402
-    PICKED_MODELS_JS, SENTENCE_INPUT, launch_chromium, preflight_error, percentile, read_next_word,
-    timed_result_ms, timed_submit, wait_for_predictions,
+    PICKED_MODELS_JS,
+    SENTENCE_INPUT,
+    launch_chromium,
+    percentile,
+    preflight_error,
+    read_next_word,
+    timed_result_ms,
+    timed_submit,
+    wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
 from model.cli_common import positive_int, set_offline_defaults  # noqa: E402
@@ -65,7 +73,9 @@ def seed_variants() -> list[str]:
 
 def paragraph(index: int, words: int = 200) -> str:
     """A distinct paragraph of ``words`` whitespace-separated words (a different speaker opens each)."""
-    pool = (f"{SPEAKERS[index % len(SPEAKERS)]} came home late on day {index + 1}. " + PARAGRAPH * (words // 40 + 2)).split()
+    pool = (
+        f"{SPEAKERS[index % len(SPEAKERS)]} came home late on day {index + 1}. " + PARAGRAPH * (words // 40 + 2)
+    ).split()
     return " ".join(pool[:words])
 
 
@@ -104,8 +114,10 @@ def check_shows(page, expected: dict, text: str, timeout_ms: float) -> None:
     try:
         wait_for_predictions(page, expected, timeout_ms)
     except Exception as error:  # playwright's TimeoutError
-        raise SystemExit(f"error: the page did not show the expected predictions for {text[:60]!r}: {error}\n"
-                         f"expected {expected}\nshown {read_next_word(page)}") from error
+        raise SystemExit(
+            f"error: the page did not show the expected predictions for {text[:60]!r}: {error}\n"
+            f"expected {expected}\nshown {read_next_word(page)}"
+        ) from error
 
 
 def enter_ms(page, oracle, models: list[str], text: str, timeout_ms: float) -> float:
@@ -115,8 +127,10 @@ def enter_ms(page, oracle, models: list[str], text: str, timeout_ms: float) -> f
     try:
         return timed_result_ms(page, timeout_ms)
     except Exception as error:  # playwright's TimeoutError
-        raise SystemExit(f"error: no correct predictions for {text[:60]!r} within {timeout_ms / 1000:.0f} s.\n"
-                         f"expected {expected}\nshown {read_next_word(page)}") from error
+        raise SystemExit(
+            f"error: no correct predictions for {text[:60]!r} within {timeout_ms / 1000:.0f} s.\n"
+            f"expected {expected}\nshown {read_next_word(page)}"
+        ) from error
 
 
 def row(name: str, values_ms: list[float], target_ms: float | None) -> str:
@@ -129,12 +143,27 @@ def row(name: str, values_ms: list[float], target_ms: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; 0 on success, 2 when Chromium, Playwright or models are missing."""
-    parser = argparse.ArgumentParser(prog="python -m bench.app_latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", default="checkpoints", help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.app_latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoints",
+        default="checkpoints",
+        help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)",
+    )
     parser.add_argument("--runs", type=positive_int, default=7, help="timed Enter presses per row (default 7)")
-    parser.add_argument("--cold-runs", type=positive_int, default=3, help="fresh server starts for the cold-start rows (default 3)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch/OpenMP threads of the server (default: torch's own choice)")
-    parser.add_argument("--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)")
+    parser.add_argument(
+        "--cold-runs", type=positive_int, default=3, help="fresh server starts for the cold-start rows (default 3)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch/OpenMP threads of the server (default: torch's own choice)",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)"
+    )
     args = parser.parse_args(argv)
     set_offline_defaults()
     problem = preflight_error(args.checkpoints)
@@ -159,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 context.close()
                 server.stop()
             to_health, to_box, to_visible, server, context, models = cold_start(
-                browser, args.checkpoints, oracle, os.path.join(scratch, f"server-{run}.log"), args.threads, timeout_ms)
+                browser, args.checkpoints, oracle, os.path.join(scratch, f"server-{run}.log"), args.threads, timeout_ms
+            )
             health.append(to_health * 1000)
             box.append(to_box * 1000)
             visible.append(to_visible * 1000)
@@ -178,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             context.close()
             server.stop()
             browser.close()
-    print(f"Memory Lab page latency: Chromium {results['browser']}, {os.cpu_count()} CPUs, server threads "
-          f"{args.threads or 'default'}, checkpoints {os.path.abspath(args.checkpoints)}, models {', '.join(results['models'])}")
+    print(
+        f"Memory Lab page latency: Chromium {results['browser']}, {os.cpu_count()} CPUs, server threads "
+        f"{args.threads or 'default'}, checkpoints {os.path.abspath(args.checkpoints)}, models {', '.join(results['models'])}"
+    )
     print(f"{'measurement (ms)':<44}{'n':>4}{'median':>12}{'p95':>10}{'target':>10}{'ok':>6}")
     print(row("cold: process start -> health ok", health, None))
     print(row("cold: health ok -> sentence box shown", box, None))

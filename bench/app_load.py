@@ -14,6 +14,7 @@ the streamlit process tree, polled every 100 ms from start to end.
 Targets: every session correct, p95 latency <= 3 s, peak server memory <= 1.5 GB.
 Exit status 1 when a session did not show its own correct predictions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,19 +28,41 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.app_driver import (  # noqa: E402
-    PICKED_MODELS_JS, TIMER_DONE_JS, TIMER_MS_JS, launch_chromium, preflight_error, percentile, read_next_word,
-    timed_submit, wait_for_predictions,
+    PICKED_MODELS_JS,
+    TIMER_DONE_JS,
+    TIMER_MS_JS,
+    launch_chromium,
+    percentile,
+    preflight_error,
+    read_next_word,
+    timed_submit,
+    wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
 from model.cli_common import positive_int, set_offline_defaults  # noqa: E402
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 PEOPLE = (
-    ("Mr.", "Robert", "his"), ("Mrs.", "Mary", "her"), ("Mr.", "John", "his"), ("Mrs.", "Anne", "her"),
-    ("Mr.", "Henry", "his"), ("Mrs.", "Emma", "her"), ("Mr.", "James", "his"), ("Mrs.", "Jane", "her"),
-    ("Mr.", "William", "his"), ("Mrs.", "Margaret", "her"), ("Mr.", "Edward", "his"), ("Mrs.", "Lucy", "her"),
-    ("Mr.", "Thomas", "his"), ("Mrs.", "Harriet", "her"), ("Mr.", "George", "his"), ("Mrs.", "Alice", "her"),
-    ("Mr.", "Charles", "his"), ("Mrs.", "Catherine", "her"), ("Mr.", "Richard", "his"), ("Mrs.", "Elizabeth", "her"),
+    ("Mr.", "Robert", "his"),
+    ("Mrs.", "Mary", "her"),
+    ("Mr.", "John", "his"),
+    ("Mrs.", "Anne", "her"),
+    ("Mr.", "Henry", "his"),
+    ("Mrs.", "Emma", "her"),
+    ("Mr.", "James", "his"),
+    ("Mrs.", "Jane", "her"),
+    ("Mr.", "William", "his"),
+    ("Mrs.", "Margaret", "her"),
+    ("Mr.", "Edward", "his"),
+    ("Mrs.", "Lucy", "her"),
+    ("Mr.", "Thomas", "his"),
+    ("Mrs.", "Harriet", "her"),
+    ("Mr.", "George", "his"),
+    ("Mrs.", "Alice", "her"),
+    ("Mr.", "Charles", "his"),
+    ("Mrs.", "Catherine", "her"),
+    ("Mr.", "Richard", "his"),
+    ("Mrs.", "Elizabeth", "her"),
 )
 ENDINGS = (
     "went to the window and looked at {pronoun}",
@@ -101,16 +124,36 @@ def run_round(pages, texts: list[str], oracle, models: list[str], timeout_ms: fl
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load test and print its summary; 0 when every session was correct, 1 otherwise, 2 when unable to run."""
-    parser = argparse.ArgumentParser(prog="python -m bench.app_load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", default="checkpoints", help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.app_load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoints",
+        default="checkpoints",
+        help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)",
+    )
     parser.add_argument("--sessions", type=positive_int, default=20, help="concurrent browser sessions (default 20)")
-    parser.add_argument("--rounds", type=positive_int, default=2, help="sentences each session types, one per round (default 2)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch/OpenMP threads of the server (default: torch's own choice)")
-    parser.add_argument("--timeout", type=positive_int, default=180, help="seconds a round (or the first page load) may take (default 180)")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=2, help="sentences each session types, one per round (default 2)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch/OpenMP threads of the server (default: torch's own choice)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_int,
+        default=180,
+        help="seconds a round (or the first page load) may take (default 180)",
+    )
     args = parser.parse_args(argv)
     set_offline_defaults()
     if args.sessions * args.rounds > len(PEOPLE) * len(ENDINGS):
-        parser.error(f"--sessions x --rounds must be at most {len(PEOPLE) * len(ENDINGS)} distinct sentences; got {args.sessions * args.rounds}.")
+        parser.error(
+            f"--sessions x --rounds must be at most {len(PEOPLE) * len(ENDINGS)} distinct sentences; got {args.sessions * args.rounds}."
+        )
     problem = preflight_error(args.checkpoints)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -151,16 +194,22 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             browser.close()
     total = args.sessions * args.rounds
-    print(f"Memory Lab load: {args.sessions} concurrent sessions x {args.rounds} rounds, Chromium {version}, {os.cpu_count()} CPUs, "
-          f"server threads {args.threads or 'default'}, models {', '.join(models)}")
+    print(
+        f"Memory Lab load: {args.sessions} concurrent sessions x {args.rounds} rounds, Chromium {version}, {os.cpu_count()} CPUs, "
+        f"server threads {args.threads or 'default'}, models {', '.join(models)}"
+    )
     print(f"all {args.sessions} pages open with the seed sentence's predictions after {max(open_seconds):.1f} s")
     print(f"correct: {total - len(failures)}/{total}  (target: all)  {'yes' if not failures else 'NO'}")
     if latencies:
         p95 = percentile(latencies, 0.95)
-        print(f"Enter -> own predictions visible (s): median {statistics.median(latencies):.2f}, p95 {p95:.2f}, max {max(latencies):.2f}"
-              f"  (target p95 <= {LATENCY_P95_TARGET_S:.0f} s)  {'yes' if p95 <= LATENCY_P95_TARGET_S else 'NO'}")
-    print(f"server peak memory (RSS of the streamlit process tree): {memory.peak / 1e9:.2f} GB"
-          f"  (target <= {MEMORY_TARGET_BYTES / 1e9:.1f} GB)  {'yes' if memory.peak <= MEMORY_TARGET_BYTES else 'NO'}")
+        print(
+            f"Enter -> own predictions visible (s): median {statistics.median(latencies):.2f}, p95 {p95:.2f}, max {max(latencies):.2f}"
+            f"  (target p95 <= {LATENCY_P95_TARGET_S:.0f} s)  {'yes' if p95 <= LATENCY_P95_TARGET_S else 'NO'}"
+        )
+    print(
+        f"server peak memory (RSS of the streamlit process tree): {memory.peak / 1e9:.2f} GB"
+        f"  (target <= {MEMORY_TARGET_BYTES / 1e9:.1f} GB)  {'yes' if memory.peak <= MEMORY_TARGET_BYTES else 'NO'}"
+    )
     for message in failures[:10]:
         print(f"  wrong or missing: {message}", file=sys.stderr)
     return 1 if failures else 0

@@ -5,6 +5,7 @@ the app's own text checks (ui.text_checks: invisible characters removed, long te
 cut to ui.settings.MAX_WORDS words) and the top-1 next word from
 model.predict.top_k_next_words on the same checkpoint folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,9 @@ class Oracle:
             checkpoint = self.checkpoint(model)
             checked = check_text(text, checkpoint.tokenizer)
             if not checked.ok:
-                raise ValueError(f"The app refuses this text ({checked.problem}); got {text!r}. Use a sentence with words.")
+                raise ValueError(
+                    f"The app refuses this text ({checked.problem}); got {text!r}. Use a sentence with words."
+                )
             encoded = checkpoint.tokenizer.encode(checked.text)
             # The tab opens at the sentence's lesson word ("his" after "Mr. Robert ... with"), else after the text.
             row = next_word_row(list(encoded.tokens), checked.text)

@@ -8,6 +8,7 @@ shared between groups by their nice values. The server's group is given the same
 the caller's, so that the Chromium pages a bench drives (which stay in the caller's group)
 neither outrank the server nor yield to it: one CPU share each, as two programs on one box.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,14 +127,30 @@ class AppServer:
         if threads is not None:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         command = [
-            sys.executable, "-m", "streamlit", "run", APP_PATH, "--server.headless", "true",
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            APP_PATH,
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
             # No file watcher: an edit elsewhere in the repository must not trigger reruns mid-measurement.
-            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+            "--server.fileWatcherType",
+            "none",
+            "--server.runOnSave",
+            "false",
         ]
         with open(log_path, "wb") as log:
             started_at = time.perf_counter()
-            process = subprocess.Popen(command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         match_scheduler_group(process.pid)
         return cls(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path, started_at=started_at)
 
@@ -157,7 +174,9 @@ class AppServer:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.process.returncode} before answering:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"streamlit exited with code {self.process.returncode} before answering:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
                     if response.read().strip() == b"ok":
@@ -166,7 +185,9 @@ class AppServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"streamlit did not answer {self.url}/_stcore/health within {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"streamlit did not answer {self.url}/_stcore/health within {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def memory_bytes(self) -> int:
         """RSS of the server process tree, in bytes."""

@@ -16,6 +16,7 @@ scaled corpus peaks within 1.5x of the 1x figure.
 model.training.encode_splits: every paragraph and id in memory) for contrast.
 The tokenizer is built once from the 1x text and shared by every measurement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,23 @@ def build_corpus(source: str, path: str, scale: int) -> int:
 
 def measure_in_child(mode: str, text_path: str, tokenizer_path: str, work: str, num_proc: int) -> dict:
     """Run this file's ``--child`` in a fresh interpreter; add its peak RSS (MiB) to what it prints."""
-    env = dict(os.environ, MEMORY_LAB_DATASETS_CACHE=os.path.join(work, "datasets"), OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--text", text_path, "--tokenizer", tokenizer_path,
-               "--work", work, "--num-proc", str(num_proc)]
+    env = dict(
+        os.environ, MEMORY_LAB_DATASETS_CACHE=os.path.join(work, "datasets"), OMP_NUM_THREADS="1", PYTHONPATH=ROOT
+    )
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        mode,
+        "--text",
+        text_path,
+        "--tokenizer",
+        tokenizer_path,
+        "--work",
+        work,
+        "--num-proc",
+        str(num_proc),
+    ]
     with open(os.path.join(work, "child.out"), "w") as out, open(os.path.join(work, "child.err"), "w") as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, map workers included
@@ -72,7 +87,9 @@ def child(mode: str, text_path: str, tokenizer_path: str, work: str, num_proc: i
     if mode == "stream":
         from data.streaming import stream_corpus
 
-        _, _, streams = stream_corpus(tokenizer, train=text_path, cache_dir=os.path.join(work, "tokens"), num_proc=num_proc)
+        _, _, streams = stream_corpus(
+            tokenizer, train=text_path, cache_dir=os.path.join(work, "tokens"), num_proc=num_proc
+        )
         tokens = int(streams["train"].numel())
         # Read a window at each end through the memory map (reading every page would make them
         # all resident and measure the page cache, not the tokenizer).
@@ -87,8 +104,12 @@ def child(mode: str, text_path: str, tokenizer_path: str, work: str, num_proc: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.corpus_scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default=DEFAULT_SOURCE, help="the 1x text (default ../shared/corpora/novels/train.txt)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.corpus_scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--source", default=DEFAULT_SOURCE, help="the 1x text (default ../shared/corpora/novels/train.txt)"
+    )
     parser.add_argument("--scale", type=int, default=20, help="how many copies make the large corpus (default 20)")
     parser.add_argument("--num-proc", type=int, default=2, help="datasets.map processes (default 2)")
     parser.add_argument("--in-memory", action="store_true", help="also measure the in-memory path for contrast")
@@ -126,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                 work = tempfile.mkdtemp(dir=root, prefix=f"{mode}-x{scale}-")
                 result = measure_in_child(mode, paths[scale], tokenizer_path, work, args.num_proc)
                 results[mode, scale] = result
-                print(f"{mode:>6} {scale:>3}x: {result['tokens']:>11,} tokens  {result['seconds']:7.1f} s  "
-                      f"{result['tokens'] / max(result['seconds'], 1e-9):>10,.0f} tokens/s  peak RSS {result['peak_rss_mib']:7.0f} MiB")
+                print(
+                    f"{mode:>6} {scale:>3}x: {result['tokens']:>11,} tokens  {result['seconds']:7.1f} s  "
+                    f"{result['tokens'] / max(result['seconds'], 1e-9):>10,.0f} tokens/s  peak RSS {result['peak_rss_mib']:7.0f} MiB"
+                )
                 shutil.rmtree(work)
         small, large = results["stream", 1], results["stream", args.scale]
         if large["tokens"] != args.scale * small["tokens"]:
@@ -136,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if ratio <= RSS_LIMIT_RATIO else "FAIL"
         print(f"streaming peak RSS {args.scale}x / 1x = {ratio:.2f} (limit {RSS_LIMIT_RATIO}): {verdict}")
         if args.in_memory:
-            print(f"in-memory peak RSS {args.scale}x / 1x = {results['memory', args.scale]['peak_rss_mib'] / results['memory', 1]['peak_rss_mib']:.2f}")
+            print(
+                f"in-memory peak RSS {args.scale}x / 1x = {results['memory', args.scale]['peak_rss_mib'] / results['memory', 1]['peak_rss_mib']:.2f}"
+            )
         return 0 if verdict == "PASS" else 1
     finally:
         shutil.rmtree(root, ignore_errors=True)

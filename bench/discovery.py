@@ -20,6 +20,7 @@ and prints each as a ratio of the largest count to the smallest. Target: an app 
 folders costs at most 1.5x one with 3. Before the fix every rerun loaded every folder's weights,
 and from 17 folders on the 16-entry model cache thrashed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,9 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(REPOSITORY, "app.py")
 ARCHS = ("rnn", "lstm", "gru")
 PICKED = ["m00-rnn", "m01-lstm", "m02-gru"]  # present in every folder count, so both apps analyse the same models
-SEED_WORDS = "Mr. Robert is going on a vacation with his wife to Hawaii next month . said so her friend came tea".split()
+SEED_WORDS = (
+    "Mr. Robert is going on a vacation with his wife to Hawaii next month . said so her friend came tea".split()
+)
 SENTENCES = [f"Mr. Robert said so his friend came to tea {index} times ." for index in range(64)]
 
 
@@ -60,9 +63,13 @@ def build_models(folder: str, vocab: int) -> dict[str, str]:
     paths = {}
     for index, arch in enumerate(ARCHS):
         torch.manual_seed(index)
-        config = ModelConfig(arch=arch, vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=16, dropout=0.0, decoder="full")
+        config = ModelConfig(
+            arch=arch, vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=16, dropout=0.0, decoder="full"
+        )
         paths[arch] = os.path.join(folder, f"base-{arch}")
-        save_checkpoint(paths[arch], LanguageModel(config).eval(), tokenizer, {"corpus": "generated", "note": "bench.discovery"})
+        save_checkpoint(
+            paths[arch], LanguageModel(config).eval(), tokenizer, {"corpus": "generated", "note": "bench.discovery"}
+        )
     return paths
 
 
@@ -140,15 +147,37 @@ def measure_reruns(roots: dict[int, str], reruns: int) -> dict[int, dict[str, fl
             app.run()  # the same sentence again: every analysis comes from the cache
             same_times[count].append(time.perf_counter() - started)
             if app.exception:
-                raise RuntimeError(f"the app failed with {count} folders: {[element.value for element in app.exception]}")
-    return {count: {"first": first[count], "new sentence": statistics.median(new_times[count]),
-                    "same sentence": statistics.median(same_times[count])} for count in roots}
+                raise RuntimeError(
+                    f"the app failed with {count} folders: {[element.value for element in app.exception]}"
+                )
+    return {
+        count: {
+            "first": first[count],
+            "new sentence": statistics.median(new_times[count]),
+            "same sentence": statistics.median(same_times[count]),
+        }
+        for count in roots
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.discovery", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folders", type=positive_int, nargs=2, default=[3, 30], metavar=("FEW", "MANY"), help="the two folder counts compared (default 3 30)")
-    parser.add_argument("--vocab", type=positive_int, default=20000, help="vocabulary size of the tiny models (default 20000, like the shipped one)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.discovery", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--folders",
+        type=positive_int,
+        nargs=2,
+        default=[3, 30],
+        metavar=("FEW", "MANY"),
+        help="the two folder counts compared (default 3 30)",
+    )
+    parser.add_argument(
+        "--vocab",
+        type=positive_int,
+        default=20000,
+        help="vocabulary size of the tiny models (default 20000, like the shipped one)",
+    )
     parser.add_argument("--repeats", type=positive_int, default=7, help="discovery measurements per count (default 7)")
     parser.add_argument("--reruns", type=positive_int, default=7, help="app reruns per count (default 7)")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
@@ -161,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         for count, root in roots.items():
             fill(root, count, bases)
         size = sum(os.path.getsize(os.path.join(bases["lstm"], name)) for name in os.listdir(bases["lstm"]))
-        print(f"folders: {few} and {many} tiny checkpoints (vocabulary {args.vocab:,}, {size / 2**20:.1f} MiB per folder), torch threads {args.threads}")
+        print(
+            f"folders: {few} and {many} tiny checkpoints (vocabulary {args.vocab:,}, {size / 2**20:.1f} MiB per folder), torch threads {args.threads}"
+        )
         discovery = measure_discovery(roots, args.repeats)
         single = os.path.join(workspace, "root-single")
         fill(single, 1, bases)
@@ -180,11 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         ratio = large / small if small > 0 else float("inf")
         ok = "" if target is None else ("yes" if ratio <= target else "NO")
         passed = passed and ok != "NO"
-        print(f"{label:<36} {small * 1000:>9.3f} {large * 1000:>9.3f}  {ratio:>5.2f}  {'' if target is None else f'<= {target}':>6}  {ok}")
+        print(
+            f"{label:<36} {small * 1000:>9.3f} {large * 1000:>9.3f}  {ratio:>5.2f}  {'' if target is None else f'<= {target}':>6}  {ok}"
+        )
     per_folder = (discovery[many][0] - discovery[few][0]) / (many - few)
-    print(f"cold discovery: {new_vocabulary * 1000:.1f} ms for a folder whose vocabulary was not seen before, about "
-          f"{per_folder * 1000:.1f} ms for each further folder sharing it (once per folder and file change, then remembered); "
-          f"warm: {(discovery[many][1] - discovery[few][1]) / (many - few) * 1e6:.0f} us per folder")
+    print(
+        f"cold discovery: {new_vocabulary * 1000:.1f} ms for a folder whose vocabulary was not seen before, about "
+        f"{per_folder * 1000:.1f} ms for each further folder sharing it (once per folder and file change, then remembered); "
+        f"warm: {(discovery[many][1] - discovery[few][1]) / (many - few) * 1e6:.0f} us per folder"
+    )
     return 0 if passed else 1
 
 

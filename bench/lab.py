@@ -18,6 +18,7 @@
 Exits with status 1 when the claim fails under either instruction set or the speed-up at S
 seeds is below --target-speedup.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,9 @@ def run_lab_child(isa: str, seeds: int, threads: int | None) -> dict[str, Any]:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, cwd=ROOT, env=isa_environment(isa), capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"`{' '.join(command)}` under {isa} failed with status {done.returncode}:\n{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"`{' '.join(command)}` under {isa} failed with status {done.returncode}:\n{done.stderr[-2000:]}"
+        )
     return json.loads(done.stdout)
 
 
@@ -67,19 +70,25 @@ def claim_lines(isa: str, summary: dict[str, Any]) -> list[str]:
     models = summary["models"]
     claim = claim_check({name: models[name]["accuracy_by_seed"] for name in ("rnn", "lstm")})
     seeds = claim.seeds
-    lines = [f"{isa}: torch capability {summary['isa']}, {summary['torch_threads']} threads, {seeds} seeds; wall {summary['wall_seconds']:.1f} s "
-             f"(expected {summary['plan']['expected_seconds']:.1f} s from one timed step), "
-             + ", ".join(f"{name} {1000 * models[name]['seconds_per_step']:.0f} ms per step" for name in models)]
+    lines = [
+        f"{isa}: torch capability {summary['isa']}, {summary['torch_threads']} threads, {seeds} seeds; wall {summary['wall_seconds']:.1f} s "
+        f"(expected {summary['plan']['expected_seconds']:.1f} s from one timed step), "
+        + ", ".join(f"{name} {1000 * models[name]['seconds_per_step']:.0f} ms per step" for name in models)
+    ]
     rows = {name: {share["lag"]: share for share in models[name]["lags"]} for name in ("rnn", "lstm")}
     lines.append("  lag   LSTM >= 0.9   RNN <= 0.65   LSTM mean [min, max]   RNN mean [min, max]")
     for lag in summary["config"]["eval_lags"]:
         lstm, rnn = rows["lstm"][lag], rows["rnn"][lag]
         rnn_below = sum(curve[str(lag)] <= 0.65 for curve in models["rnn"]["accuracy_by_seed"].values())
-        lines.append(f"  {lag:>3}   {lstm['learned']:>2} of {seeds:<6} {rnn_below:>2} of {seeds:<6}  "
-                     f"{lstm['mean_accuracy']:.2f} [{lstm['min_accuracy']:.2f}, {lstm['max_accuracy']:.2f}]     "
-                     f"{rnn['mean_accuracy']:.2f} [{rnn['min_accuracy']:.2f}, {rnn['max_accuracy']:.2f}]")
-    lines.append(f"  claim at lags {list(claim.lags)}: LSTM >= 0.9 for {claim.lstm_learned} of {seeds} seeds, RNN <= 0.65 for "
-                 f"{claim.rnn_below} of {seeds} (worst lag; {claim.required} needed): {'holds' if claim.holds else 'FAILS'}")
+        lines.append(
+            f"  {lag:>3}   {lstm['learned']:>2} of {seeds:<6} {rnn_below:>2} of {seeds:<6}  "
+            f"{lstm['mean_accuracy']:.2f} [{lstm['min_accuracy']:.2f}, {lstm['max_accuracy']:.2f}]     "
+            f"{rnn['mean_accuracy']:.2f} [{rnn['min_accuracy']:.2f}, {rnn['max_accuracy']:.2f}]"
+        )
+    lines.append(
+        f"  claim at lags {list(claim.lags)}: LSTM >= 0.9 for {claim.lstm_learned} of {seeds} seeds, RNN <= 0.65 for "
+        f"{claim.rnn_below} of {seeds} (worst lag; {claim.required} needed): {'holds' if claim.holds else 'FAILS'}"
+    )
     return lines
 
 
@@ -98,14 +107,26 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     paragraphs = list(tokenizer.iter_ids(corpus.splits["train"]))
     seed_list = config.seed_list()
-    rows = stack_rows(paragraphs, seed_list, config.batch_size, steps + 1, config.bptt)  # one extra window: the warm-up step
+    rows = stack_rows(
+        paragraphs, seed_list, config.batch_size, steps + 1, config.bptt
+    )  # one extra window: the warm-up step
     results = {}
     for arch in config.archs:
-        def fresh() -> BatchedRecurrentLM:
-            return BatchedRecurrentLM(arch, seed_list, tokenizer.vocab_size, config.embedding_size, config.hidden_size(arch, tokenizer.vocab_size),
-                                      embedding_init=config.embedding_init, forget_bias=config.forget_bias)
 
-        train_batched(fresh(), rows, 1, config.bptt, config.lr, config.clip)  # warm-up: first-call costs stay out of both timings
+        def fresh() -> BatchedRecurrentLM:
+            return BatchedRecurrentLM(
+                arch,
+                seed_list,
+                tokenizer.vocab_size,
+                config.embedding_size,
+                config.hidden_size(arch, tokenizer.vocab_size),
+                embedding_init=config.embedding_init,
+                forget_bias=config.forget_bias,
+            )
+
+        train_batched(
+            fresh(), rows, 1, config.bptt, config.lr, config.clip
+        )  # warm-up: first-call costs stay out of both timings
         start = time.perf_counter()
         train_batched(fresh(), rows, steps, config.bptt, config.lr, config.clip)
         batched = time.perf_counter() - start
@@ -116,26 +137,59 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
         for index, model in enumerate(alone_models):
             train_alone(model, rows[index], steps, config.bptt, config.lr, config.clip)
         separate = time.perf_counter() - start
-        results[arch] = {"batched_seconds": round(batched, 6), "separate_seconds": round(separate, 6), "speedup": round(separate / batched, 2)}
+        results[arch] = {
+            "batched_seconds": round(batched, 6),
+            "separate_seconds": round(separate, 6),
+            "speedup": round(separate / batched, 2),
+        }
     both_batched = sum(r["batched_seconds"] for r in results.values())
     both_separate = sum(r["separate_seconds"] for r in results.values())
-    return {"seeds": seeds, "steps": steps, "threads": threads, "archs": results, "speedup": round(both_separate / both_batched, 2)}
+    return {
+        "seeds": seeds,
+        "steps": steps,
+        "threads": threads,
+        "archs": results,
+        "speedup": round(both_separate / both_batched, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the claim check under both instruction sets and the batched-vs-separate timing."""
-    parser = argparse.ArgumentParser(prog="python -m bench.lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=positive_int, default=16, help="seeds per architecture for the claim check (default 16)")
-    parser.add_argument("--isas", nargs="+", choices=list(ISA_ENVIRONMENTS), default=list(ISA_ENVIRONMENTS), help="instruction sets to check (default: both)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads of the lab runs (default: the lab's own)")
-    parser.add_argument("--speed-seeds", type=positive_int, default=8, help="seeds of the batched-vs-separate timing (default 8)")
-    parser.add_argument("--speed-steps", type=positive_int, default=20, help="training steps of each timed run (default 20)")
-    parser.add_argument("--speed-threads", type=positive_int, default=1, help="torch threads of the timing, both sides (default 1)")
-    parser.add_argument("--target-speedup", type=positive_float, default=3.0, help="speed-up the batched run must reach (default 3)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--seeds", type=positive_int, default=16, help="seeds per architecture for the claim check (default 16)"
+    )
+    parser.add_argument(
+        "--isas",
+        nargs="+",
+        choices=list(ISA_ENVIRONMENTS),
+        default=list(ISA_ENVIRONMENTS),
+        help="instruction sets to check (default: both)",
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch threads of the lab runs (default: the lab's own)"
+    )
+    parser.add_argument(
+        "--speed-seeds", type=positive_int, default=8, help="seeds of the batched-vs-separate timing (default 8)"
+    )
+    parser.add_argument(
+        "--speed-steps", type=positive_int, default=20, help="training steps of each timed run (default 20)"
+    )
+    parser.add_argument(
+        "--speed-threads", type=positive_int, default=1, help="torch threads of the timing, both sides (default 1)"
+    )
+    parser.add_argument(
+        "--target-speedup", type=positive_float, default=3.0, help="speed-up the batched run must reach (default 3)"
+    )
     parser.add_argument("--skip-claim", action="store_true", help="only time batched against separate runs")
     parser.add_argument("--json", action="store_true", help="also print everything measured as JSON")
-    parser.add_argument("--record", action="store_true",
-                        help="write the claim check (worst over the instruction sets) to model/lab_measured.json, which the app and README quote")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the claim check (worst over the instruction sets) to model/lab_measured.json, which the app and README quote",
+    )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"claim": {}, "speed": None}
     ok = True
@@ -144,23 +198,39 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_lab_child(isa, args.seeds, args.threads)
             print("\n".join(claim_lines(isa, summary)), flush=True)
             claim = claim_check({name: summary["models"][name]["accuracy_by_seed"] for name in ("rnn", "lstm")})
-            report["claim"][isa] = {"capability": summary["isa"], "claim": claim.to_dict(), "wall_seconds": summary["wall_seconds"],
-                                    "plan": summary["plan"], "lags": {name: summary["models"][name]["lags"] for name in ("rnn", "lstm")}}
+            report["claim"][isa] = {
+                "capability": summary["isa"],
+                "claim": claim.to_dict(),
+                "wall_seconds": summary["wall_seconds"],
+                "plan": summary["plan"],
+                "lags": {name: summary["models"][name]["lags"] for name in ("rnn", "lstm")},
+            }
             ok = ok and claim.holds
         if len(args.isas) > 1:
             held = [isa for isa in args.isas if report["claim"][isa]["claim"]["holds"]]
-            print(f"claim holds under {len(held)} of {len(args.isas)} instruction sets ({', '.join(held) if held else 'none'})\n")
+            print(
+                f"claim holds under {len(held)} of {len(args.isas)} instruction sets ({', '.join(held) if held else 'none'})\n"
+            )
     if args.record and report["claim"]:
-        runs = [{"capability": report["claim"][isa]["capability"], "claim": report["claim"][isa]["claim"]} for isa in args.isas]
-        command = "python -m bench.lab --seeds {} --isas {}{} --record".format(args.seeds, " ".join(args.isas), "" if args.threads is None else f" --threads {args.threads}")
+        runs = [
+            {"capability": report["claim"][isa]["capability"], "claim": report["claim"][isa]["claim"]}
+            for isa in args.isas
+        ]
+        command = "python -m bench.lab --seeds {} --isas {}{} --record".format(
+            args.seeds, " ".join(args.isas), "" if args.threads is None else f" --threads {args.threads}"
+        )
         save_measured(claim_from_runs(runs, first_seed=0, command=command))
         print(f"recorded the claim check in {MEASURED_PATH}\n")
     speed = measure_speedup(args.speed_seeds, args.speed_steps, args.speed_threads)
     report["speed"] = speed
-    print(f"speed-up of {speed['seeds']} seeds trained batched over {speed['seeds']} separate runs ({speed['steps']} steps each, "
-          f"{speed['threads']} thread(s), measured side by side in this process):")
+    print(
+        f"speed-up of {speed['seeds']} seeds trained batched over {speed['seeds']} separate runs ({speed['steps']} steps each, "
+        f"{speed['threads']} thread(s), measured side by side in this process):"
+    )
     for arch, numbers in speed["archs"].items():
-        print(f"  {arch}: batched {numbers['batched_seconds']:.2f} s, separate {numbers['separate_seconds']:.2f} s -> {numbers['speedup']:.2f}x")
+        print(
+            f"  {arch}: batched {numbers['batched_seconds']:.2f} s, separate {numbers['separate_seconds']:.2f} s -> {numbers['speedup']:.2f}x"
+        )
     print(f"  both: {speed['speedup']:.2f}x (target >= {args.target_speedup:g}x)")
     ok = ok and speed["speedup"] >= args.target_speedup
     if args.json:

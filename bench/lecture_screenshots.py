@@ -11,6 +11,7 @@ viewport, and the contrast of the target word against its background (WCAG ratio
 The browser helpers here (lecture_url, open_step, read_step, contrast_ratio) are also what
 tests/browser/test_lecture_browser.py uses. artifacts/ is git-ignored: the pictures are for looking at.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,7 +63,11 @@ READ_STEP_JS = r"""(step) => {
 
 def lecture_url(base: str, step: int, **params: str) -> str:
     """The link a teacher would prepare: base + ?lesson=seed&step=N (+ sentence, models, ...)."""
-    query = {"lesson": "seed", "step": str(step), **{name: value for name, value in params.items() if value is not None}}
+    query = {
+        "lesson": "seed",
+        "step": str(step),
+        **{name: value for name, value in params.items() if value is not None},
+    }
     return f"{base}/?{urlencode(query)}"
 
 
@@ -84,7 +89,9 @@ def wait_step(page: Any, step: int, timeout_ms: float = SLOW_TIMEOUT_MS, expect:
         "(step) => { const f = document.querySelector('.st-key-lecture-figure-' + step);"
         " return f && f.querySelectorAll('svg, canvas, [data-testid=\"stAlert\"]').length > 0"
         " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }",
-        arg=step, timeout=timeout_ms)
+        arg=step,
+        timeout=timeout_ms,
+    )
     expect(page.locator(".st-key-lecture_next button")).to_contain_text("Next", timeout=timeout_ms)
     page.wait_for_timeout(600)  # Vega's resize to the container width and the buttons' styles settle
     return read_step(page, step)
@@ -128,15 +135,21 @@ BACK_BUTTON = ".st-key-lecture_back button"
 
 def press(page: Any, button: str, timeout_ms: float = SLOW_TIMEOUT_MS) -> None:
     """Click Back or Next and wait until the page shows something new and is idle again."""
-    before = page.evaluate("() => { const t = document.querySelector('[class*=\"st-key-lecture-title-\"]');"
-                           " return (t ? t.className + t.innerText : ''); }")
-    page.wait_for_function("(selector) => document.querySelectorAll(selector).length === 1", arg=button, timeout=timeout_ms)
+    before = page.evaluate(
+        "() => { const t = document.querySelector('[class*=\"st-key-lecture-title-\"]');"
+        " return (t ? t.className + t.innerText : ''); }"
+    )
+    page.wait_for_function(
+        "(selector) => document.querySelectorAll(selector).length === 1", arg=button, timeout=timeout_ms
+    )
     page.locator(button).click()
     page.wait_for_function(
         "(before) => { const t = document.querySelector('[class*=\"st-key-lecture-title-\"]');"
         " const now = t ? t.className + t.innerText : '';"
         " return now !== before && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }",
-        arg=before, timeout=timeout_ms)
+        arg=before,
+        timeout=timeout_ms,
+    )
 
 
 def walk_belt(page: Any, limit: int = 80) -> dict:
@@ -157,17 +170,35 @@ def fits(shown: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Screenshot every lecture step at projector sizes, light and dark.")
-    parser.add_argument("--checkpoints", default=os.path.join(REPOSITORY, "checkpoints"), help="folder of checkpoint folders the app serves")
-    parser.add_argument("--out", default=os.path.join(REPOSITORY, "artifacts", "lecture"), help="where the PNGs go (git-ignored)")
+    parser.add_argument(
+        "--checkpoints",
+        default=os.path.join(REPOSITORY, "checkpoints"),
+        help="folder of checkpoint folders the app serves",
+    )
+    parser.add_argument(
+        "--out", default=os.path.join(REPOSITORY, "artifacts", "lecture"), help="where the PNGs go (git-ignored)"
+    )
     parser.add_argument("--sentence", default=None, help="a sentence for the lesson instead of the seed sentence")
-    parser.add_argument("--counterfactual", default=None, help="the whole counterfactual sentence (default: the cue swap)")
-    parser.add_argument("--target", default=None, help="the target word (default: the sentence's first pronoun after the cue)")
+    parser.add_argument(
+        "--counterfactual", default=None, help="the whole counterfactual sentence (default: the cue swap)"
+    )
+    parser.add_argument(
+        "--target", default=None, help="the target word (default: the sentence's first pronoun after the cue)"
+    )
     parser.add_argument("--contrast", default=None, help="the contrast word (default: the target's swap)")
     parser.add_argument("--prefix", default="", help="file name prefix, to keep several sentences' shots apart")
-    parser.add_argument("--models", default=None, help="comma-separated model folder names (default: the app's default trio)")
-    parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS), choices=STEPS, help="which steps to shoot (default: all)")
-    parser.add_argument("--screens", nargs="+", default=[f"{w}x{h}-{s}" for w, h, s in SCREENS],
-                        help="screens as WIDTHxHEIGHT-light|dark (default: 1280x720-light 1920x1080-light 1280x720-dark)")
+    parser.add_argument(
+        "--models", default=None, help="comma-separated model folder names (default: the app's default trio)"
+    )
+    parser.add_argument(
+        "--steps", type=int, nargs="+", default=list(STEPS), choices=STEPS, help="which steps to shoot (default: all)"
+    )
+    parser.add_argument(
+        "--screens",
+        nargs="+",
+        default=[f"{w}x{h}-{s}" for w, h, s in SCREENS],
+        help="screens as WIDTHxHEIGHT-light|dark (default: 1280x720-light 1920x1080-light 1280x720-dark)",
+    )
     args = parser.parse_args(argv)
     screens = []
     for screen in args.screens:
@@ -193,8 +224,15 @@ def main(argv: list[str] | None = None) -> int:
                 context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
                 page = context.new_page()
                 for step in args.steps:
-                    url = lecture_url(server.url, step, sentence=args.sentence, counterfactual=args.counterfactual,
-                                      target=args.target, contrast=args.contrast, models=args.models)
+                    url = lecture_url(
+                        server.url,
+                        step,
+                        sentence=args.sentence,
+                        counterfactual=args.counterfactual,
+                        target=args.target,
+                        contrast=args.contrast,
+                        models=args.models,
+                    )
                     shown = open_step(page, url, step)
                     shots = [(f"{args.prefix}{width}x{height}-{scheme}-step{step}.png", shown)]
                     page.screenshot(path=os.path.join(args.out, shots[0][0]))
@@ -204,13 +242,19 @@ def main(argv: list[str] | None = None) -> int:
                         page.screenshot(path=os.path.join(args.out, name))
                         shots.append((name, shown))
                     for name, seen in shots:
-                        ratio = contrast_ratio(seen["target"]["color"], seen["target"]["background"]) if seen["target"] else None
+                        ratio = (
+                            contrast_ratio(seen["target"]["color"], seen["target"]["background"])
+                            if seen["target"]
+                            else None
+                        )
                         ok = fits(seen) and not seen["exceptions"] and not seen["errors"]
                         failures += not ok
-                        print(f"{name}: {'ok ' if ok else 'BAD'} figure {seen['figure']['top']:.0f}-{seen['figure']['bottom']:.0f} "
-                              f"of {height}px, step ends {seen['step']['bottom']:.0f}px, target contrast "
-                              f"{'n/a' if ratio is None else f'{ratio:.1f}'}; title: {seen['title']}"
-                              + (f"; errors: {seen['errors']}" if seen["errors"] else ""))
+                        print(
+                            f"{name}: {'ok ' if ok else 'BAD'} figure {seen['figure']['top']:.0f}-{seen['figure']['bottom']:.0f} "
+                            f"of {height}px, step ends {seen['step']['bottom']:.0f}px, target contrast "
+                            f"{'n/a' if ratio is None else f'{ratio:.1f}'}; title: {seen['title']}"
+                            + (f"; errors: {seen['errors']}" if seen["errors"] else "")
+                        )
                 context.close()
             browser.close()
     finally:

@@ -17,6 +17,7 @@ FLOPs per trained token (multiply-add = 2 FLOPs; backward ~ 2x forward, so train
                + sum_i p_i * (2 * H * d_i + 2 * d_i * n_i)  tail i: share p_i of tokens, width d_i = H / div^(i+1), n_i words
     train      = 3 * (recurrent + head)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -135,7 +136,11 @@ def train_for(step, batches, seconds: float) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus-dir", default="../shared/corpora/novels", help="folder with train.txt and valid.txt")
-    parser.add_argument("--tokenizer", default="checkpoints/novels-lstm/tokenizer.json", help="tokenizer.json to use (built from train if missing)")
+    parser.add_argument(
+        "--tokenizer",
+        default="checkpoints/novels-lstm/tokenizer.json",
+        help="tokenizer.json to use (built from train if missing)",
+    )
     parser.add_argument("--embedding-size", type=int, default=256, help="shipped embedding size")
     parser.add_argument("--hidden-size", type=int, default=512, help="shipped hidden size")
     parser.add_argument("--batch-size", type=int, default=64, help="our batch size (the reference uses 20)")
@@ -147,27 +152,51 @@ def main() -> None:
     torch.manual_seed(0)
     corpus = load_local(folder=args.corpus_dir)
     corpus.splits.pop("test", None)
-    tokenizer = WordTokenizer.load(args.tokenizer) if os.path.isfile(args.tokenizer) else WordTokenizer.train(corpus.splits["train"])
+    tokenizer = (
+        WordTokenizer.load(args.tokenizer)
+        if os.path.isfile(args.tokenizer)
+        else WordTokenizer.train(corpus.splits["train"])
+    )
     streams = encode_splits(corpus, tokenizer)
     unigram = torch.bincount(streams["train"], minlength=tokenizer.vocab_size).double()
     unigram /= unigram.sum()
     peak = matmul_peak_gflops()
-    print(f"machine: {torch.get_num_threads()} threads, fp32 matmul peak {peak:.0f} GFLOP/s (2048x2048, torch {torch.__version__})")
+    print(
+        f"machine: {torch.get_num_threads()} threads, fp32 matmul peak {peak:.0f} GFLOP/s (2048x2048, torch {torch.__version__})"
+    )
     print(f"corpus: {corpus.name}, vocabulary {tokenizer.vocab_size}, train {streams['train'].numel():,} tokens")
     print()
     print(f"{'model':<34} {'tokens/s':>9} {'GFLOP/s':>8} {'of peak':>8}")
     rates = {}
     for arch in ("rnn", "lstm", "gru"):
-        config = ModelConfig(arch=arch, vocab_size=tokenizer.vocab_size, embedding_size=args.embedding_size, hidden_size=args.hidden_size, dropout=0.3)
+        config = ModelConfig(
+            arch=arch,
+            vocab_size=tokenizer.vocab_size,
+            embedding_size=args.embedding_size,
+            hidden_size=args.hidden_size,
+            dropout=0.3,
+        )
         model = LanguageModel(config).train()
-        step, batches = make_trainer(model, torch.optim.Adam(model.parameters(), 2e-3), 0.5, args.batch_size, args.bptt, streams["train"])
+        step, batches = make_trainer(
+            model, torch.optim.Adam(model.parameters(), 2e-3), 0.5, args.batch_size, args.bptt, streams["train"]
+        )
         rate = time_steps(step, batches, args.steps)
         rates[arch] = rate
         gflops = rate * flops_per_token(config, unigram) / 1e9
-        print(f"{arch + f' (ours, adaptive, B{args.batch_size} T{args.bptt})':<34} {rate:>9.0f} {gflops:>8.1f} {gflops / peak:>7.0%}")
-    reference_config = ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=args.embedding_size, hidden_size=args.hidden_size, decoder="full")
+        print(
+            f"{arch + f' (ours, adaptive, B{args.batch_size} T{args.bptt})':<34} {rate:>9.0f} {gflops:>8.1f} {gflops / peak:>7.0%}"
+        )
+    reference_config = ModelConfig(
+        arch="lstm",
+        vocab_size=tokenizer.vocab_size,
+        embedding_size=args.embedding_size,
+        hidden_size=args.hidden_size,
+        decoder="full",
+    )
     reference = ReferenceLSTM(tokenizer.vocab_size, args.embedding_size, args.hidden_size).train()
-    reference_step, reference_batches = make_trainer(reference, torch.optim.SGD(reference.parameters(), lr=20.0), 0.25, 20, 35, streams["train"])
+    reference_step, reference_batches = make_trainer(
+        reference, torch.optim.SGD(reference.parameters(), lr=20.0), 0.25, 20, 35, streams["train"]
+    )
     reference_rate = time_steps(reference_step, reference_batches, max(5, args.steps // 2))
     gflops = reference_rate * flops_per_token(reference_config, unigram) / 1e9
     print(f"{'reference lstm (full softmax, B20 T35)':<34} {reference_rate:>9.0f} {gflops:>8.1f} {gflops / peak:>7.0%}")
@@ -176,20 +205,34 @@ def main() -> None:
     if args.minutes > 0:
         print(f"\nquality race: each trains {args.minutes:g} min from scratch, then scores novels valid")
         torch.manual_seed(0)
-        ours = LanguageModel(ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=args.embedding_size, hidden_size=args.hidden_size, dropout=0.3)).train()
+        ours = LanguageModel(
+            ModelConfig(
+                arch="lstm",
+                vocab_size=tokenizer.vocab_size,
+                embedding_size=args.embedding_size,
+                hidden_size=args.hidden_size,
+                dropout=0.3,
+            )
+        ).train()
         optimizer = torch.optim.Adam(ours.parameters(), 2e-3)
         step, batches = make_trainer(ours, optimizer, 0.5, args.batch_size, args.bptt, streams["train"])
         ours_steps = train_for(step, batches, args.minutes * 60)
         torch.manual_seed(0)
         reference = ReferenceLSTM(tokenizer.vocab_size, args.embedding_size, args.hidden_size).train()
-        reference_step, reference_batches = make_trainer(reference, torch.optim.SGD(reference.parameters(), lr=20.0), 0.25, 20, 35, streams["train"])
+        reference_step, reference_batches = make_trainer(
+            reference, torch.optim.SGD(reference.parameters(), lr=20.0), 0.25, 20, 35, streams["train"]
+        )
         reference_steps = train_for(reference_step, reference_batches, args.minutes * 60)
         ours.eval()
         reference.eval()
         ours_ppl = perplexity(stream_loss(ours, streams["valid"]))
         reference_ppl = perplexity(stream_loss(reference, streams["valid"]))
-        print(f"  ours      : {ours_steps} steps, {ours_steps * args.batch_size * args.bptt:,} tokens, valid ppl {ours_ppl:.1f}")
-        print(f"  reference : {reference_steps} steps, {reference_steps * 20 * 35:,} tokens, valid ppl {reference_ppl:.1f}")
+        print(
+            f"  ours      : {ours_steps} steps, {ours_steps * args.batch_size * args.bptt:,} tokens, valid ppl {ours_ppl:.1f}"
+        )
+        print(
+            f"  reference : {reference_steps} steps, {reference_steps * 20 * 35:,} tokens, valid ppl {reference_ppl:.1f}"
+        )
         verdict = "ours lower" if ours_ppl < reference_ppl else "REFERENCE LOWER"
         print(f"  perplexity ratio reference/ours: {reference_ppl / ours_ppl:.2f} ({verdict})")
         if not math.isfinite(ours_ppl):

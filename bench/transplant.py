@@ -17,6 +17,7 @@ read after the last word, so the sweep spans the whole text) it prints, median o
 and the cell steps of the sweep's staircase against re-running each row's prefix (which the sweep
 never does): rows x steps with the prefix re-run would be rows x (p + 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,11 @@ from model.runtime import tune_process  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-rnn", "checkpoints/novels-lstm", "checkpoints/novels-gru")
 # Gender-neutral filler after the cue (the pronoun suite's clauses), so the swap's only trace is the memory.
-FILLER = (", who had been out in the rain all the afternoon, came slowly across the lawn, while the rain beat against the "
-          "windows, as the clock in the hall struck four, though the fire was almost out, for the house was very quiet that "
-          "evening, when the carriage had gone down the road, after a long and silent dinner, and at last shook")
+FILLER = (
+    ", who had been out in the rain all the afternoon, came slowly across the lawn, while the rain beat against the "
+    "windows, as the clock in the hall struck four, though the fire was almost out, for the house was very quiet that "
+    "evening, when the carriage had gone down the road, after a long and silent dinner, and at last shook"
+)
 
 
 def texts(words: int) -> tuple[str, str]:
@@ -91,32 +94,63 @@ def measure(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, float
         "record": median_ms(record, repeats),
         "sweep": median_ms(lambda: transplant_sweep(model, pair, scope, DEFAULT_COUNTS, fixed), repeats),
         "units": median_ms(lambda: pair_summary(model, pair, scope), repeats),
-        "report": median_ms(lambda: transplant_report(model, tokenizer, text, counterfactual=swapped, target_word="his", contrast_word="her",
-                                                      target_index=factual.num_words, max_words=words), max(1, repeats // 2)),
-        "rows": len(ks), "staircase_steps": staircase, "rerun_steps": rerun, "words": factual.num_words,
+        "report": median_ms(
+            lambda: transplant_report(
+                model,
+                tokenizer,
+                text,
+                counterfactual=swapped,
+                target_word="his",
+                contrast_word="her",
+                target_index=factual.num_words,
+                max_words=words,
+            ),
+            max(1, repeats // 2),
+        ),
+        "rows": len(ks),
+        "staircase_steps": staircase,
+        "rerun_steps": rerun,
+        "words": factual.num_words,
     }
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.transplant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", nargs="+", default=list(DEFAULT_CHECKPOINTS), help="checkpoint folders to time")
-    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[25, 80], help="text lengths in words (default 25 80)")
-    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs per part; the median is printed (default 5)")
-    parser.add_argument("--threads", type=positive_int, default=len(os.sched_getaffinity(0)), help="torch threads (default: the CPUs this process may use)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.transplant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoints", nargs="+", default=list(DEFAULT_CHECKPOINTS), help="checkpoint folders to time"
+    )
+    parser.add_argument(
+        "--lengths", nargs="+", type=positive_int, default=[25, 80], help="text lengths in words (default 25 80)"
+    )
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="timed runs per part; the median is printed (default 5)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch threads (default: the CPUs this process may use)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     tune_process()
     print(f"torch threads: {args.threads}; median of {args.repeats} (report: of {max(1, args.repeats // 2)}), ms")
-    print(f"{'model':<14}{'words':>6}{'forward':>10}{'record':>10}{'sweep':>10}{'units':>10}{'report':>10}"
-          f"{'sweep/fwd':>11}{'rec+sweep/fwd':>15}  rows  staircase steps vs re-run")
+    print(
+        f"{'model':<14}{'words':>6}{'forward':>10}{'record':>10}{'sweep':>10}{'units':>10}{'report':>10}"
+        f"{'sweep/fwd':>11}{'rec+sweep/fwd':>15}  rows  staircase steps vs re-run"
+    )
     for path in args.checkpoints:
         checkpoint = load_checkpoint(path)
         for words in args.lengths:
             r = measure(checkpoint, words, args.repeats)
-            print(f"{checkpoint.name:<14}{r['words']:>6}{r['forward']:>10.2f}{r['record']:>10.1f}{r['sweep']:>10.1f}{r['units']:>10.1f}"
-                  f"{r['report']:>10.1f}{r['sweep'] / r['forward']:>10.1f}x{(r['record'] + r['sweep']) / r['forward']:>14.1f}x"
-                  f"  {r['rows']:>4}  {r['staircase_steps']:,} vs {r['rerun_steps']:,}")
+            print(
+                f"{checkpoint.name:<14}{r['words']:>6}{r['forward']:>10.2f}{r['record']:>10.1f}{r['sweep']:>10.1f}{r['units']:>10.1f}"
+                f"{r['report']:>10.1f}{r['sweep'] / r['forward']:>10.1f}x{(r['record'] + r['sweep']) / r['forward']:>14.1f}x"
+                f"  {r['rows']:>4}  {r['staircase_steps']:,} vs {r['rerun_steps']:,}"
+            )
     return 0
 
 

@@ -23,6 +23,7 @@ Given a tokenizer, the suites are built only from words it knows: word pools are
 filtered first, the words left out are reported, and any row still holding an
 unknown token is dropped (:class:`SuiteBuild`).
 """
+
 from __future__ import annotations
 
 import random
@@ -35,19 +36,66 @@ if TYPE_CHECKING:
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")  # the word tokenizer's split rule (data/tokenizer.py)
 
-THINGS = (("key", "keys"), ("letter", "letters"), ("window", "windows"), ("carriage", "carriages"), ("book", "books"),
-          ("picture", "pictures"), ("house", "houses"), ("room", "rooms"), ("door", "doors"), ("tree", "trees"),
-          ("garden", "gardens"), ("cottage", "cottages"), ("cabinet", "cabinets"), ("horse", "horses"), ("road", "roads"),
-          ("field", "fields"), ("candle", "candles"), ("table", "tables"), ("chair", "chairs"), ("box", "boxes"))
-PEOPLE = (("man", "men"), ("woman", "women"), ("girl", "girls"), ("boy", "boys"), ("officer", "officers"),
-          ("servant", "servants"), ("friend", "friends"), ("lady", "ladies"), ("gentleman", "gentlemen"),
-          ("child", "children"), ("farmer", "farmers"), ("clergyman", "clergymen"), ("sailor", "sailors"),
-          ("soldier", "soldiers"), ("visitor", "visitors"), ("neighbour", "neighbours"))
+THINGS = (
+    ("key", "keys"),
+    ("letter", "letters"),
+    ("window", "windows"),
+    ("carriage", "carriages"),
+    ("book", "books"),
+    ("picture", "pictures"),
+    ("house", "houses"),
+    ("room", "rooms"),
+    ("door", "doors"),
+    ("tree", "trees"),
+    ("garden", "gardens"),
+    ("cottage", "cottages"),
+    ("cabinet", "cabinets"),
+    ("horse", "horses"),
+    ("road", "roads"),
+    ("field", "fields"),
+    ("candle", "candles"),
+    ("table", "tables"),
+    ("chair", "chairs"),
+    ("box", "boxes"),
+)
+PEOPLE = (
+    ("man", "men"),
+    ("woman", "women"),
+    ("girl", "girls"),
+    ("boy", "boys"),
+    ("officer", "officers"),
+    ("servant", "servants"),
+    ("friend", "friends"),
+    ("lady", "ladies"),
+    ("gentleman", "gentlemen"),
+    ("child", "children"),
+    ("farmer", "farmers"),
+    ("clergyman", "clergymen"),
+    ("sailor", "sailors"),
+    ("soldier", "soldiers"),
+    ("visitor", "visitors"),
+    ("neighbour", "neighbours"),
+)
 PREPOSITIONS = ("to", "of", "near", "behind", "beside", "in", "by")
 ADJECTIVES = ("old", "little", "great", "dark", "pretty", "small", "large", "new", "empty", "quiet")
 VERBS = (("is", "are"), ("was", "were"), ("has", "have"))
-RELATIVE_VERBS = ("saw", "met", "knew", "loved", "admired", "pitied", "thanked", "visited", "followed", "praised",
-                  "trusted", "feared", "watched", "noticed", "helped")
+RELATIVE_VERBS = (
+    "saw",
+    "met",
+    "knew",
+    "loved",
+    "admired",
+    "pitied",
+    "thanked",
+    "visited",
+    "followed",
+    "praised",
+    "trusted",
+    "feared",
+    "watched",
+    "noticed",
+    "helped",
+)
 FUNCTION_WORDS = ("The", "the", "who", "that")
 SUITE_NAMES = ("agreement", "relative_clause")
 DISTANCE_BUCKETS = ((3, 4, "d3-4"), (5, 7, "d5-7"), (8, 99, "d8+"))
@@ -121,16 +169,22 @@ def _agreement_template(rng: random.Random, pools: _Pools, attractors: int) -> t
     subject, *others = rng.sample(pools.nouns, 1 + phrases)
     holds_attractor = set(rng.sample(range(phrases), attractors))
     prepositions = [rng.choice(pools.prepositions) for _ in range(phrases)]
-    adjectives = [rng.choice(pools.adjectives) + " " if pools.adjectives and rng.random() < 0.5 else "" for _ in range(phrases)]
+    adjectives = [
+        rng.choice(pools.adjectives) + " " if pools.adjectives and rng.random() < 0.5 else "" for _ in range(phrases)
+    ]
     prefixes = []
     for number in (0, 1):  # 0: singular subject, 1: plural subject
-        tail = " ".join(f"{prepositions[i]} the {adjectives[i]}{others[i][number ^ (i in holds_attractor)]}" for i in range(phrases))
+        tail = " ".join(
+            f"{prepositions[i]} the {adjectives[i]}{others[i][number ^ (i in holds_attractor)]}" for i in range(phrases)
+        )
         prefixes.append(f"The {subject[number]} {tail}")
     distance = count_tokens(prefixes[0]) - 2  # all but "The" and the subject noun
     return prefixes, f"{prefixes[0]}|{sorted(holds_attractor)}", distance
 
 
-def _relative_template(rng: random.Random, pools: _Pools, kind: str, attractor: bool) -> tuple[list[str], str, int] | None:
+def _relative_template(
+    rng: random.Random, pools: _Pools, kind: str, attractor: bool
+) -> tuple[list[str], str, int] | None:
     relative = "who" if kind == "subject" else "that"
     if len(pools.nouns) < 2 or not pools.relative_verbs or not pools.verbs or not pools.function[relative]:
         return None
@@ -144,8 +198,12 @@ def _relative_template(rng: random.Random, pools: _Pools, kind: str, attractor: 
     return prefixes, f"{kind}|{subject[0]}|{obj[0]}|{verb}|{attractor}", count_tokens(prefixes[0]) - 2
 
 
-def build_suite(name: str, tokenizer: "WordTokenizer | None" = None, seed: int = 0,
-                templates_per_group: int = DEFAULT_TEMPLATES_PER_GROUP) -> SuiteBuild:
+def build_suite(
+    name: str,
+    tokenizer: "WordTokenizer | None" = None,
+    seed: int = 0,
+    templates_per_group: int = DEFAULT_TEMPLATES_PER_GROUP,
+) -> SuiteBuild:
     """Build suite ``name`` from the words ``tokenizer`` knows (all words when None).
 
     Args:
@@ -172,7 +230,11 @@ def build_suite(name: str, tokenizer: "WordTokenizer | None" = None, seed: int =
     for cell in cells:
         filled: dict[str, set[str]] = {}
         for _ in range(templates_per_group * 40):  # bounded tries: small vocabularies cannot fill every group
-            made = _agreement_template(rng, pools, cell[0]) if name == "agreement" else _relative_template(rng, pools, *cell)
+            made = (
+                _agreement_template(rng, pools, cell[0])
+                if name == "agreement"
+                else _relative_template(rng, pools, *cell)
+            )
             if made is None:
                 break
             prefixes, key, distance = made
@@ -184,12 +246,25 @@ def build_suite(name: str, tokenizer: "WordTokenizer | None" = None, seed: int =
             verb = rng.choice(pools.verbs)
             attractors = cell[0] if name == "agreement" else int(cell[1])
             for number, prefix in enumerate(prefixes):
-                rows.append({"group": group, "prefix": prefix, "good": verb[number], "bad": verb[1 - number],
-                             "template": f"{group}/{len(seen):03d}", "number": ("singular", "plural")[number],
-                             "attractors": attractors, "distance": distance})
-            if all(len(s) >= templates_per_group for s in filled.values()) and len(filled) >= _groups_per_cell(name, cell):
+                rows.append(
+                    {
+                        "group": group,
+                        "prefix": prefix,
+                        "good": verb[number],
+                        "bad": verb[1 - number],
+                        "template": f"{group}/{len(seen):03d}",
+                        "number": ("singular", "plural")[number],
+                        "attractors": attractors,
+                        "distance": distance,
+                    }
+                )
+            if all(len(s) >= templates_per_group for s in filled.values()) and len(filled) >= _groups_per_cell(
+                name, cell
+            ):
                 break
-    unknown = [] if tokenizer is None else [word for word in template_words(name) if tokenizer.token_to_id(word) is None]
+    unknown = (
+        [] if tokenizer is None else [word for word in template_words(name) if tokenizer.token_to_id(word) is None]
+    )
     if tokenizer is not None:
         rows = [row for row in rows if not any(tokenizer.encode(f"{row['prefix']} {row['good']} {row['bad']}").unknown)]
     return SuiteBuild(name, rows, unknown)

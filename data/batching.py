@@ -21,6 +21,7 @@ to the next in row b continues the same text.
     The last window may be shorter. No randomness: the same corpus, batch size
     and bptt always give the same windows in the same order.
 """
+
 from __future__ import annotations
 
 from typing import Iterator

@@ -11,6 +11,7 @@ Paragraphs are separated by empty lines. Offline (``HF_HUB_OFFLINE=1`` or
 ``HF_DATASETS_OFFLINE=1``) a hub name fails at once with a message that says to
 pass local files instead.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -98,7 +99,9 @@ def _check_text_file(path: str) -> None:
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text (it ends inside a multi-byte character: {error.reason}).") from error
+        raise ValueError(
+            f"{path} is not UTF-8 text (it ends inside a multi-byte character: {error.reason})."
+        ) from error
 
 
 def local_paths(
@@ -120,7 +123,9 @@ def local_paths(
     """
     if folder is not None:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"Corpus folder not found: {folder}. It must hold train.txt (and valid.txt, test.txt).")
+            raise FileNotFoundError(
+                f"Corpus folder not found: {folder}. It must hold train.txt (and valid.txt, test.txt)."
+            )
         found = {split: os.path.join(folder, f"{split}.txt") for split in SPLITS}
         paths = {split: path for split, path in found.items() if os.path.isfile(path)}
         name = os.path.basename(os.path.normpath(folder))
@@ -199,7 +204,10 @@ def _cache_dir() -> str | None:
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(flag, "").strip().lower() in {"1", "true", "yes", "on"} for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(flag, "").strip().lower() in {"1", "true", "yes", "on"}
+        for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def load_hub(name: str, config: str | None = None) -> Corpus:
@@ -229,7 +237,9 @@ def load_hub(name: str, config: str | None = None) -> Corpus:
         for candidate in candidates:
             if candidate in dataset:
                 if "text" not in dataset[candidate].column_names:
-                    raise ValueError(f"The hub dataset {name!r} has no 'text' column; columns are {dataset[candidate].column_names}.")
+                    raise ValueError(
+                        f"The hub dataset {name!r} has no 'text' column; columns are {dataset[candidate].column_names}."
+                    )
                 splits[split] = split_paragraphs("\n".join(dataset[candidate]["text"]))
                 break
     if "train" not in splits:

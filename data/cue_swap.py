@@ -12,6 +12,7 @@ characters, or any single other non-space character), so "Mr." is the two tokens
     >>> default_replacement(tokens, (0, 3))
     'Mrs. Mary'
 """
+
 from __future__ import annotations
 
 import re
@@ -22,14 +23,28 @@ from data.pronoun_suite import MAN, WOMAN
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 # Titles (without the full stop) and the title of the other gender each swaps to.
-_TITLE_SWAP = {"Mr": "Mrs", "Mrs": "Mr", "Sir": "Lady", "Lady": "Sir", "Lord": "Lady", "Miss": "Mr", "Ms": "Mr",
-               "Master": "Miss", "Madam": "Sir", "Dr": "Dr"}
+_TITLE_SWAP = {
+    "Mr": "Mrs",
+    "Mrs": "Mr",
+    "Sir": "Lady",
+    "Lady": "Sir",
+    "Lord": "Lady",
+    "Miss": "Mr",
+    "Ms": "Mr",
+    "Master": "Miss",
+    "Madam": "Sir",
+    "Dr": "Dr",
+}
 FEMALE_TITLES = frozenset({"Mrs", "Lady", "Miss", "Ms", "Madam"})
 _TITLES = frozenset(_TITLE_SWAP)
 # Names swap in pairs of the pronoun suite's lists (John <-> Mary, ..., Robert <-> Anne, ...), except the seed's
 # own pair, which is the lesson's: Robert <-> Mary.
-_NAME_SWAP = {**dict(zip(MAN["names"], WOMAN["names"])), **dict(zip(WOMAN["names"], MAN["names"])),
-              "Robert": "Mary", "Mary": "Robert"}
+_NAME_SWAP = {
+    **dict(zip(MAN["names"], WOMAN["names"])),
+    **dict(zip(WOMAN["names"], MAN["names"])),
+    "Robert": "Mary",
+    "Mary": "Robert",
+}
 _FEMALE_NAMES = frozenset(WOMAN["names"])
 _MALE_NAMES = frozenset(MAN["names"])
 
@@ -97,7 +112,9 @@ def join_words(words: list[str]) -> str:
     return text
 
 
-def replace_span(text: str, offsets: list[tuple[int, int]] | list[list[int]], span: tuple[int, int], replacement: str) -> str:
+def replace_span(
+    text: str, offsets: list[tuple[int, int]] | list[list[int]], span: tuple[int, int], replacement: str
+) -> str:
     """``text`` with the characters of tokens ``span`` (half-open, by their offsets) replaced.
 
     Args:
@@ -136,7 +153,9 @@ class AlignedPair:
         return self.differing[-1] if self.differing else None
 
 
-def align_pair(factual: list[str], counterfactual: list[str], spans: list[tuple[int, int]] | None = None) -> AlignedPair:
+def align_pair(
+    factual: list[str], counterfactual: list[str], spans: list[tuple[int, int]] | None = None
+) -> AlignedPair:
     """Check that two token lists differ only inside ``spans`` and say where they differ.
 
     Args:
@@ -217,8 +236,13 @@ class CuePlan:
         return None if self.cue_span is None else self.cue_span[1] - 1
 
 
-def plan_for(tokens: list[str], target: str | None = None, contrast: str | None = None, cue: str | None = None,
-             replacement: str | None = None) -> CuePlan:
+def plan_for(
+    tokens: list[str],
+    target: str | None = None,
+    contrast: str | None = None,
+    cue: str | None = None,
+    replacement: str | None = None,
+) -> CuePlan:
     """The lesson's choices for a token list: the given ones where given, defaults for the rest.
 
     Args:

@@ -3,6 +3,7 @@
 A message that quotes what it refuses is clearer, but one that quotes a pasted megabyte (or a
 config.json integer of a million digits) is unreadable and makes the refusal itself expensive.
 """
+
 from __future__ import annotations
 
 ECHO_LIMIT = 80

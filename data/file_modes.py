@@ -5,6 +5,7 @@ wrong for a checkpoint that the app server, another user or a later `cp -r` must
 write, every such file and folder gets the mode any plain `open()` / `mkdir` would have given it
 under the process's umask (0644 / 0755 with the common umask 022).
 """
+
 from __future__ import annotations
 
 import os

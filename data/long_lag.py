@@ -35,6 +35,7 @@ Lag distributions (:class:`LagDistribution`):
                 Short gaps to learn the task from, long gaps to need a memory, and no
                 stepping stones from one to the other.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -126,15 +127,19 @@ class LagDistribution:
         if not isinstance(self.low, int) or self.low < 1:
             raise ValueError(f"The lowest lag must be a positive integer; got {self.low!r}.")
         if self.kind != "fixed" and (not isinstance(self.high, int) or self.high < self.low):
-            raise ValueError(f"The highest lag must be an integer >= low={self.low}; got {self.high!r}. Raise high or use kind='fixed'.")
+            raise ValueError(
+                f"The highest lag must be an integer >= low={self.low}; got {self.high!r}. Raise high or use kind='fixed'."
+            )
         if self.blocks < 1:
             raise ValueError(f"blocks must be at least 1; got {self.blocks}.")
         if not 0.0 < self.ramp <= 1.0:
             raise ValueError(f"ramp must be in (0, 1]; got {self.ramp}.")
         if self.kind == "two_bands":
             if not self.low <= self.short_high < self.long_low <= self.high:
-                raise ValueError(f"two_bands needs low <= short_high < long_low <= high; got low={self.low}, short_high={self.short_high}, "
-                                 f"long_low={self.long_low}, high={self.high}. Widen the gap between the bands or raise high.")
+                raise ValueError(
+                    f"two_bands needs low <= short_high < long_low <= high; got low={self.low}, short_high={self.short_high}, "
+                    f"long_low={self.long_low}, high={self.high}. Widen the gap between the bands or raise high."
+                )
             if not 0.0 <= self.short_share <= 1.0:
                 raise ValueError(f"short_share must be in [0, 1]; got {self.short_share}.")
 
@@ -152,7 +157,11 @@ class LagDistribution:
         if self.kind == "loguniform":
             return min(self.high, int(math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))))
         if self.kind == "two_bands":
-            return rng.randint(self.low, self.short_high) if rng.random() < self.short_share else rng.randint(self.long_low, self.high)
+            return (
+                rng.randint(self.low, self.short_high)
+                if rng.random() < self.short_share
+                else rng.randint(self.long_low, self.high)
+            )
         block_size = max(1, math.ceil(count / self.blocks))
         progress = (index % block_size) / block_size  # 0 at a block's start, -> 1 at its end
         upper = self.low + round((self.high - self.low) * min(1.0, progress / self.ramp))
@@ -325,7 +334,9 @@ def generate_text(spec: LongLagSpec) -> str:
     return "\n\n".join(sequence.text for sequence in generate_sequences(spec)) + "\n"
 
 
-def evaluation_sequences(lags: list[int] | tuple[int, ...], per_lag: int, spec: LongLagSpec, seed: int = 1_000_003) -> list[LagSequence]:
+def evaluation_sequences(
+    lags: list[int] | tuple[int, ...], per_lag: int, spec: LongLagSpec, seed: int = 1_000_003
+) -> list[LagSequence]:
     """Held-out sequences with known cue and lag: ``per_lag`` for each lag, the families that fit in equal turns.
 
     Args:
@@ -355,4 +366,6 @@ def build_corpus(spec: LongLagSpec, valid_sequences: int = 200) -> Corpus:
     """
     valid_spec = dataclasses.replace(spec, num_sequences=valid_sequences, seed=spec.seed + 7919)
     splits = {"train": split_paragraphs(generate_text(spec)), "valid": split_paragraphs(generate_text(valid_spec))}
-    return Corpus(name=f"long-lag-{spec.lags.kind}-{spec.lags.low}-{spec.lags.support[1]}-seed{spec.seed}", splits=splits)
+    return Corpus(
+        name=f"long-lag-{spec.lags.kind}-{spec.lags.low}-{spec.lags.support[1]}-seed{spec.seed}", splits=splits
+    )

@@ -25,6 +25,7 @@ factor of about 1.5 of each other (log ratios from -0.4 to +0.4, averaging
 about +0.1), so no slot hands one pronoun a large lead before the name counts.
 Verbs whose "her" is mostly an object ("told her", "found her") were left out.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +42,42 @@ if TYPE_CHECKING:
 # characters, or any single other non-space character.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
-MAN = {"title": "Mr.", "pronoun": "his", "names": ("John", "James", "William", "Henry", "Edward", "Thomas", "Charles", "Frank", "Walter", "Robert", "George", "Arthur")}
-WOMAN = {"title": "Mrs.", "pronoun": "her", "names": ("Mary", "Jane", "Emma", "Elizabeth", "Lucy", "Harriet", "Margaret", "Catherine", "Sarah", "Anne", "Martha", "Susan")}
+MAN = {
+    "title": "Mr.",
+    "pronoun": "his",
+    "names": (
+        "John",
+        "James",
+        "William",
+        "Henry",
+        "Edward",
+        "Thomas",
+        "Charles",
+        "Frank",
+        "Walter",
+        "Robert",
+        "George",
+        "Arthur",
+    ),
+}
+WOMAN = {
+    "title": "Mrs.",
+    "pronoun": "her",
+    "names": (
+        "Mary",
+        "Jane",
+        "Emma",
+        "Elizabeth",
+        "Lucy",
+        "Harriet",
+        "Margaret",
+        "Catherine",
+        "Sarah",
+        "Anne",
+        "Martha",
+        "Susan",
+    ),
+}
 
 # Words that would give the gender away (or bring in another person with one).
 FORBIDDEN_FILLER_WORDS = frozenset(
@@ -54,50 +89,121 @@ FORBIDDEN_FILLER_WORDS = frozenset(
 
 # What the person does first (past tense, no object that belongs to anyone).
 ACTIONS = (
-    "sighed", "smiled", "laughed", "looked up", "sat down", "stood up", "said nothing", "paused", "listened",
-    "waited", "hesitated", "rose", "turned round", "stopped short", "looked away", "came into the room",
-    "sat down by the fire", "stood at the window", "walked slowly up the hill", "came down the stairs",
-    "looked at the clock", "read the letter twice", "went out into the garden", "stopped at the gate",
-    "waited in the hall", "walked up and down the room", "rose from the table", "stood still for a moment",
-    "looked out of the window", "came slowly across the lawn", "looked round the room", "sat down at the table",
-    "came in from the garden", "crossed the room to the window", "listened at the door",
+    "sighed",
+    "smiled",
+    "laughed",
+    "looked up",
+    "sat down",
+    "stood up",
+    "said nothing",
+    "paused",
+    "listened",
+    "waited",
+    "hesitated",
+    "rose",
+    "turned round",
+    "stopped short",
+    "looked away",
+    "came into the room",
+    "sat down by the fire",
+    "stood at the window",
+    "walked slowly up the hill",
+    "came down the stairs",
+    "looked at the clock",
+    "read the letter twice",
+    "went out into the garden",
+    "stopped at the gate",
+    "waited in the hall",
+    "walked up and down the room",
+    "rose from the table",
+    "stood still for a moment",
+    "looked out of the window",
+    "came slowly across the lawn",
+    "looked round the room",
+    "sat down at the table",
+    "came in from the garden",
+    "crossed the room to the window",
+    "listened at the door",
 )
 
 # Relative clauses about the person, said without a pronoun.
 RELATIVES = (
-    "who had been out in the rain all the afternoon", "who had not slept well that night",
-    "who had come down late to breakfast", "who had walked all the way from the village",
-    "who had been reading in the library since dinner", "who had just come back from a long journey",
-    "who was tired after the long drive from town", "who had heard the news only that morning",
-    "who had been waiting for a letter all the week", "who had said very little at dinner",
-    "who had been sitting by the window for an hour", "who was never fond of long visits",
-    "who had been in low spirits for some days", "who had not expected visitors so early",
+    "who had been out in the rain all the afternoon",
+    "who had not slept well that night",
+    "who had come down late to breakfast",
+    "who had walked all the way from the village",
+    "who had been reading in the library since dinner",
+    "who had just come back from a long journey",
+    "who was tired after the long drive from town",
+    "who had heard the news only that morning",
+    "who had been waiting for a letter all the week",
+    "who had said very little at dinner",
+    "who had been sitting by the window for an hour",
+    "who was never fond of long visits",
+    "who had been in low spirits for some days",
+    "who had not expected visitors so early",
 )
 
 # Scene clauses: weather, rooms, time, things; never a person.
 SCENES = (
-    "while the rain beat against the windows", "as the clock in the hall struck four",
-    "though the fire was almost out", "for the house was very quiet that evening",
-    "until the last of the light had gone from the sky", "when the carriage had gone down the road",
-    "where the lamps had already been lit", "after a long and silent dinner",
-    "in the cold grey light of the morning", "with the letter still lying on the table",
-    "because the road from the village was deep in mud", "as the wind rose and the rain began to fall",
-    "while the tea grew cold in the cups", "though nobody in the house was yet awake",
-    "while the bells of the old church rang for evening service", "when the long summer day was nearly over",
-    "after the long walk across the fields", "as the shadows grew long upon the lawn",
-    "while the snow fell softly on the garden", "for the night was dark and the wind was high",
-    "as the first stars came out above the trees", "while the candles burned low on the table",
-    "long after the rest of the house had gone to bed", "when the sun had set behind the hills",
-    "for the news from town had been very bad", "while the music went on in the next room",
+    "while the rain beat against the windows",
+    "as the clock in the hall struck four",
+    "though the fire was almost out",
+    "for the house was very quiet that evening",
+    "until the last of the light had gone from the sky",
+    "when the carriage had gone down the road",
+    "where the lamps had already been lit",
+    "after a long and silent dinner",
+    "in the cold grey light of the morning",
+    "with the letter still lying on the table",
+    "because the road from the village was deep in mud",
+    "as the wind rose and the rain began to fall",
+    "while the tea grew cold in the cups",
+    "though nobody in the house was yet awake",
+    "while the bells of the old church rang for evening service",
+    "when the long summer day was nearly over",
+    "after the long walk across the fields",
+    "as the shadows grew long upon the lawn",
+    "while the snow fell softly on the garden",
+    "for the night was dark and the wind was high",
+    "as the first stars came out above the trees",
+    "while the candles burned low on the table",
+    "long after the rest of the house had gone to bed",
+    "when the sun had set behind the hills",
+    "for the news from town had been very bad",
+    "while the music went on in the next room",
 )
 
 # How the sentence turns to the slot.
-LINKS = (" and", " and then", ", and then", ", and at last", ", and presently", ", and slowly", ", and after a moment",
-         ", and without a word", ", and with a sigh", ", and, after a long silence,")
+LINKS = (
+    " and",
+    " and then",
+    ", and then",
+    ", and at last",
+    ", and presently",
+    ", and slowly",
+    ", and after a moment",
+    ", and without a word",
+    ", and with a sigh",
+    ", and, after a long silence,",
+)
 
 # The words right before the pronoun (see the module docstring for how they were chosen).
-SLOTS = ("shook", "held out", "went on with", "put out", "went back to", "put on", "took off", "lifted", "stretched out",
-         "put away", "wrung", "waved", "made up")
+SLOTS = (
+    "shook",
+    "held out",
+    "went on with",
+    "put out",
+    "went back to",
+    "put on",
+    "took off",
+    "lifted",
+    "stretched out",
+    "put away",
+    "wrung",
+    "waved",
+    "made up",
+)
 
 
 @dataclass(frozen=True)
@@ -171,7 +277,9 @@ def _spread_fillers(rng: random.Random, bucket: Bucket, count: int) -> dict[str,
     queues = {distance: list(found) for distance, found in sorted(by_distance.items())}
     available = sum(len(queue) for queue in queues.values())
     if available < count:
-        raise ValueError(f"Could only make {available} distinct templates for bucket {bucket.name}; ask for at most that many per bucket.")
+        raise ValueError(
+            f"Could only make {available} distinct templates for bucket {bucket.name}; ask for at most that many per bucket."
+        )
     chosen: dict[str, int] = {}
     while len(chosen) < count:
         for distance in rng.sample(sorted(queues), len(queues)):
@@ -180,7 +288,9 @@ def _spread_fillers(rng: random.Random, bucket: Bucket, count: int) -> dict[str,
     return chosen
 
 
-def build_pronoun_suite(seed: int = 0, templates_per_bucket: int = DEFAULT_TEMPLATES_PER_BUCKET) -> list[dict[str, Any]]:
+def build_pronoun_suite(
+    seed: int = 0, templates_per_bucket: int = DEFAULT_TEMPLATES_PER_BUCKET
+) -> list[dict[str, Any]]:
     """Build the suite: two rows (man, woman) per template, templates_per_bucket templates per bucket.
 
     Args:
@@ -204,15 +314,17 @@ def build_pronoun_suite(seed: int = 0, templates_per_bucket: int = DEFAULT_TEMPL
             template = f"{bucket.name}/{index:03d}"
             for gender, person, other in (("man", MAN, WOMAN), ("woman", WOMAN, MAN)):
                 name = rng.choice(person["names"])
-                rows.append({
-                    "group": bucket.group,
-                    "prefix": f"{person['title']} {name}{filler}",
-                    "good": person["pronoun"],
-                    "bad": other["pronoun"],
-                    "template": template,
-                    "gender": gender,
-                    "distance": distance,
-                })
+                rows.append(
+                    {
+                        "group": bucket.group,
+                        "prefix": f"{person['title']} {name}{filler}",
+                        "good": person["pronoun"],
+                        "bad": other["pronoun"],
+                        "template": template,
+                        "gender": gender,
+                        "distance": distance,
+                    }
+                )
     return rows
 
 
@@ -232,7 +344,7 @@ def filler_of(row: dict[str, Any]) -> str:
     match = re.match(r"\w+", rest)
     if title not in (MAN["title"], WOMAN["title"]) or match is None:
         raise ValueError(f"A suite prefix starts with a title and a name; got {row['prefix'][:40]!r}.")
-    return rest[match.end():]
+    return rest[match.end() :]
 
 
 def write_tsv(rows: list[dict[str, Any]], path: str | os.PathLike) -> None:
@@ -267,8 +379,19 @@ def template_words() -> list[str]:
     Returns:
         Titles, names, filler, slot words and the two pronouns, as tokens, in a stable order.
     """
-    texts = [MAN["title"], WOMAN["title"], *MAN["names"], *WOMAN["names"], *ACTIONS, *RELATIVES, *SCENES, *LINKS, *SLOTS,
-             MAN["pronoun"], WOMAN["pronoun"]]
+    texts = [
+        MAN["title"],
+        WOMAN["title"],
+        *MAN["names"],
+        *WOMAN["names"],
+        *ACTIONS,
+        *RELATIVES,
+        *SCENES,
+        *LINKS,
+        *SLOTS,
+        MAN["pronoun"],
+        WOMAN["pronoun"],
+    ]
     seen: dict[str, None] = {}
     for text in texts:
         for token in _TOKEN.findall(text):

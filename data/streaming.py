@@ -17,6 +17,7 @@ them in and out). The ids are the same as the in-memory path's: the same
 The token file's name is a hash of the text file's sha256 and the tokenizer's
 fingerprint, so a second run on the same corpus skips tokenizing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,9 @@ _FORMAT_VERSION = "memory-lab-tokens-1"
 
 def token_cache_dir() -> str:
     """Where token files go: $MEMORY_LAB_TOKEN_CACHE, else ~/.cache/memory-lab/tokens."""
-    return os.environ.get("MEMORY_LAB_TOKEN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "memory-lab", "tokens")
+    return os.environ.get("MEMORY_LAB_TOKEN_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "memory-lab", "tokens"
+    )
 
 
 def should_stream(paths: dict[str, str], mode: str) -> bool:
@@ -53,7 +56,9 @@ def should_stream(paths: dict[str, str], mode: str) -> bool:
     if mode != "auto":
         return mode == "on"
     train = paths["train"]
-    return sum(os.path.getsize(path) for path in ([train] if isinstance(train, str) else train)) > STREAM_THRESHOLD_BYTES
+    return (
+        sum(os.path.getsize(path) for path in ([train] if isinstance(train, str) else train)) > STREAM_THRESHOLD_BYTES
+    )
 
 
 def iter_paragraphs(dataset: Any, batch_size: int = 1000) -> Iterator[str]:
@@ -81,7 +86,9 @@ def token_file_key(text_sha256: str, tokenizer: WordTokenizer) -> str:
     return hashlib.sha256(f"{_FORMAT_VERSION}:{text_sha256}:{tokenizer.fingerprint()}".encode()).hexdigest()[:32]
 
 
-def tokenize_to_file(dataset: Any, tokenizer: WordTokenizer, path: str, num_proc: int = 1, batch_size: int = 1000) -> int:
+def tokenize_to_file(
+    dataset: Any, tokenizer: WordTokenizer, path: str, num_proc: int = 1, batch_size: int = 1000
+) -> int:
     """Tokenize one split with ``datasets.map`` and write its ids to ``path`` as flat int32.
 
     Args:
@@ -98,12 +105,17 @@ def tokenize_to_file(dataset: Any, tokenizer: WordTokenizer, path: str, num_proc
 
     num_proc = max(1, min(num_proc, len(dataset)))
     mapped = dataset.map(
-        _encode_batch, batched=True, batch_size=batch_size, num_proc=num_proc if num_proc > 1 else None,
-        fn_kwargs={"tokenizer": tokenizer}, remove_columns=dataset.column_names,
+        _encode_batch,
+        batched=True,
+        batch_size=batch_size,
+        num_proc=num_proc if num_proc > 1 else None,
+        fn_kwargs={"tokenizer": tokenizer},
+        remove_columns=dataset.column_names,
         features=Features({"ids": Sequence(Value("int32"))}),
         # Named after the token file (whose name already hashes text and vocabulary), which spares
         # `datasets` hashing the tokenizer to fingerprint the map.
-        new_fingerprint=hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32], desc="tokenizing",
+        new_fingerprint=hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32],
+        desc="tokenizing",
     )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -163,7 +175,9 @@ def open_token_file(path: str):
     size = os.path.getsize(path)
     itemsize = np.dtype(TOKEN_DTYPE).itemsize
     if size == 0 or size % itemsize:
-        raise ValueError(f"{path} is not a token file ({size} bytes, not a positive multiple of {itemsize}). Delete it to re-tokenize.")
+        raise ValueError(
+            f"{path} is not a token file ({size} bytes, not a positive multiple of {itemsize}). Delete it to re-tokenize."
+        )
     array = np.memmap(path, dtype=TOKEN_DTYPE, mode="c")
     return torch.from_numpy(array)
 

@@ -6,6 +6,7 @@ from the training split only; rarer words map to ``<unk>``. Offsets are
 character positions in the caller's original string, so a view can colour the
 user's own words.
 """
+
 from __future__ import annotations
 
 import os
@@ -236,7 +237,9 @@ class WordTokenizer:
         return [self._wrap(text, enc) for text, enc in zip(texts, encodings)]
 
     def _encode_batch(self, texts: list[str]) -> list:
-        return guarded(lambda: self._tokenizer.encode_batch(texts, add_special_tokens=False), "tokenizing a batch of texts")
+        return guarded(
+            lambda: self._tokenizer.encode_batch(texts, add_special_tokens=False), "tokenizing a batch of texts"
+        )
 
     def _wrap(self, text: str, encoding) -> Encoded:
         offsets = [tuple(span) for span in encoding.offsets]

@@ -6,6 +6,7 @@ what data.tokenizer.WordTokenizer.save writes, field by field, and the refusal n
 Checked files are remembered by the sha256 of their text, so that many folders sharing one
 vocabulary (the shipped trio, one Train-tab run) are parsed and fingerprinted once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,23 @@ WORD_OR_SYMBOL_PATTERN = r"\w+|[^\w\s]"
 # WordLevel model, no normalizer, this Split pre-tokenizer, no post-processor or decoder, the
 # two specials as added tokens. Anything else could run a pattern of the file's choosing on
 # every text (a Replace normalizer with "(a+)+$" took 12 s per sentence and then panicked).
-_EXPECTED_PRE_TOKENIZER = {"type": "Split", "pattern": {"Regex": WORD_OR_SYMBOL_PATTERN}, "behavior": "Removed", "invert": True}
-_TOP_LEVEL_FIELDS = ("version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model")
+_EXPECTED_PRE_TOKENIZER = {
+    "type": "Split",
+    "pattern": {"Regex": WORD_OR_SYMBOL_PATTERN},
+    "behavior": "Removed",
+    "invert": True,
+}
+_TOP_LEVEL_FIELDS = (
+    "version",
+    "truncation",
+    "padding",
+    "added_tokens",
+    "normalizer",
+    "pre_tokenizer",
+    "post_processor",
+    "decoder",
+    "model",
+)
 _NULL_FIELDS = ("truncation", "padding", "normalizer", "post_processor", "decoder")
 _ADDED_TOKEN_FLAGS = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
 MAX_VOCAB_ENTRIES = 1_000_000  # the same bound as model/config.py's vocab_size
@@ -75,19 +91,29 @@ def check_tokenizer_json(data: Any, path: str | os.PathLike = "tokenizer.json") 
     """
     if not isinstance(data, dict):
         raise refuse(path, f"it must hold a JSON object; got {type(data).__name__}")
-    extra, missing = sorted(set(data) - set(_TOP_LEVEL_FIELDS)), [name for name in _TOP_LEVEL_FIELDS if name not in data]
+    extra, missing = (
+        sorted(set(data) - set(_TOP_LEVEL_FIELDS)),
+        [name for name in _TOP_LEVEL_FIELDS if name not in data],
+    )
     if extra or missing:
-        raise refuse(path, f"its top-level fields must be {list(_TOP_LEVEL_FIELDS)}; missing {missing}, unexpected {shown(extra)}")
+        raise refuse(
+            path,
+            f"its top-level fields must be {list(_TOP_LEVEL_FIELDS)}; missing {missing}, unexpected {shown(extra)}",
+        )
     if data["version"] != "1.0":
         raise refuse(path, f'"version" must be "1.0"; got {shown(data["version"])}')
     for name in _NULL_FIELDS:
         if data[name] is not None:
             raise refuse(path, f'"{name}" must be null (a Memory Lab tokenizer has none); got {shown(data[name])}')
     if data["pre_tokenizer"] != _EXPECTED_PRE_TOKENIZER:
-        raise refuse(path, f'"pre_tokenizer" must be {json.dumps(_EXPECTED_PRE_TOKENIZER)}; got {shown(data["pre_tokenizer"])}')
+        raise refuse(
+            path, f'"pre_tokenizer" must be {json.dumps(_EXPECTED_PRE_TOKENIZER)}; got {shown(data["pre_tokenizer"])}'
+        )
     model = data["model"]
     if not isinstance(model, dict) or sorted(model) != ["type", "unk_token", "vocab"]:
-        raise refuse(path, f'"model" must be an object with exactly "type", "vocab" and "unk_token"; got {shown(model)}')
+        raise refuse(
+            path, f'"model" must be an object with exactly "type", "vocab" and "unk_token"; got {shown(model)}'
+        )
     if model["type"] != "WordLevel":
         raise refuse(path, f'"model.type" must be "WordLevel"; got {shown(model["type"])}')
     if model["unk_token"] != UNK_TOKEN:
@@ -99,21 +125,31 @@ def check_tokenizer_json(data: Any, path: str | os.PathLike = "tokenizer.json") 
         raise refuse(path, f'"model.vocab" has {len(vocab):,} entries; at most {MAX_VOCAB_ENTRIES:,} are allowed')
     for special in SPECIAL_TOKENS:
         if special not in vocab:
-            raise refuse(path, f'"model.vocab" must contain the special token {special!r}; this one has {len(vocab)} entries without it')
-    if set(map(type, vocab.values())) != {int}:  # a C-speed scan; json gives exactly int for integers (bool is not int here)
+            raise refuse(
+                path,
+                f'"model.vocab" must contain the special token {special!r}; this one has {len(vocab)} entries without it',
+            )
+    if set(map(type, vocab.values())) != {
+        int
+    }:  # a C-speed scan; json gives exactly int for integers (bool is not int here)
         token, index = next((token, index) for token, index in vocab.items() if type(index) is not int)
         raise refuse(path, f'"model.vocab" ids must be integers; {shown(token)} has {shown(index)}')
     ids = set(vocab.values())
     if len(ids) != len(vocab) or min(ids) != 0 or max(ids) != len(vocab) - 1:
         raise refuse(
-            path, f'"model.vocab" ids must be unique and exactly 0 .. {len(vocab) - 1} (one row of the embedding each); '
-                  f"got {len(ids)} distinct ids from {min(ids)} to {max(ids)}"
+            path,
+            f'"model.vocab" ids must be unique and exactly 0 .. {len(vocab) - 1} (one row of the embedding each); '
+            f"got {len(ids)} distinct ids from {min(ids)} to {max(ids)}",
         )
     expected_added = sorted(
-        (dict(_ADDED_TOKEN_FLAGS, id=vocab[special], content=special) for special in SPECIAL_TOKENS), key=lambda entry: entry["id"]
+        (dict(_ADDED_TOKEN_FLAGS, id=vocab[special], content=special) for special in SPECIAL_TOKENS),
+        key=lambda entry: entry["id"],
     )
     if data["added_tokens"] != expected_added:
-        raise refuse(path, f'"added_tokens" must be exactly the specials {json.dumps(expected_added)}; got {shown(data["added_tokens"])}')
+        raise refuse(
+            path,
+            f'"added_tokens" must be exactly the specials {json.dumps(expected_added)}; got {shown(data["added_tokens"])}',
+        )
     return vocab
 
 

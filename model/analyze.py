@@ -12,6 +12,7 @@ memory span. --json prints one object keyed by checkpoint name whose values
 follow the schema of model.analysis.report.analyze_text; without it a short
 summary is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,26 +42,69 @@ _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of `python -m model.analyze`."""
-    parser = argparse.ArgumentParser(prog="python -m model.analyze", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", metavar="CHECKPOINT", nargs="+", help="one or more checkpoint folders written by model.train")
+    parser = argparse.ArgumentParser(
+        prog="python -m model.analyze", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "checkpoints", metavar="CHECKPOINT", nargs="+", help="one or more checkpoint folders written by model.train"
+    )
     parser.add_argument("--text", required=True, help="the text to analyse (quote it)")
-    parser.add_argument("--target-word", default=None, help="explain log P(this word) at every position instead of the actual next word")
-    parser.add_argument("--contrast", default=None, help="with --target-word: explain log P(target) - log P(this word), e.g. --target-word his --contrast her")
-    parser.add_argument("--method", choices=METHOD_CHOICES, default="grad",
-                        help="word influence: grad (gradient norm), gradxinput, ig (integrated gradients) or occlusion (default grad)")
-    parser.add_argument("--ig-steps", type=bounded_int(1, MAX_IG_STEPS, "each step is one more pass over the text"), default=32,
-                        help=f"integrated-gradients steps, Gauss-Legendre nodes (default 32, at most {MAX_IG_STEPS})")
-    parser.add_argument("--baseline", choices=("unk", "zero"), default="unk", help="integrated-gradients baseline: the <unk> embedding or zeros (default unk)")
-    parser.add_argument("--replacement", default=None, help="occlusion puts this word in place of each word (default <unk>), e.g. Mary")
-    parser.add_argument("--ladder", action="store_true", help="also run the distance ladder (Robert ... his vs her) and report the memory span")
-    parser.add_argument("--max-words", type=bounded_int(1, MAX_WORDS_LIMIT, "the analysis grows with words squared"), default=400,
-                        help=f"analyse at most this many words (default 400, at most {MAX_WORDS_LIMIT:,}; refused when the machine's memory would not hold it)")
-    parser.add_argument("--top-k", type=bounded_int(1, MAX_TOP_K, "predictions listed per position"), default=5,
-                        help=f"predictions listed per position (default 5, at most {MAX_TOP_K:,})")
-    parser.add_argument("--no-occlusion", action="store_true", help="skip the occlusion matrix that comes with the other methods")
-    parser.add_argument("--no-traces", action="store_true", help="leave out the gate/state traces (large: words x units numbers each)")
+    parser.add_argument(
+        "--target-word", default=None, help="explain log P(this word) at every position instead of the actual next word"
+    )
+    parser.add_argument(
+        "--contrast",
+        default=None,
+        help="with --target-word: explain log P(target) - log P(this word), e.g. --target-word his --contrast her",
+    )
+    parser.add_argument(
+        "--method",
+        choices=METHOD_CHOICES,
+        default="grad",
+        help="word influence: grad (gradient norm), gradxinput, ig (integrated gradients) or occlusion (default grad)",
+    )
+    parser.add_argument(
+        "--ig-steps",
+        type=bounded_int(1, MAX_IG_STEPS, "each step is one more pass over the text"),
+        default=32,
+        help=f"integrated-gradients steps, Gauss-Legendre nodes (default 32, at most {MAX_IG_STEPS})",
+    )
+    parser.add_argument(
+        "--baseline",
+        choices=("unk", "zero"),
+        default="unk",
+        help="integrated-gradients baseline: the <unk> embedding or zeros (default unk)",
+    )
+    parser.add_argument(
+        "--replacement", default=None, help="occlusion puts this word in place of each word (default <unk>), e.g. Mary"
+    )
+    parser.add_argument(
+        "--ladder",
+        action="store_true",
+        help="also run the distance ladder (Robert ... his vs her) and report the memory span",
+    )
+    parser.add_argument(
+        "--max-words",
+        type=bounded_int(1, MAX_WORDS_LIMIT, "the analysis grows with words squared"),
+        default=400,
+        help=f"analyse at most this many words (default 400, at most {MAX_WORDS_LIMIT:,}; refused when the machine's memory would not hold it)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=bounded_int(1, MAX_TOP_K, "predictions listed per position"),
+        default=5,
+        help=f"predictions listed per position (default 5, at most {MAX_TOP_K:,})",
+    )
+    parser.add_argument(
+        "--no-occlusion", action="store_true", help="skip the occlusion matrix that comes with the other methods"
+    )
+    parser.add_argument(
+        "--no-traces", action="store_true", help="leave out the gate/state traces (large: words x units numbers each)"
+    )
     parser.add_argument("--no-gradient-flow", action="store_true", help="leave out the Jacobian-norm gradient flow")
-    parser.add_argument("--json", action="store_true", help="print one JSON object keyed by checkpoint name instead of a summary")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object keyed by checkpoint name instead of a summary"
+    )
     return parser
 
 
@@ -80,7 +124,13 @@ def analysis_memory_bytes(config: Any, words: int, method: str = "grad", ig_step
     width = (_GATES[config.arch] * config.hidden_size + config.embedding_size) * config.num_layers
     total = FIXED_BYTES + LINEAR_FACTOR * 4 * words * config.vocab_size + QUADRATIC_FACTOR * 4 * words**2 * width
     if method == "ig":
-        total += 4.0 * ig_steps * words * (config.embedding_size + _GATES[config.arch] * config.hidden_size * config.num_layers) * 2
+        total += (
+            4.0
+            * ig_steps
+            * words
+            * (config.embedding_size + _GATES[config.arch] * config.hidden_size * config.num_layers)
+            * 2
+        )
     return int(total)
 
 
@@ -152,7 +202,10 @@ def summary(name: str, report: dict[str, Any]) -> list[str]:
     value = report["target"]["values"][-1]
     shown = "undefined" if value is None else f"{value:.3f}"
     lines.append(f"target: {report['target']['description']} = {shown} nats at the last position")
-    lines.append(f"most influential words ({influence['method']}): " + ", ".join(f"{report['tokens'][i]} {row[i]:.3g}" for i in ranked))
+    lines.append(
+        f"most influential words ({influence['method']}): "
+        + ", ".join(f"{report['tokens'][i]} {row[i]:.3g}" for i in ranked)
+    )
     if influence["completeness_error"] is not None:
         lines.append(f"integrated-gradients completeness error: {influence['completeness_error']:.2%}")
     if report["ladder"] is not None:
@@ -160,7 +213,9 @@ def summary(name: str, report: dict[str, Any]) -> list[str]:
         lines.append("ladder distance: " + " ".join(f"{d:>6}" for d in ladder["distances"]))
         lines.append("contrast (nats): " + " ".join(f"{c:>6.2f}" for c in ladder["contrast"]))
         lines.append(f"memory span: {report['memory_span']['display']}  ({report['memory_span']['definition']})")
-    lines.append("time: " + ", ".join(f"{key} {value:.0f} ms" for key, value in report["timings_ms"].items() if value >= 0.5))
+    lines.append(
+        "time: " + ", ".join(f"{key} {value:.0f} ms" for key, value in report["timings_ms"].items() if value >= 0.5)
+    )
     return lines
 
 
@@ -194,11 +249,20 @@ def _main(args: argparse.Namespace) -> int:
             words = min(len(checkpoint.tokenizer.encode(args.text)), args.max_words)
             check_memory(checkpoint.config, words, args.method, args.ig_steps, available_memory_bytes())
             results[name] = analyze_text(
-                checkpoint.model, checkpoint.tokenizer, args.text,
-                target_word=args.target_word, contrast_word=args.contrast, method=args.method,
-                ig_steps=args.ig_steps, baseline=args.baseline, occlusion_replacement=args.replacement,
-                ladder=args.ladder, max_words=args.max_words, top_k=args.top_k,
-                with_occlusion=not args.no_occlusion, with_traces=not args.no_traces,
+                checkpoint.model,
+                checkpoint.tokenizer,
+                args.text,
+                target_word=args.target_word,
+                contrast_word=args.contrast,
+                method=args.method,
+                ig_steps=args.ig_steps,
+                baseline=args.baseline,
+                occlusion_replacement=args.replacement,
+                ladder=args.ladder,
+                max_words=args.max_words,
+                top_k=args.top_k,
+                with_occlusion=not args.no_occlusion,
+                with_traces=not args.no_traces,
                 with_gradient_flow=not args.no_gradient_flow,
             )
         except (CheckpointError, ValueError) as error:

@@ -29,6 +29,7 @@ computation written plainly and differentiated by autograd, the reference. tests
 checks both against nn.RNN / nn.LSTM, against each other and against finite
 differences.
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,7 +47,9 @@ def _flat_ids(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return ids + (torch.arange(count, device=ids.device) * vocab_size).view(1, count, 1)  # [T, S, B]
 
 
-def _reads(table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _reads(
+    table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The step operands: M = [table^T | W_hh^T] [S, G*H, V+H] and Z [T+1, S, V+H, B] with Z[t] = [one-hot(ids_t); h_{t-1}].
 
     Step t's pre-activation is then one product, M @ Z[t] = table[ids_t]^T + W_hh^T h_{t-1}^T
@@ -74,8 +77,14 @@ def _rnn_forward_steps(operator: torch.Tensor, reads: torch.Tensor, vocab_size: 
         torch.bmm(operator, reads[t], out=reads[t + 1, :, vocab_size:]).tanh_()  # [S, H, B]
 
 
-def _rnn_backward_steps(weight_hh: torch.Tensor, reads: torch.Tensor, grad_outputs: Optional[torch.Tensor], carry: torch.Tensor,
-                        grad_operator: torch.Tensor, vocab_size: int) -> torch.Tensor:
+def _rnn_backward_steps(
+    weight_hh: torch.Tensor,
+    reads: torch.Tensor,
+    grad_outputs: Optional[torch.Tensor],
+    carry: torch.Tensor,
+    grad_operator: torch.Tensor,
+    vocab_size: int,
+) -> torch.Tensor:
     """Accumulate dL/dM into grad_operator [S, H, V+H]; returns dL/dh_0^T [S, H, B]."""
     for t in range(reads.size(0) - 2, -1, -1):
         grad_h = carry
@@ -88,8 +97,15 @@ def _rnn_backward_steps(weight_hh: torch.Tensor, reads: torch.Tensor, grad_outpu
     return carry
 
 
-def _lstm_forward_steps(operator: torch.Tensor, reads: torch.Tensor, gates: torch.Tensor, cells: torch.Tensor, squashed: torch.Tensor,
-                        vocab_size: int, hidden: int) -> None:
+def _lstm_forward_steps(
+    operator: torch.Tensor,
+    reads: torch.Tensor,
+    gates: torch.Tensor,
+    cells: torch.Tensor,
+    squashed: torch.Tensor,
+    vocab_size: int,
+    hidden: int,
+) -> None:
     """The LSTM cell for t = 0 .. T-1: gates, cells and tanh(c) into their buffers, h_t into Z_{t+1}."""
     for t in range(gates.size(0)):
         step = torch.bmm(operator, reads[t], out=gates[t])  # [S, 4H, B]
@@ -100,9 +116,18 @@ def _lstm_forward_steps(operator: torch.Tensor, reads: torch.Tensor, gates: torc
         torch.mul(o, torch.tanh(cells[t + 1], out=squashed[t]), out=reads[t + 1, :, vocab_size:])
 
 
-def _lstm_backward_steps(weight_hh: torch.Tensor, reads: torch.Tensor, gates: torch.Tensor, cells: torch.Tensor, squashed: torch.Tensor,
-                         grad_outputs: Optional[torch.Tensor], carry_h: torch.Tensor, carry_c: torch.Tensor, grad_operator: torch.Tensor,
-                         hidden: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def _lstm_backward_steps(
+    weight_hh: torch.Tensor,
+    reads: torch.Tensor,
+    gates: torch.Tensor,
+    cells: torch.Tensor,
+    squashed: torch.Tensor,
+    grad_outputs: Optional[torch.Tensor],
+    carry_h: torch.Tensor,
+    carry_c: torch.Tensor,
+    grad_operator: torch.Tensor,
+    hidden: int,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Accumulate dL/dM into grad_operator [S, 4H, V+H]; returns (dL/dh_0^T, dL/dc_0^T), each [S, H, B]."""
     grad_pre = torch.empty_like(gates[0])  # [S, 4H, B], reused every step
     values = torch.empty_like(gates[0])  # [S, 4H, B]: [g, c_{t-1}, tanh(c_t), i]
@@ -146,7 +171,9 @@ def _step_loops() -> tuple:
         if not _COMPILED:
             try:
                 with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.compile, which needs a
-                    warnings.simplefilter("ignore", DeprecationWarning)  # C++ toolchain and minutes of compiling: not for a classroom
+                    warnings.simplefilter(
+                        "ignore", DeprecationWarning
+                    )  # C++ toolchain and minutes of compiling: not for a classroom
                     _COMPILED.extend(torch.jit.script(function) for function in PYTHON_LOOPS)
             except Exception:  # noqa: BLE001 - a torch without TorchScript: the same loops in Python
                 _COMPILED.extend(PYTHON_LOOPS)
@@ -171,7 +198,11 @@ class _RNNRecurrence(torch.autograd.Function):
         weight_hh, reads = ctx.saved_tensors
         vocab_size = ctx.vocab_size
         grad_operator = reads.new_zeros(weight_hh.size(0), weight_hh.size(2), reads.size(2))  # [S, H, V+H]
-        carry = torch.zeros_like(reads[0, :, vocab_size:]) if grad_last is None else grad_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        carry = (
+            torch.zeros_like(reads[0, :, vocab_size:])
+            if grad_last is None
+            else grad_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        )
         carry = _step_loops()[1](weight_hh, reads, grad_outputs, carry, grad_operator, vocab_size)
         grad_table, grad_weight = _split_grad(grad_operator, vocab_size)
         return grad_table, None, grad_weight, carry.transpose(1, 2)
@@ -181,7 +212,9 @@ class _LSTMRecurrence(torch.autograd.Function):
     """The LSTM cell over T steps, for S models at once (gate rows i, f, o, g)."""
 
     @staticmethod
-    def forward(ctx, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):  # type: ignore[override]
+    def forward(
+        ctx, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
+    ):  # type: ignore[override]
         steps, vocab_size, hidden = ids.size(0), table.size(1), h0.size(-1)
         operator, reads = _reads(table, ids, weight_hh, h0)  # [S, 4H, V+H], [T+1, S, V+H, B]
         shape = (h0.size(0), hidden, h0.size(1))  # [S, H, B]
@@ -201,18 +234,29 @@ class _LSTMRecurrence(torch.autograd.Function):
         vocab_size, width = ctx.vocab_size, gates.size(2)
         grad_operator = reads.new_zeros(gates.size(1), width, reads.size(2))  # [S, 4H, V+H]
         zeros = torch.zeros_like(cells[0])
-        carry_h = zeros if grad_h_last is None else grad_h_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)  # dL/dh_T
-        carry_c = zeros.clone() if grad_c_last is None else grad_c_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)  # dL/dc_T
-        carry_h, carry_c = _step_loops()[3](weight_hh, reads, gates, cells, squashed, grad_outputs, carry_h, carry_c,
-                                                          grad_operator, width // 4)
+        carry_h = (
+            zeros if grad_h_last is None else grad_h_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        )  # dL/dh_T
+        carry_c = (
+            zeros.clone()
+            if grad_c_last is None
+            else grad_c_last.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        )  # dL/dc_T
+        carry_h, carry_c = _step_loops()[3](
+            weight_hh, reads, gates, cells, squashed, grad_outputs, carry_h, carry_c, grad_operator, width // 4
+        )
         grad_table, grad_weight = _split_grad(grad_operator, vocab_size)
         return grad_table, None, grad_weight, carry_h.transpose(1, 2), carry_c.transpose(1, 2)
 
 
-def autograd_recurrence(arch: str, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+def autograd_recurrence(
+    arch: str, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, state: State
+) -> tuple[torch.Tensor, State]:
     """The same recurrence as :func:`recurrence`, written plainly and differentiated by autograd (the reference)."""
     count, vocab_size = table.shape[:2]
-    inputs = torch.nn.functional.embedding(_flat_ids(ids, vocab_size), table.reshape(count * vocab_size, -1))  # [T, S, B, G*H]
+    inputs = torch.nn.functional.embedding(
+        _flat_ids(ids, vocab_size), table.reshape(count * vocab_size, -1)
+    )  # [T, S, B, G*H]
     outputs = []
     if arch == "rnn":
         h = state
@@ -231,7 +275,9 @@ def autograd_recurrence(arch: str, table: torch.Tensor, ids: torch.Tensor, weigh
     return torch.stack(outputs), (h, c)
 
 
-def recurrence(arch: str, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+def recurrence(
+    arch: str, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, state: State
+) -> tuple[torch.Tensor, State]:
     """Run S stacked one-layer recurrences over T steps (hand-written backward).
 
     Args:

@@ -23,6 +23,7 @@ reorders them.
 Each seed is initialised from its own torch.Generator, so seed 3 starts from the
 same weights whether it is trained with 3 other seeds or 15.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,9 @@ def hidden_size_for_parameters(arch: str, target: int, vocab_size: int, embeddin
     Used to give the RNN as many parameters as the LSTM it is compared with
     (an LSTM layer holds four times the recurrent weights of an RNN layer).
     """
-    best = min(range(1, 4097), key=lambda hidden: abs(parameter_count(arch, vocab_size, embedding_size, hidden) - target))
+    best = min(
+        range(1, 4097), key=lambda hidden: abs(parameter_count(arch, vocab_size, embedding_size, hidden) - target)
+    )
     return best
 
 
@@ -79,14 +82,29 @@ class BatchedRecurrentLM(nn.Module):
         torch.Size([2, 5, 7, 10])
     """
 
-    def __init__(self, arch: str, seeds: Sequence[int], vocab_size: int, embedding_size: int, hidden_size: int,
-                 embedding_init: float = 0.1, forget_bias: float = 1.0, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        arch: str,
+        seeds: Sequence[int],
+        vocab_size: int,
+        embedding_size: int,
+        hidden_size: int,
+        embedding_init: float = 0.1,
+        forget_bias: float = 1.0,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         super().__init__()
         if arch not in BATCHED_ARCHS:
-            raise ValueError(f"Batched models are {BATCHED_ARCHS}; got {arch!r}. Train a GRU with model.training.train.")
+            raise ValueError(
+                f"Batched models are {BATCHED_ARCHS}; got {arch!r}. Train a GRU with model.training.train."
+            )
         if not seeds:
             raise ValueError("Pass at least one seed, e.g. seeds=[0, 1, 2, 3].")
-        for name, value in (("vocab_size", vocab_size), ("embedding_size", embedding_size), ("hidden_size", hidden_size)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("embedding_size", embedding_size),
+            ("hidden_size", hidden_size),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         self.arch, self.seeds = arch, tuple(int(seed) for seed in seeds)
@@ -132,7 +150,9 @@ class BatchedRecurrentLM(nn.Module):
         zeros = self.embedding.new_zeros(self.num_models, batch_size, self.hidden_size)
         return (zeros, zeros.clone()) if self.arch == "lstm" else zeros
 
-    def time_major_features(self, ids: torch.Tensor, state: BatchedState | None = None) -> tuple[torch.Tensor, BatchedState]:
+    def time_major_features(
+        self, ids: torch.Tensor, state: BatchedState | None = None
+    ) -> tuple[torch.Tensor, BatchedState]:
         """ids [S, B, T] -> top-layer outputs [T, S, B, H] (time first, as the recurrence stores them) and the last state."""
         if ids.dim() != 3 or ids.size(0) != self.num_models:
             raise ValueError(f"ids must be [S={self.num_models}, B, T]; got shape {tuple(ids.shape)}.")
@@ -140,7 +160,9 @@ class BatchedRecurrentLM(nn.Module):
         # The vocabulary is tiny, so project the whole embedding table once ([S, V, G*H]); the
         # recurrence looks each step's rows up: the same numbers as projecting every token's embedding.
         table = torch.baddbmm(self.bias_ih + self.bias_hh, self.embedding, self.weight_ih)  # [S, V, G*H]
-        return recurrence(self.arch, table, ids.permute(2, 0, 1), self.weight_hh, self.init_state(batch) if state is None else state)
+        return recurrence(
+            self.arch, table, ids.permute(2, 0, 1), self.weight_hh, self.init_state(batch) if state is None else state
+        )
 
     def features(self, ids: torch.Tensor, state: BatchedState | None = None) -> tuple[torch.Tensor, BatchedState]:
         """ids [S, B, T] -> top-layer outputs [S, B, T, H] and the last state."""
@@ -159,18 +181,28 @@ class BatchedRecurrentLM(nn.Module):
         features, state = self.features(ids, state)
         return self.logits_from_features(features), state
 
-    def loss(self, ids: torch.Tensor, targets: torch.Tensor, state: BatchedState | None = None) -> tuple[torch.Tensor, BatchedState]:
+    def loss(
+        self, ids: torch.Tensor, targets: torch.Tensor, state: BatchedState | None = None
+    ) -> tuple[torch.Tensor, BatchedState]:
         """Each model's mean next-word cross-entropy in nats, [S], of targets [S, B, T] after reading ids [S, B, T]; and the last state."""
         outputs, state = self.time_major_features(ids, state)  # [T, S, B, H]
         logits = self.logits_from_features(outputs.transpose(0, 1))  # [S, T, B, V]
-        flat = nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size), targets.transpose(1, 2).reshape(-1), reduction="none")  # [S*T*B]
+        flat = nn.functional.cross_entropy(
+            logits.reshape(-1, self.vocab_size), targets.transpose(1, 2).reshape(-1), reduction="none"
+        )  # [S*T*B]
         return flat.view(self.num_models, -1).mean(dim=1), state  # [S]
 
     # ------------------------------------------------------------- one model
     def model_config(self) -> ModelConfig:
         """The :class:`ModelConfig` of each of the S models as a LanguageModel."""
-        return ModelConfig(arch=self.arch, vocab_size=self.vocab_size, embedding_size=self.embedding_size,
-                           hidden_size=self.hidden_size, dropout=0.0, decoder="full")
+        return ModelConfig(
+            arch=self.arch,
+            vocab_size=self.vocab_size,
+            embedding_size=self.embedding_size,
+            hidden_size=self.hidden_size,
+            dropout=0.0,
+            decoder="full",
+        )
 
     def _torch_gate_order(self, matrix: torch.Tensor) -> torch.Tensor:
         """[..., G*H] columns i, f, o, g -> PyTorch's i, f, g, o (the RNN has one block)."""

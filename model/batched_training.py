@@ -16,6 +16,7 @@ modules (LanguageModel with nn.RNN / nn.LSTM, clip_grad_norm_, SGD): the test
 proves that seed s of a batched run follows the same loss curve as seed s
 trained alone, and bench/lab.py times S such runs against one batched run.
 """
+
 from __future__ import annotations
 
 import time
@@ -66,12 +67,16 @@ def seed_rows(paragraphs: list[list[int]], seed: int, batch_size: int, tokens_pe
     # Gather the paragraphs in that order without a Python loop: token k of the stream is
     # flat[start of its paragraph + its position inside it].
     ordered_lengths = lengths[order]  # [epochs * P]
-    within = torch.arange(int(ordered_lengths.sum())) - torch.repeat_interleave(torch.cumsum(ordered_lengths, 0) - ordered_lengths, ordered_lengths)
+    within = torch.arange(int(ordered_lengths.sum())) - torch.repeat_interleave(
+        torch.cumsum(ordered_lengths, 0) - ordered_lengths, ordered_lengths
+    )
     stream = flat[torch.repeat_interleave(starts[order], ordered_lengths) + within]  # [epochs * N]
     return batchify(stream, batch_size)  # [B, L]
 
 
-def stack_rows(paragraphs: list[list[int]], seeds: tuple[int, ...] | list[int], batch_size: int, steps: int, bptt: int) -> torch.Tensor:
+def stack_rows(
+    paragraphs: list[list[int]], seeds: tuple[int, ...] | list[int], batch_size: int, steps: int, bptt: int
+) -> torch.Tensor:
     """Every seed's rows, cut to one length: [S, B, steps * bptt + 1] (compact integer type)."""
     length = steps * bptt + 1
     return torch.stack([seed_rows(paragraphs, seed, batch_size, length)[:, :length] for seed in seeds])
@@ -106,8 +111,10 @@ def _check_rows(rows: torch.Tensor, steps: int, bptt: int) -> None:
     if steps < 1 or bptt < 1:
         raise ValueError(f"steps and bptt must be at least 1; got steps={steps}, bptt={bptt}.")
     if num_windows(rows.view(-1, rows.size(-1)), bptt) < steps:
-        raise ValueError(f"The rows hold {num_windows(rows.view(-1, rows.size(-1)), bptt)} windows of {bptt} tokens; "
-                         f"{steps} steps need {steps * bptt + 1} tokens per row. Build them with stack_rows(..., steps={steps}, bptt={bptt}).")
+        raise ValueError(
+            f"The rows hold {num_windows(rows.view(-1, rows.size(-1)), bptt)} windows of {bptt} tokens; "
+            f"{steps} steps need {steps * bptt + 1} tokens per row. Build them with stack_rows(..., steps={steps}, bptt={bptt})."
+        )
 
 
 def train_batched(
@@ -145,7 +152,9 @@ def train_batched(
     for step in range(steps):
         start = time.perf_counter()
         inputs, targets = get_window(flat_rows, step, bptt)  # [S*B, T] each
-        losses, state = model.loss(inputs.long().view(count, batch, -1), targets.long().view(count, batch, -1), state)  # [S]
+        losses, state = model.loss(
+            inputs.long().view(count, batch, -1), targets.long().view(count, batch, -1), state
+        )  # [S]
         grads = torch.autograd.grad(losses.sum(), parameters)
         with torch.no_grad():
             norms = torch.stack([g.reshape(count, -1).square().sum(dim=1) for g in grads]).sum(dim=0).sqrt()  # [S]

@@ -5,6 +5,7 @@ writes a complete sibling folder first and then swaps it in with os.replace,
 so an interrupted save never leaves a half-written checkpoint in place of a
 good one. Loading checks every file and names what is wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ def write_json_atomic(path: str, value: Any) -> None:
     """
     directory = os.path.dirname(os.path.abspath(path))
     remove_stale_temporaries(directory, TEMPORARY_JSON_PREFIX)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f"{TEMPORARY_JSON_PREFIX}{writer_tag()}-", suffix=".json")
+    handle, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f"{TEMPORARY_JSON_PREFIX}{writer_tag()}-", suffix=".json"
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(value, stream, indent=2, ensure_ascii=False, allow_nan=False)
@@ -113,7 +116,9 @@ def save_checkpoint(
             stream.write(model.config.to_json())
         save_file(state_for_saving(model, storage_dtype), os.path.join(staging, "model.safetensors"))
         tokenizer.save(os.path.join(staging, "tokenizer.json"))
-        metrics = dict(metrics, tokenizer_sha256=tokenizer.fingerprint(), storage_dtype=str(storage_dtype).replace("torch.", ""))
+        metrics = dict(
+            metrics, tokenizer_sha256=tokenizer.fingerprint(), storage_dtype=str(storage_dtype).replace("torch.", "")
+        )
         write_json_atomic(os.path.join(staging, "metrics.json"), metrics)
         for name in CHECKPOINT_FILES:
             with open(os.path.join(staging, name), "rb") as stream:
@@ -141,7 +146,7 @@ def save_checkpoint(
 
 
 def staging_prefix(path: str) -> str:
-    """".NAME.saving-": the start of the hidden staging folders of a save of checkpoint ``path``."""
+    """ ".NAME.saving-": the start of the hidden staging folders of a save of checkpoint ``path``."""
     return f".{os.path.basename(os.path.normpath(path))}.saving-"
 
 
@@ -193,10 +198,14 @@ def inspect_checkpoint(path: str) -> CheckpointInfo:
         # recreated the folder with only its resume/ state in it).
         path = path + ".previous"
     if not os.path.isdir(path):
-        raise CheckpointError(f"Checkpoint folder not found: {path}. Train one with `python -m model.train --out {path}`.")
+        raise CheckpointError(
+            f"Checkpoint folder not found: {path}. Train one with `python -m model.train --out {path}`."
+        )
     missing = [name for name in CHECKPOINT_FILES if not os.path.isfile(os.path.join(path, name))]
     if missing:
-        raise CheckpointError(f"Checkpoint {path} is missing {', '.join(missing)}; a checkpoint needs {', '.join(CHECKPOINT_FILES)}.")
+        raise CheckpointError(
+            f"Checkpoint {path} is missing {', '.join(missing)}; a checkpoint needs {', '.join(CHECKPOINT_FILES)}."
+        )
 
     try:
         config = ModelConfig.from_dict(read_json_object(os.path.join(path, "config.json")))
@@ -245,10 +254,14 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint
     expected = expected_tensor_shapes(config)
     for name, tensor in stored.items():
         if name not in expected or tuple(tensor.shape) != expected[name] or tensor.dtype not in STORAGE_DTYPES.values():
-            raise CheckpointError(f"model.safetensors in {path} changed while it was read (tensor {shown(name)}); load it again.")
+            raise CheckpointError(
+                f"model.safetensors in {path} changed while it was read (tensor {shown(name)}); load it again."
+            )
         if not torch.isfinite(tensor).all():
             bad = int((~torch.isfinite(tensor)).sum())
-            raise CheckpointError(f"Weight {name} in {path} has {bad} non-finite values (NaN or inf); the checkpoint is unusable.")
+            raise CheckpointError(
+                f"Weight {name} in {path} has {bad} non-finite values (NaN or inf); the checkpoint is unusable."
+            )
     if len(stored) != len(expected):
         raise CheckpointError(f"model.safetensors in {path} changed while it was read; load it again.")
     model = LanguageModel(config)

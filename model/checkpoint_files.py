@@ -6,6 +6,7 @@ byte range); reading that table costs a few kilobytes whatever the file's size. 
 the shapes config.json implies (computed here without building the model) refuses a config that
 would allocate gigabytes, a file that does not fit it, or weights of a dtype no save writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,15 +38,21 @@ def read_json_object(path: str) -> dict[str, Any]:
     try:
         size = os.path.getsize(path)
         if size > limit:
-            raise CheckpointError(f"{path} has {size:,} bytes; a checkpoint's {name} is at most {limit:,}. Re-save the checkpoint.")
+            raise CheckpointError(
+                f"{path} has {size:,} bytes; a checkpoint's {name} is at most {limit:,}. Re-save the checkpoint."
+            )
         with open(path, encoding="utf-8") as stream:
             value = json.load(stream)
     except RecursionError:
-        raise CheckpointError(f"{path} is not valid JSON for a checkpoint (nested too deeply). Re-save the checkpoint.") from None
+        raise CheckpointError(
+            f"{path} is not valid JSON for a checkpoint (nested too deeply). Re-save the checkpoint."
+        ) from None
     except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, an integer of over 4300 digits
         if isinstance(error, CheckpointError):
             raise
-        raise CheckpointError(f"{path} is not valid JSON ({shown(str(error), 160)}). Re-save the checkpoint or train it again.") from error
+        raise CheckpointError(
+            f"{path} is not valid JSON ({shown(str(error), 160)}). Re-save the checkpoint or train it again."
+        ) from error
     if not isinstance(value, dict):
         raise CheckpointError(f"{path} must hold a JSON object; got {type(value).__name__}.")
     return value
@@ -103,7 +110,9 @@ def read_safetensors_header(file: str, folder: str) -> dict[str, dict[str, Any]]
                 raise unreadable_weights(folder, f"{size} bytes, shorter than a header")
             (length,) = struct.unpack("<Q", start)
             if length > min(MAX_HEADER_BYTES, size - 8):
-                raise unreadable_weights(folder, f"its first 8 bytes announce a {length:,}-byte header in a {size:,}-byte file")
+                raise unreadable_weights(
+                    folder, f"its first 8 bytes announce a {length:,}-byte header in a {size:,}-byte file"
+                )
             header = json.loads(stream.read(length))
     except CheckpointError:
         raise
@@ -116,13 +125,22 @@ def read_safetensors_header(file: str, folder: str) -> dict[str, dict[str, Any]]
     header.pop("__metadata__", None)
     data_size = size - 8 - length
     for name, entry in header.items():
-        if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str) and isinstance(entry.get("shape"), list)
-                and all(type(d) is int and d >= 0 for d in entry["shape"]) and isinstance(entry.get("data_offsets"), list)
-                and len(entry["data_offsets"]) == 2 and all(type(o) is int for o in entry["data_offsets"])):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("dtype"), str)
+            and isinstance(entry.get("shape"), list)
+            and all(type(d) is int and d >= 0 for d in entry["shape"])
+            and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2
+            and all(type(o) is int for o in entry["data_offsets"])
+        ):
             raise unreadable_weights(folder, f"the header entry {shown(name)} is not a tensor description")
         begin, end = entry["data_offsets"]
         if not 0 <= begin <= end <= data_size:
-            raise unreadable_weights(folder, f"tensor {shown(name)} lies at bytes {begin}..{end} of a {data_size:,}-byte data block: the file is truncated")
+            raise unreadable_weights(
+                folder,
+                f"tensor {shown(name)} lies at bytes {begin}..{end} of a {data_size:,}-byte data block: the file is truncated",
+            )
     return header
 
 
@@ -151,4 +169,6 @@ def check_header(header: dict[str, dict[str, Any]], config: ModelConfig, folder:
             count *= dimension
         begin, end = entry["data_offsets"]
         if end - begin != count * _DTYPE_BYTES[entry["dtype"]]:
-            raise unreadable_weights(folder, f"tensor {name} has {end - begin} bytes of data for {count} values of {entry['dtype']}")
+            raise unreadable_weights(
+                folder, f"tensor {name} has {end - begin} bytes of data for {count} values of {entry['dtype']}"
+            )

@@ -1,4 +1,5 @@
 """Flags and helpers shared by the command-line tools (argparse, offline hub, corpus choice)."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,16 @@ def set_offline_defaults() -> None:
 def add_corpus_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("corpus (local files, a folder, or a hub dataset)")
     group.add_argument("--corpus-dir", help="folder holding train.txt and optionally valid.txt and test.txt")
-    group.add_argument("--train", nargs="+", help="training text file(s) (UTF-8; empty lines separate paragraphs); several files are read in order, e.g. two corpora trained on together")
+    group.add_argument(
+        "--train",
+        nargs="+",
+        help="training text file(s) (UTF-8; empty lines separate paragraphs); several files are read in order, e.g. two corpora trained on together",
+    )
     group.add_argument("--valid", help="validation text file, used to keep the best checkpoint")
     group.add_argument("--test", help="test text file, scored once at the end (optional)")
-    group.add_argument("--dataset", help="HuggingFace hub dataset name, e.g. wikitext (needs MEMORY_LAB_ONLINE=1 and a network)")
+    group.add_argument(
+        "--dataset", help="HuggingFace hub dataset name, e.g. wikitext (needs MEMORY_LAB_ONLINE=1 and a network)"
+    )
     group.add_argument("--dataset-config", help="hub dataset configuration, e.g. wikitext-2-raw-v1")
 
 
@@ -35,7 +42,9 @@ def load_corpus_from_args(args: argparse.Namespace):
 
     given = [bool(args.corpus_dir), bool(args.train), bool(args.dataset)]
     if sum(given) != 1:
-        raise ValueError("Pass exactly one corpus: --corpus-dir FOLDER, --train PATH [--valid PATH --test PATH], or --dataset NAME.")
+        raise ValueError(
+            "Pass exactly one corpus: --corpus-dir FOLDER, --train PATH [--valid PATH --test PATH], or --dataset NAME."
+        )
     if args.dataset:
         return load_hub(args.dataset, args.dataset_config)
     if args.corpus_dir:
@@ -43,7 +52,9 @@ def load_corpus_from_args(args: argparse.Namespace):
     return load_local(train=args.train, valid=args.valid, test=args.test)
 
 
-def _bounded(convert: Callable[[str], Any], noun: str, rule: str, accept: Callable[[Any], bool]) -> Callable[[str], Any]:
+def _bounded(
+    convert: Callable[[str], Any], noun: str, rule: str, accept: Callable[[Any], bool]
+) -> Callable[[str], Any]:
     """An argparse type: ``convert`` the text, then refuse values ``accept`` rejects.
 
     Args:
@@ -126,8 +137,10 @@ def describe_error(error: BaseException) -> str:
     if len(text) > 300:
         text = text[:299] + "…"
     if isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "allocate" in text):
-        return (f"out of memory ({type(error).__name__}: {text or 'no details'}). Use a smaller input "
-                "(fewer words, a smaller --max-words or --ig-steps) or a machine with more memory.")
+        return (
+            f"out of memory ({type(error).__name__}: {text or 'no details'}). Use a smaller input "
+            "(fewer words, a smaller --max-words or --ig-steps) or a machine with more memory."
+        )
     if isinstance(error, RecursionError):
         return f"an input is nested too deeply to read (RecursionError: {text}). Check the JSON files given."
     if type(error).__name__ == "PanicException":

@@ -1,4 +1,5 @@
 """The model configuration: a dataclass that travels with every checkpoint as config.json."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +20,12 @@ MAX_VOCAB_SIZE = 1_000_000
 MAX_WIDTH = 8192  # embedding_size and hidden_size
 MAX_LAYERS = 16
 MAX_CUTOFFS = 16
-_SIZE_LIMITS = {"vocab_size": MAX_VOCAB_SIZE, "embedding_size": MAX_WIDTH, "hidden_size": MAX_WIDTH, "num_layers": MAX_LAYERS}
+_SIZE_LIMITS = {
+    "vocab_size": MAX_VOCAB_SIZE,
+    "embedding_size": MAX_WIDTH,
+    "hidden_size": MAX_WIDTH,
+    "num_layers": MAX_LAYERS,
+}
 
 
 @dataclass
@@ -67,22 +73,30 @@ class ModelConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {_shown(value)}.")
             if value > limit:
-                raise ValueError(f"{name} must be at most {limit:,} (model/config.py bounds every size); got {_shown(value)}.")
+                raise ValueError(
+                    f"{name} must be at most {limit:,} (model/config.py bounds every size); got {_shown(value)}."
+                )
         if not _is_number(self.dropout) or not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {_shown(self.dropout)}.")
         if not isinstance(self.tie_weights, bool):
             raise ValueError(f"tie_weights must be true or false; got {_shown(self.tie_weights)}.")
-        if not isinstance(self.adaptive_cutoffs, (list, tuple)) or len(self.adaptive_cutoffs) > MAX_CUTOFFS or not all(
-            isinstance(c, int) and not isinstance(c, bool) for c in self.adaptive_cutoffs
+        if (
+            not isinstance(self.adaptive_cutoffs, (list, tuple))
+            or len(self.adaptive_cutoffs) > MAX_CUTOFFS
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in self.adaptive_cutoffs)
         ):
-            raise ValueError(f"adaptive_cutoffs must be a list of at most {MAX_CUTOFFS} integers; got {_shown(self.adaptive_cutoffs)}.")
+            raise ValueError(
+                f"adaptive_cutoffs must be a list of at most {MAX_CUTOFFS} integers; got {_shown(self.adaptive_cutoffs)}."
+            )
         if not _is_number(self.adaptive_div_value) or not 1.0 <= float(self.adaptive_div_value) <= 1024.0:
             raise ValueError(
                 f"adaptive_div_value must be positive, in [1, 1024] (each tail cluster is that many times narrower than the last); "
                 f"got {_shown(self.adaptive_div_value)}."
             )
         if self.tie_weights and self.decoder != "full":
-            raise ValueError("tie_weights needs decoder='full'; the adaptive softmax has no single output matrix to tie.")
+            raise ValueError(
+                "tie_weights needs decoder='full'; the adaptive softmax has no single output matrix to tie."
+            )
         if self.tie_weights and self.embedding_size != self.hidden_size:
             raise ValueError(
                 f"tie_weights needs embedding_size == hidden_size; got {self.embedding_size} and {self.hidden_size}."

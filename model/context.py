@@ -21,6 +21,7 @@ Efficiency: for each perturbation the contexts of all N positions and all distan
 form one batch [N * len(distances), C], read in one forward pass (in chunks that
 bound memory); only the last position goes through the decoder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,17 +64,31 @@ class ContextResult:
     context_length: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"distances": self.distances, "baseline_loss": self.baseline_loss, "increase": self.increase,
-                "standard_error": self.standard_error, "positions": self.positions, "context_length": self.context_length}
+        return {
+            "distances": self.distances,
+            "baseline_loss": self.baseline_loss,
+            "increase": self.increase,
+            "standard_error": self.standard_error,
+            "positions": self.positions,
+            "context_length": self.context_length,
+        }
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> "ContextResult":
         """The inverse of :meth:`to_dict` (extra keys, such as where it was measured, are ignored)."""
         try:
-            return cls(list(value["distances"]), float(value["baseline_loss"]), dict(value["increase"]),
-                       dict(value["standard_error"]), int(value["positions"]), int(value["context_length"]))
+            return cls(
+                list(value["distances"]),
+                float(value["baseline_loss"]),
+                dict(value["increase"]),
+                dict(value["standard_error"]),
+                int(value["positions"]),
+                int(value["context_length"]),
+            )
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"Not an effective-context result ({error!r}); measure it again with python -m model.context.") from error
+            raise ValueError(
+                f"Not an effective-context result ({error!r}); measure it again with python -m model.context."
+            ) from error
 
 
 def save_to_metrics(checkpoint_path: str, record: dict[str, Any]) -> None:
@@ -102,8 +117,10 @@ def sample_positions(stream_length: int, count: int, context_length: int, genera
     """``count`` distinct target positions, each with ``context_length`` tokens before it, sorted."""
     available = stream_length - context_length
     if available < 1:
-        raise ValueError(f"The text has {stream_length} tokens; each target needs {context_length} tokens of history before it. "
-                         "Pass a longer text or a smaller context length.")
+        raise ValueError(
+            f"The text has {stream_length} tokens; each target needs {context_length} tokens of history before it. "
+            "Pass a longer text or a smaller context length."
+        )
     count = min(count, available)
     return torch.randperm(available, generator=generator)[:count].sort().values + context_length  # [N]
 
@@ -154,7 +171,9 @@ def build_contexts(
 
 
 @torch.no_grad()
-def last_token_losses(model: LanguageModel, ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def last_token_losses(
+    model: LanguageModel, ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """Loss (nats) of each row's target after reading ids[row, :length] from a zero state.
 
     Right padding is harmless: a left-to-right model's output at index length - 1
@@ -168,7 +187,9 @@ def last_token_losses(model: LanguageModel, ids: torch.Tensor, lengths: torch.Te
         [R] float losses on the CPU.
     """
     if model.training:
-        raise ValueError("The model is in training mode (dropout would blur the curve); use load_checkpoint, which returns it in eval mode.")
+        raise ValueError(
+            "The model is in training mode (dropout would blur the curve); use load_checkpoint, which returns it in eval mode."
+        )
     device = next(model.parameters()).device
     losses = []
     for start in range(0, ids.size(0), _CHUNK_ROWS):
@@ -209,8 +230,10 @@ def effective_context(
         raise ValueError(f"Distances must be positive integers; got {distances}.")
     context_length = context_length or distances[-1] + 50
     if distances[-1] >= context_length:
-        raise ValueError(f"The largest distance ({distances[-1]}) must be below the context length ({context_length}); "
-                         "beyond it nothing is left to perturb. Raise the context length.")
+        raise ValueError(
+            f"The largest distance ({distances[-1]}) must be below the context length ({context_length}); "
+            "beyond it nothing is left to perturb. Raise the context length."
+        )
     if positions < 1:
         raise ValueError(f"positions must be at least 1; got {positions}.")
     generator = torch.Generator().manual_seed(seed)
@@ -222,7 +245,9 @@ def effective_context(
     increase, standard_error = {}, {}
     for perturbation in PERTURBATIONS:
         ids, lengths = build_contexts(stream, chosen, distances, perturbation, context_length, generator)
-        deltas = last_token_losses(model, ids, lengths, targets).view(count, len(distances)) - baseline[:, None]  # [N, D]
+        deltas = (
+            last_token_losses(model, ids, lengths, targets).view(count, len(distances)) - baseline[:, None]
+        )  # [N, D]
         increase[perturbation] = deltas.mean(dim=0).tolist()
         spread = deltas.std(dim=0, unbiased=True) if count > 1 else torch.zeros(len(distances))  # [D]
         standard_error[perturbation] = (spread / math.sqrt(count)).tolist()
@@ -233,16 +258,36 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m model.context``."""
     from model.cli_common import positive_int
 
-    parser = argparse.ArgumentParser(prog="python -m model.context", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m model.context", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("checkpoints", nargs="+", help="checkpoint folders to measure (each with its own tokenizer)")
-    parser.add_argument("--text", required=True, help="UTF-8 text file to sample target positions from (empty lines separate paragraphs)")
+    parser.add_argument(
+        "--text",
+        required=True,
+        help="UTF-8 text file to sample target positions from (empty lines separate paragraphs)",
+    )
     parser.add_argument("--positions", type=positive_int, default=200, help="target positions sampled (default 200)")
-    parser.add_argument("--distances", type=positive_int, nargs="+", default=list(DEFAULT_DISTANCES), help="distances d in tokens (default 1 2 5 10 20 50 100 200)")
-    parser.add_argument("--context-length", type=positive_int, default=None, help="history tokens per target (default: largest distance + 50)")
+    parser.add_argument(
+        "--distances",
+        type=positive_int,
+        nargs="+",
+        default=list(DEFAULT_DISTANCES),
+        help="distances d in tokens (default 1 2 5 10 20 50 100 200)",
+    )
+    parser.add_argument(
+        "--context-length",
+        type=positive_int,
+        default=None,
+        help="history tokens per target (default: largest distance + 50)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of positions, shuffles and replacements (default 0)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--save", action="store_true",
-                        help="also store each result in its checkpoint's metrics.json (key effective_context), where the app's Lab view reads it")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="also store each result in its checkpoint's metrics.json (key effective_context), where the app's Lab view reads it",
+    )
     return parser
 
 
@@ -270,25 +315,39 @@ def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.save:  # where the curves were measured, stored beside each one
         from data.corpus import sha256_file
 
-        source = {"text": os.path.basename(args.text), "text_sha256": sha256_file(args.text), "seed": args.seed,
-                  "command": ["python", "-m", "model.context", *(sys.argv[1:] if argv is None else argv)]}
+        source = {
+            "text": os.path.basename(args.text),
+            "text_sha256": sha256_file(args.text),
+            "seed": args.seed,
+            "command": ["python", "-m", "model.context", *(sys.argv[1:] if argv is None else argv)],
+        }
     reports = []
     for path in args.checkpoints:
         try:
             checkpoint = load_checkpoint(path)
-            result = effective_context(checkpoint.model, text_stream(checkpoint.tokenizer, text), args.distances,
-                                       args.positions, args.context_length, args.seed)
+            result = effective_context(
+                checkpoint.model,
+                text_stream(checkpoint.tokenizer, text),
+                args.distances,
+                args.positions,
+                args.context_length,
+                args.seed,
+            )
         except (CheckpointError, ValueError) as error:
             fail(str(error))
         reports.append({"checkpoint": checkpoint.path, "name": checkpoint.name, **result.to_dict()})
         if source is not None:
             save_to_metrics(checkpoint.path, {**source, **result.to_dict()})
         if not args.json:
-            print(f"== {checkpoint.name}: loss {result.baseline_loss:.3f} nats with {result.context_length} tokens of history, "
-                  f"{result.positions} positions; increase in loss (nats) when the context beyond d is perturbed")
+            print(
+                f"== {checkpoint.name}: loss {result.baseline_loss:.3f} nats with {result.context_length} tokens of history, "
+                f"{result.positions} positions; increase in loss (nats) when the context beyond d is perturbed"
+            )
             print(f"  {'d':>5} " + " ".join(f"{name:>16}" for name in PERTURBATIONS))
             for k, distance in enumerate(result.distances):
-                cells = " ".join(f"{result.increase[p][k]:>8.3f} ± {result.standard_error[p][k]:<5.3f}" for p in PERTURBATIONS)
+                cells = " ".join(
+                    f"{result.increase[p][k]:>8.3f} ± {result.standard_error[p][k]:<5.3f}" for p in PERTURBATIONS
+                )
                 print(f"  {distance:>5} {cells}")
     if args.json:
         print_json({"text": os.path.abspath(args.text), "checkpoints": reports})

@@ -18,6 +18,7 @@ B rows. The resumable state stays world-size independent: rank 0 saves the full
 model and optimizer, the global window index, and the hidden state of all B rows
 gathered from every rank; a resumed run cuts that state again for its own N.
 """
+
 from __future__ import annotations
 
 import os
@@ -211,7 +212,9 @@ def seed_rank(seed: int, info: RankInfo, step: int) -> None:
     torch.manual_seed(seed + 7919 * (info.rank + 1) + 104729 * step)
 
 
-def wrap(module: torch.nn.Module, info: RankInfo, device: torch.device, find_unused_parameters: bool) -> torch.nn.Module:
+def wrap(
+    module: torch.nn.Module, info: RankInfo, device: torch.device, find_unused_parameters: bool
+) -> torch.nn.Module:
     """DistributedDataParallel around ``module`` in a multi-process run, else ``module`` itself.
 
     Args:

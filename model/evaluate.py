@@ -8,6 +8,7 @@ Examples:
 Several checkpoints may be given; each is scored in turn. With --json the
 output is {"checkpoints": [{"checkpoint", "name", "text"?, "pairs"?, "suite"?}, ...]}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,20 +26,52 @@ if TYPE_CHECKING:  # imported late at run time so that --help stays fast
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of `python -m model.evaluate`."""
-    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint folder(s) written by model.train; several are compared")
-    parser.add_argument("--text", help="UTF-8 text file (empty lines separate paragraphs): report perplexity, scored like training")
-    parser.add_argument("--pairs", help="TSV of minimal pairs with the header group, prefix, good, bad (extra columns allowed)")
-    parser.add_argument("--suite", choices=["pronoun", "agreement", "relative_clause", "all"], help="build a suite in memory and score it: pronoun (his/her by distance), agreement (subject-verb with attractors), relative_clause, or all")
+    parser = argparse.ArgumentParser(
+        prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "checkpoints",
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="checkpoint folder(s) written by model.train; several are compared",
+    )
+    parser.add_argument(
+        "--text", help="UTF-8 text file (empty lines separate paragraphs): report perplexity, scored like training"
+    )
+    parser.add_argument(
+        "--pairs", help="TSV of minimal pairs with the header group, prefix, good, bad (extra columns allowed)"
+    )
+    parser.add_argument(
+        "--suite",
+        choices=["pronoun", "agreement", "relative_clause", "all"],
+        help="build a suite in memory and score it: pronoun (his/her by distance), agreement (subject-verb with attractors), relative_clause, or all",
+    )
     parser.add_argument("--suite-seed", type=int, default=0, help="seed for the suite's templates (default 0)")
-    parser.add_argument("--templates-per-bucket", type=positive_int, default=None, help="templates per distance bucket in the suite (default: the suite's own)")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="rows for the perplexity stream (default 16, as in training)")
-    parser.add_argument("--bptt", type=positive_int, default=128, help="window length for the perplexity stream (default 128, as in training)")
+    parser.add_argument(
+        "--templates-per-bucket",
+        type=positive_int,
+        default=None,
+        help="templates per distance bucket in the suite (default: the suite's own)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=16,
+        help="rows for the perplexity stream (default 16, as in training)",
+    )
+    parser.add_argument(
+        "--bptt",
+        type=positive_int,
+        default=128,
+        help="window length for the perplexity stream (default 128, as in training)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     return parser
 
 
-def evaluate_text(model: "LanguageModel", tokenizer: "WordTokenizer", path: str, batch_size: int = 16, bptt: int = 128) -> dict[str, Any]:
+def evaluate_text(
+    model: "LanguageModel", tokenizer: "WordTokenizer", path: str, batch_size: int = 16, bptt: int = 128
+) -> dict[str, Any]:
     """Perplexity of a text file, read like training: paragraphs, each followed by <eos>.
 
     Args:
@@ -65,19 +98,32 @@ def evaluate_text(model: "LanguageModel", tokenizer: "WordTokenizer", path: str,
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); convert it first.") from error
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); convert it first."
+        ) from error
     paragraphs = split_paragraphs(text)
     if not paragraphs:
         raise ValueError(f"{path} holds no text; perplexity needs at least one word.")
     ids = torch.tensor([i for paragraph in tokenizer.iter_ids(paragraphs) for i in paragraph], dtype=torch.long)  # [N]
     if ids.numel() < 2:
-        raise ValueError(f"{path} has only {ids.numel()} token; perplexity needs at least 2 (one word and the paragraph end).")
+        raise ValueError(
+            f"{path} has only {ids.numel()} token; perplexity needs at least 2 (one word and the paragraph end)."
+        )
     loss = stream_loss(model, ids, batch_size, bptt)
     unknown_rate = float((ids == tokenizer.unk_id).float().mean())
-    return {"file": os.path.abspath(path), "paragraphs": len(paragraphs), "tokens": int(ids.numel()), "unknown_rate": unknown_rate, "loss": loss, "perplexity": perplexity(loss)}
+    return {
+        "file": os.path.abspath(path),
+        "paragraphs": len(paragraphs),
+        "tokens": int(ids.numel()),
+        "unknown_rate": unknown_rate,
+        "loss": loss,
+        "perplexity": perplexity(loss),
+    }
 
 
-def evaluate_suite(model: "LanguageModel", tokenizer: "WordTokenizer", seed: int = 0, templates_per_bucket: int | None = None) -> dict[str, Any]:
+def evaluate_suite(
+    model: "LanguageModel", tokenizer: "WordTokenizer", seed: int = 0, templates_per_bucket: int | None = None
+) -> dict[str, Any]:
     """Build the pronoun suite in memory and score it.
 
     Args:
@@ -114,7 +160,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"== {report['name']} ({report['checkpoint']})")
     if "text" in report:
         text = report["text"]
-        print(f"text {text['file']}: {text['tokens']} tokens, {text['unknown_rate']:.1%} <unk>, loss {text['loss']:.4f} nats, perplexity {text['perplexity']:.2f}")
+        print(
+            f"text {text['file']}: {text['tokens']} tokens, {text['unknown_rate']:.1%} <unk>, loss {text['loss']:.4f} nats, perplexity {text['perplexity']:.2f}"
+        )
     for kind in ("pairs", *[key for key in report if key.startswith("suite")]):
         if kind not in report:
             continue
@@ -129,7 +177,11 @@ def print_report(report: dict[str, Any]) -> None:
             line = f"  {group:<24} {stats['n']:>5} {_format(stats['accuracy']):>9} {_format(stats['mean_margin']):>12}"
             if swap:
                 effect = swap.get(group)
-                line += (f" {effect['n_templates']:>10} {_format(effect['right_sign_rate']):>16} {_format(effect['mean_effect']):>12}" if effect else f" {'-':>10} {'-':>16} {'-':>12}")
+                line += (
+                    f" {effect['n_templates']:>10} {_format(effect['right_sign_rate']):>16} {_format(effect['mean_effect']):>12}"
+                    if effect
+                    else f" {'-':>10} {'-':>16} {'-':>12}"
+                )
             print(line)
         if result["unknown_words"]:
             print(f"  unknown candidate words (their rows were not scored): {', '.join(result['unknown_words'])}")
@@ -170,15 +222,23 @@ def _main(args: argparse.Namespace) -> int:
             checkpoint = load_checkpoint(path)
             report: dict[str, Any] = {"checkpoint": checkpoint.path, "name": checkpoint.name}
             if args.text:
-                report["text"] = evaluate_text(checkpoint.model, checkpoint.tokenizer, args.text, args.batch_size, args.bptt)
+                report["text"] = evaluate_text(
+                    checkpoint.model, checkpoint.tokenizer, args.text, args.batch_size, args.bptt
+                )
             if pair_rows is not None:
-                report["pairs"] = dict(score_pairs(checkpoint.model, checkpoint.tokenizer, pair_rows), file=os.path.abspath(args.pairs))
+                report["pairs"] = dict(
+                    score_pairs(checkpoint.model, checkpoint.tokenizer, pair_rows), file=os.path.abspath(args.pairs)
+                )
             if args.suite == "pronoun":
-                report["suite"] = evaluate_suite(checkpoint.model, checkpoint.tokenizer, args.suite_seed, args.templates_per_bucket)
+                report["suite"] = evaluate_suite(
+                    checkpoint.model, checkpoint.tokenizer, args.suite_seed, args.templates_per_bucket
+                )
             elif args.suite:
                 from model.suites import run_suite
 
-                results = run_suite(checkpoint.model, checkpoint.tokenizer, args.suite, args.suite_seed, args.templates_per_bucket)
+                results = run_suite(
+                    checkpoint.model, checkpoint.tokenizer, args.suite, args.suite_seed, args.templates_per_bucket
+                )
                 report.update({f"suite:{name}": result for name, result in results.items()})
         except (CheckpointError, FileNotFoundError, ValueError) as error:
             fail(str(error))

@@ -19,6 +19,7 @@ time is that ratio times the steps (:class:`LabPlan`), handed to ``on_plan``. Ev
 ``eval_every`` steps the per-lag shares are measured again and handed to
 ``on_progress(arch, step, shares)``, so a view can draw them as they form.
 """
+
 from __future__ import annotations
 
 import copy
@@ -107,8 +108,15 @@ class LabConfig:
 
     def corpus_spec(self) -> LongLagSpec:
         """The generator settings of this run."""
-        return LongLagSpec(self.train_lags, self.filler_vocab_size, self.num_cue_types, self.num_sequences, self.corpus_seed,
-                           filler_pattern=self.filler_pattern, distractor_rate=self.distractor_rate)
+        return LongLagSpec(
+            self.train_lags,
+            self.filler_vocab_size,
+            self.num_cue_types,
+            self.num_sequences,
+            self.corpus_seed,
+            filler_pattern=self.filler_pattern,
+            distractor_rate=self.distractor_rate,
+        )
 
     def hidden_size(self, arch: str, vocab_size: int) -> int:
         """The width of ``arch``: the LSTM's own; the RNN's own or the one matching the LSTM's parameter count."""
@@ -124,7 +132,16 @@ class LabConfig:
         for arch in self.archs:
             if arch not in BATCHED_ARCHS:
                 raise ValueError(f"Lab models must be among {BATCHED_ARCHS}; got {arch!r}.")
-        for name in ("seeds", "steps", "batch_size", "bptt", "eval_every", "eval_per_lag", "embedding_size", "lstm_hidden_size"):
+        for name in (
+            "seeds",
+            "steps",
+            "batch_size",
+            "bptt",
+            "eval_every",
+            "eval_per_lag",
+            "embedding_size",
+            "lstm_hidden_size",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -133,8 +150,10 @@ class LabConfig:
         if not self.eval_lags:
             raise ValueError("Pass at least one lag to evaluate.")
         if max(self.eval_lags) > self.bptt:
-            raise ValueError(f"The longest evaluated lag ({max(self.eval_lags)}) exceeds bptt={self.bptt}: no training window "
-                             "could hold cue and answer together. Raise bptt or shorten the lags.")
+            raise ValueError(
+                f"The longest evaluated lag ({max(self.eval_lags)}) exceeds bptt={self.bptt}: no training window "
+                "could hold cue and answer together. Raise bptt or shorten the lags."
+            )
         check_lags_possible(min(self.eval_lags), self.num_cue_types)
         self.corpus_spec()  # raises on a bad corpus setting
         if not self.embedding_init > 0:
@@ -168,9 +187,16 @@ class LagShare:
         return self.learned / self.seeds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lag": self.lag, "learned_share": round(self.learned_share, 4), "learned": self.learned, "seeds": self.seeds,
-                "mean_accuracy": round(self.mean_accuracy, 4), "min_accuracy": round(self.min_accuracy, 4),
-                "max_accuracy": round(self.max_accuracy, 4), "chance": round(self.chance, 4)}
+        return {
+            "lag": self.lag,
+            "learned_share": round(self.learned_share, 4),
+            "learned": self.learned,
+            "seeds": self.seeds,
+            "mean_accuracy": round(self.mean_accuracy, 4),
+            "min_accuracy": round(self.min_accuracy, 4),
+            "max_accuracy": round(self.max_accuracy, 4),
+            "chance": round(self.chance, 4),
+        }
 
 
 def lag_shares(curves: list[LagCurve], threshold: float = LEARNED) -> list[LagShare]:
@@ -180,8 +206,17 @@ def lag_shares(curves: list[LagCurve], threshold: float = LEARNED) -> list[LagSh
     shares = []
     for lag in sorted(curves[0].accuracy):
         values = [curve.accuracy[lag] for curve in curves]
-        shares.append(LagShare(lag, sum(value >= threshold for value in values), len(values), sum(values) / len(values),
-                               min(values), max(values), curves[0].chance[lag]))
+        shares.append(
+            LagShare(
+                lag,
+                sum(value >= threshold for value in values),
+                len(values),
+                sum(values) / len(values),
+                min(values),
+                max(values),
+                curves[0].chance[lag],
+            )
+        )
     return shares
 
 
@@ -211,8 +246,14 @@ class ClaimCheck:
         return bool(self.lags) and self.lstm_learned >= self.required and self.rnn_below >= self.required
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seeds": self.seeds, "lags": list(self.lags), "lstm_learned": self.lstm_learned, "rnn_below": self.rnn_below,
-                "required": self.required, "holds": self.holds}
+        return {
+            "seeds": self.seeds,
+            "lags": list(self.lags),
+            "lstm_learned": self.lstm_learned,
+            "rnn_below": self.rnn_below,
+            "required": self.required,
+            "holds": self.holds,
+        }
 
 
 def claim_check(accuracy_by_seed: dict[str, dict[Any, dict[Any, float]]]) -> ClaimCheck:
@@ -223,7 +264,10 @@ def claim_check(accuracy_by_seed: dict[str, dict[Any, dict[Any, float]]]) -> Cla
     """
     if "rnn" not in accuracy_by_seed or "lstm" not in accuracy_by_seed:
         raise ValueError(f"The claim compares the RNN with the LSTM; got only {sorted(accuracy_by_seed)}. Train both.")
-    per_arch = {arch: [{int(lag): value for lag, value in curve.items()} for curve in seeds.values()] for arch, seeds in accuracy_by_seed.items()}
+    per_arch = {
+        arch: [{int(lag): value for lag, value in curve.items()} for curve in seeds.values()]
+        for arch, seeds in accuracy_by_seed.items()
+    }
     lags = tuple(sorted(lag for lag in per_arch["lstm"][0] if lag >= CLAIM_FROM_LAG))
     lstm = min((sum(curve[lag] >= LEARNED for curve in per_arch["lstm"]) for lag in lags), default=0)
     rnn = min((sum(curve[lag] <= CLAIM_RNN_AT_MOST for curve in per_arch["rnn"]) for lag in lags), default=0)
@@ -260,12 +304,23 @@ class ArchRun:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: per lag {lag, learned_share, mean/min/max accuracy, ...}, per-seed accuracies, timing."""
-        return {"name": self.name, "hidden_size": self.hidden_size, "parameters": self.parameters, "seeds": list(self.seeds),
-                "lags": [share.to_dict() for share in self.shares()],
-                "accuracy_by_seed": {str(seed): {str(lag): value for lag, value in curve.accuracy.items()} for seed, curve in zip(self.seeds, self.curves)},
-                "steps": self.run.steps, "status": self.run.status, "train_seconds": round(self.run.seconds, 2),
-                "seconds_per_step": round(self.run.seconds_per_step, 5), "eval_seconds": round(self.eval_seconds, 2),
-                "final_train_loss": [round(value, 4) for value in self.run.losses[-1]] if self.run.losses else None}
+        return {
+            "name": self.name,
+            "hidden_size": self.hidden_size,
+            "parameters": self.parameters,
+            "seeds": list(self.seeds),
+            "lags": [share.to_dict() for share in self.shares()],
+            "accuracy_by_seed": {
+                str(seed): {str(lag): value for lag, value in curve.accuracy.items()}
+                for seed, curve in zip(self.seeds, self.curves)
+            },
+            "steps": self.run.steps,
+            "status": self.run.status,
+            "train_seconds": round(self.run.seconds, 2),
+            "seconds_per_step": round(self.run.seconds_per_step, 5),
+            "eval_seconds": round(self.eval_seconds, 2),
+            "final_train_loss": [round(value, 4) for value in self.run.losses[-1]] if self.run.losses else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -288,14 +343,20 @@ class LabPlan:
     @property
     def expected_seconds(self) -> float:
         """sum over architectures of (seconds per step x steps + seconds per evaluation x evaluations)."""
-        return sum(self.seconds_per_step[arch] * self.steps + self.seconds_per_evaluation[arch] * self.evaluations
-                   for arch in self.seconds_per_step)
+        return sum(
+            self.seconds_per_step[arch] * self.steps + self.seconds_per_evaluation[arch] * self.evaluations
+            for arch in self.seconds_per_step
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seconds_per_step": {k: round(v, 5) for k, v in self.seconds_per_step.items()},
-                "seconds_per_evaluation": {k: round(v, 4) for k, v in self.seconds_per_evaluation.items()},
-                "steps": self.steps, "evaluations": self.evaluations, "seeds": self.seeds,
-                "expected_seconds": round(self.expected_seconds, 1)}
+        return {
+            "seconds_per_step": {k: round(v, 5) for k, v in self.seconds_per_step.items()},
+            "seconds_per_evaluation": {k: round(v, 4) for k, v in self.seconds_per_evaluation.items()},
+            "steps": self.steps,
+            "evaluations": self.evaluations,
+            "seeds": self.seeds,
+            "expected_seconds": round(self.expected_seconds, 1),
+        }
 
 
 @dataclass
@@ -312,25 +373,42 @@ class LabResult:
 
     @property
     def status(self) -> str:
-        """"finished" when every architecture ran all its steps, else "stopped"."""
-        finished = len(self.runs) == len(self.config.archs) and all(run.run.status == "finished" for run in self.runs.values())
+        """ "finished" when every architecture ran all its steps, else "stopped"."""
+        finished = len(self.runs) == len(self.config.archs) and all(
+            run.run.status == "finished" for run in self.runs.values()
+        )
         return "finished" if finished else "stopped"
 
     def claim(self) -> ClaimCheck | None:
         """The claim check (None unless both the RNN and the LSTM were trained)."""
         if "rnn" not in self.runs or "lstm" not in self.runs:
             return None
-        return claim_check({name: {seed: curve.accuracy for seed, curve in zip(run.seeds, run.curves)} for name, run in self.runs.items()})
+        return claim_check(
+            {
+                name: {seed: curve.accuracy for seed, curve in zip(run.seeds, run.curves)}
+                for name, run in self.runs.items()
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary of the run."""
         config = dataclasses.asdict(self.config)
         claim = self.claim()
-        return {"config": config, "seeds": list(self.config.seed_list()), "status": self.status, "learned_threshold": LEARNED,
-                "chance": {str(k): round(v, 4) for k, v in self.chance.items()}, "wall_seconds": round(self.wall_seconds, 2),
-                "plan": self.plan.to_dict(), "isa": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
-                "vocab_size": self.tokenizer.vocab_size, "samples": self.samples, "claim": claim.to_dict() if claim else None,
-                "models": {name: run.summary() for name, run in self.runs.items()}}
+        return {
+            "config": config,
+            "seeds": list(self.config.seed_list()),
+            "status": self.status,
+            "learned_threshold": LEARNED,
+            "chance": {str(k): round(v, 4) for k, v in self.chance.items()},
+            "wall_seconds": round(self.wall_seconds, 2),
+            "plan": self.plan.to_dict(),
+            "isa": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(),
+            "vocab_size": self.tokenizer.vocab_size,
+            "samples": self.samples,
+            "claim": claim.to_dict() if claim else None,
+            "models": {name: run.summary() for name, run in self.runs.items()},
+        }
 
 
 def _time_one_step(model: BatchedRecurrentLM, rows: torch.Tensor, config: LabConfig) -> float:
@@ -374,11 +452,23 @@ def run_lab(
     corpus = build_corpus(spec)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     paragraphs = list(tokenizer.iter_ids(corpus.splits["train"]))
-    sequences = evaluation_sequences(list(config.eval_lags), config.eval_per_lag, spec, seed=config.corpus_seed + 1_000_003)
+    sequences = evaluation_sequences(
+        list(config.eval_lags), config.eval_per_lag, spec, seed=config.corpus_seed + 1_000_003
+    )
     seeds = config.seed_list()
     rows = stack_rows(paragraphs, seeds, config.batch_size, config.steps, config.bptt)  # [S, B, steps * bptt + 1]
-    models = {arch: BatchedRecurrentLM(arch, seeds, tokenizer.vocab_size, config.embedding_size, config.hidden_size(arch, tokenizer.vocab_size),
-                                       embedding_init=config.embedding_init, forget_bias=config.forget_bias) for arch in config.archs}
+    models = {
+        arch: BatchedRecurrentLM(
+            arch,
+            seeds,
+            tokenizer.vocab_size,
+            config.embedding_size,
+            config.hidden_size(arch, tokenizer.vocab_size),
+            embedding_init=config.embedding_init,
+            forget_bias=config.forget_bias,
+        )
+        for arch in config.archs
+    }
     evaluations = config.steps // config.eval_every + (config.steps % config.eval_every != 0)
     step_seconds, eval_seconds = {}, {}
     for arch, model in models.items():
@@ -396,11 +486,27 @@ def run_lab(
         runs[arch] = _train_arch(arch, model, rows, tokenizer, sequences, config, on_progress, should_stop)
         if runs[arch].run.status != "finished":
             break  # stopped: the remaining architectures are skipped too
-    return LabResult(config, tokenizer, runs, plan, _chance_by_lag(sequences), time.perf_counter() - start, corpus.splits["train"][:4])
+    return LabResult(
+        config,
+        tokenizer,
+        runs,
+        plan,
+        _chance_by_lag(sequences),
+        time.perf_counter() - start,
+        corpus.splits["train"][:4],
+    )
 
 
-def _train_arch(arch: str, model: BatchedRecurrentLM, rows: torch.Tensor, tokenizer: WordTokenizer, sequences: list,
-                config: LabConfig, on_progress: ProgressCallback | None, should_stop: Callable[[], bool] | None) -> ArchRun:
+def _train_arch(
+    arch: str,
+    model: BatchedRecurrentLM,
+    rows: torch.Tensor,
+    tokenizer: WordTokenizer,
+    sequences: list,
+    config: LabConfig,
+    on_progress: ProgressCallback | None,
+    should_stop: Callable[[], bool] | None,
+) -> ArchRun:
     """Train one architecture's seeds, measuring every ``eval_every`` steps and at the end."""
     history: list[tuple[int, list[LagShare]]] = []
     latest: dict[str, Any] = {"curves": None, "seconds": 0.0}
@@ -418,10 +524,22 @@ def _train_arch(arch: str, model: BatchedRecurrentLM, rows: torch.Tensor, tokeni
             measure(step)
             model.train()
 
-    run = train_batched(model, rows, config.steps, config.bptt, config.lr, config.clip, on_step=on_step, should_stop=should_stop)
+    run = train_batched(
+        model, rows, config.steps, config.bptt, config.lr, config.clip, on_step=on_step, should_stop=should_stop
+    )
     if not history or history[-1][0] != run.steps:
         measure(run.steps)  # stopped between two measurements: measure where it stopped
-    return ArchRun(arch, model.hidden_size, model.parameters_per_model(), model.seeds, model.eval(), latest["curves"], history, run, latest["seconds"])
+    return ArchRun(
+        arch,
+        model.hidden_size,
+        model.parameters_per_model(),
+        model.seeds,
+        model.eval(),
+        latest["curves"],
+        history,
+        run,
+        latest["seconds"],
+    )
 
 
 if __name__ == "__main__":

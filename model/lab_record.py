@@ -6,6 +6,7 @@ numbers come from a 16-seed run per instruction set (about 2.5 minutes each), to
 every page load, so the bench writes them to one small JSON file beside this module and the app
 reads it. Each count is the worst over the lags >= 30 and over the instruction sets measured.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,14 +57,25 @@ def claim_from_runs(runs: list[dict[str, Any]], first_seed: int, command: str) -
         ValueError: no runs, or runs over different seeds or lags.
     """
     if not runs:
-        raise ValueError("A measured claim needs at least one lab run; got none. Run python -m bench.lab without --skip-claim.")
+        raise ValueError(
+            "A measured claim needs at least one lab run; got none. Run python -m bench.lab without --skip-claim."
+        )
     claims = [run["claim"] for run in runs]
     if len({(claim["seeds"], tuple(claim["lags"])) for claim in claims}) != 1:
-        raise ValueError(f"The runs measured different seeds or lags: {[(claim['seeds'], claim['lags']) for claim in claims]}; measure them alike.")
-    return MeasuredClaim(seeds=claims[0]["seeds"], first_seed=first_seed, lags=tuple(claims[0]["lags"]),
-                         isas=tuple(run["capability"] for run in runs), lstm_learned=min(claim["lstm_learned"] for claim in claims),
-                         rnn_below=min(claim["rnn_below"] for claim in claims), required=claims[0]["required"],
-                         holds=all(claim["holds"] for claim in claims), command=command)
+        raise ValueError(
+            f"The runs measured different seeds or lags: {[(claim['seeds'], claim['lags']) for claim in claims]}; measure them alike."
+        )
+    return MeasuredClaim(
+        seeds=claims[0]["seeds"],
+        first_seed=first_seed,
+        lags=tuple(claims[0]["lags"]),
+        isas=tuple(run["capability"] for run in runs),
+        lstm_learned=min(claim["lstm_learned"] for claim in claims),
+        rnn_below=min(claim["rnn_below"] for claim in claims),
+        required=claims[0]["required"],
+        holds=all(claim["holds"] for claim in claims),
+        command=command,
+    )
 
 
 def save_measured(claim: MeasuredClaim, path: str = MEASURED_PATH) -> None:
@@ -82,18 +94,32 @@ def load_measured(path: str = MEASURED_PATH) -> MeasuredClaim | None:
         return None
     value = read_json_object(path)
     if value.get("schema") != SCHEMA:
-        raise ValueError(f"{path} must have schema {SCHEMA!r}; got {str(value.get('schema'))[:80]!r}. Re-run python -m bench.lab --record.")
+        raise ValueError(
+            f"{path} must have schema {SCHEMA!r}; got {str(value.get('schema'))[:80]!r}. Re-run python -m bench.lab --record."
+        )
     try:
-        claim = MeasuredClaim(seeds=_integer(value, "seeds"), first_seed=_integer(value, "first_seed"),
-                              lags=tuple(_integer({"lag": lag}, "lag") for lag in value["lags"]),
-                              isas=tuple(str(isa)[:16] for isa in value["isas"]), lstm_learned=_integer(value, "lstm_learned"),
-                              rnn_below=_integer(value, "rnn_below"), required=_integer(value, "required"),
-                              holds=value["holds"] is True, command=str(value["command"])[:200])
+        claim = MeasuredClaim(
+            seeds=_integer(value, "seeds"),
+            first_seed=_integer(value, "first_seed"),
+            lags=tuple(_integer({"lag": lag}, "lag") for lag in value["lags"]),
+            isas=tuple(str(isa)[:16] for isa in value["isas"]),
+            lstm_learned=_integer(value, "lstm_learned"),
+            rnn_below=_integer(value, "rnn_below"),
+            required=_integer(value, "required"),
+            holds=value["holds"] is True,
+            command=str(value["command"])[:200],
+        )
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{path} lacks a field of the measured claim ({error}). Re-run python -m bench.lab --record.") from None
-    if not 1 <= claim.seeds or not all(0 <= count <= claim.seeds for count in (claim.lstm_learned, claim.rnn_below, claim.required)):
-        raise ValueError(f"{path}: the counts must lie in 0..seeds ({claim.seeds}); got {claim.lstm_learned}, {claim.rnn_below}, "
-                         f"{claim.required}. Re-run python -m bench.lab --record.")
+        raise ValueError(
+            f"{path} lacks a field of the measured claim ({error}). Re-run python -m bench.lab --record."
+        ) from None
+    if not 1 <= claim.seeds or not all(
+        0 <= count <= claim.seeds for count in (claim.lstm_learned, claim.rnn_below, claim.required)
+    ):
+        raise ValueError(
+            f"{path}: the counts must lie in 0..seeds ({claim.seeds}); got {claim.lstm_learned}, {claim.rnn_below}, "
+            f"{claim.required}. Re-run python -m bench.lab --record."
+        )
     if not claim.lags or not claim.isas:
         raise ValueError(f"{path} names no lags or no instruction sets. Re-run python -m bench.lab --record.")
     return claim

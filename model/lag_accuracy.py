@@ -6,6 +6,7 @@ dependent one. It is right when the answer has the highest logit among the cue
 family's closing words ("his" vs "her"; ")" vs "]" vs "}"). A uniform guess is right
 1 / (number of alternatives) of the time: that is the chance level.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,9 +42,12 @@ class LagCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (lags as string keys)."""
-        return {"accuracy": {str(k): v for k, v in self.accuracy.items()}, "chance": {str(k): v for k, v in self.chance.items()},
-                "count": {str(k): v for k, v in self.count.items()},
-                "by_cue": {cue: {str(k): v for k, v in curve.items()} for cue, curve in self.by_cue.items()}}
+        return {
+            "accuracy": {str(k): v for k, v in self.accuracy.items()},
+            "chance": {str(k): v for k, v in self.chance.items()},
+            "count": {str(k): v for k, v in self.count.items()},
+            "by_cue": {cue: {str(k): v for k, v in curve.items()} for cue, curve in self.by_cue.items()},
+        }
 
 
 def _sequence_ids(tokenizer: WordTokenizer, tokens: tuple[str, ...] | list[str]) -> list[int]:
@@ -77,7 +81,9 @@ def _count_correct(
     """(lag, cue) -> right answers per model [M], with ``last_logits(ids [N, lag + 1]) -> [M, N, V]``."""
     correct = {}
     for (lag, cue), group in groups.items():
-        ids = torch.tensor([[tokenizer.eos_id] + _sequence_ids(tokenizer, s.tokens[:lag]) for s in group], device=device)  # [N, lag + 1]
+        ids = torch.tensor(
+            [[tokenizer.eos_id] + _sequence_ids(tokenizer, s.tokens[:lag]) for s in group], device=device
+        )  # [N, lag + 1]
         alternatives = torch.tensor(_sequence_ids(tokenizer, group[0].alternatives), device=device)  # [K]
         answers = torch.tensor([group[0].alternatives.index(s.answer) for s in group], device=device)  # [N]
         chosen = last_logits(ids)[..., alternatives].argmax(dim=-1)  # [M, N]
@@ -131,7 +137,9 @@ def lag_accuracy(model: LanguageModel, tokenizer: WordTokenizer, sequences: list
 
 
 @torch.no_grad()
-def batched_lag_accuracy(model: BatchedRecurrentLM, tokenizer: WordTokenizer, sequences: list[LagSequence]) -> list[LagCurve]:
+def batched_lag_accuracy(
+    model: BatchedRecurrentLM, tokenizer: WordTokenizer, sequences: list[LagSequence]
+) -> list[LagCurve]:
     """:func:`lag_accuracy` for each of the S models of a BatchedRecurrentLM, all read in one pass per lag and cue.
 
     Returns:

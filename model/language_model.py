@@ -10,6 +10,7 @@ valid logits (log_softmax leaves them unchanged). Training calls
 matrix. Gate and cell traces are computed elsewhere (model/analysis) from these
 same weights.
 """
+
 from __future__ import annotations
 
 import torch
@@ -91,7 +92,9 @@ class LanguageModel(nn.Module):
         """ids [B, T] -> embeddings [B, T, E]."""
         return self.embedding(ids)
 
-    def features_from_embeddings(self, embeddings: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def features_from_embeddings(
+        self, embeddings: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
         """embeddings [B, T, E] -> top-layer outputs [B, T, H] (after dropout) and state."""
         outputs, state = self.recurrent(self.dropout(embeddings), state)  # [B, T, H]
         return self.dropout(outputs), state

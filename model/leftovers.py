@@ -17,6 +17,7 @@ mistaken for the writer. A leftover is removed only when
 
 A save in progress by another live process is never touched.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ def this_writer() -> Writer:
 
 
 def writer_tag() -> str:
-    """"PID.TICKS": the calling process, as it goes into a staging name."""
+    """ "PID.TICKS": the calling process, as it goes into a staging name."""
     writer = this_writer()
     return f"{writer.pid}.{writer.start_ticks}"
 
@@ -123,7 +124,7 @@ def remove_stale_temporaries(folder: str, prefix: str) -> list[str]:
         if not name.startswith(prefix):
             continue
         path = os.path.join(folder, name)
-        if not is_stale(path, _writer_in_name(name[len(prefix):])):
+        if not is_stale(path, _writer_in_name(name[len(prefix) :])):
             continue
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -141,7 +142,12 @@ def claim_output(path: str) -> None:
     """Create ``path`` and record this process as its writer (the Train tab, before training starts)."""
     os.makedirs(path, exist_ok=True)
     writer = this_writer()
-    record = {"pid": writer.pid, "start_ticks": writer.start_ticks, "host": socket.gethostname(), "started": time.time()}
+    record = {
+        "pid": writer.pid,
+        "start_ticks": writer.start_ticks,
+        "host": socket.gethostname(),
+        "started": time.time(),
+    }
     with open(os.path.join(path, WRITER_FILE), "w", encoding="utf-8") as stream:
         json.dump(record, stream)
 

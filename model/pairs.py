@@ -13,6 +13,7 @@ data/pronoun_suite.py.
 A candidate word the vocabulary does not know, or one that is more than one
 token, is never mapped to ``<unk>``: its row is reported and left out.
 """
+
 from __future__ import annotations
 
 import csv
@@ -70,9 +71,21 @@ def rows_from_dicts(records: Iterable[dict[str, Any]]) -> list[PairRow]:
     for index, record in enumerate(records, start=1):
         missing = [column for column in REQUIRED_COLUMNS if column not in record]
         if missing:
-            raise ValueError(f"Pair record {index} lacks {', '.join(missing)}; every pair needs {', '.join(REQUIRED_COLUMNS)}.")
+            raise ValueError(
+                f"Pair record {index} lacks {', '.join(missing)}; every pair needs {', '.join(REQUIRED_COLUMNS)}."
+            )
         extra = {str(key): str(value) for key, value in record.items() if key not in REQUIRED_COLUMNS}
-        rows.append(_make_row(str(record["group"]), str(record["prefix"]), str(record["good"]), str(record["bad"]), extra, 0, f"record {index}"))
+        rows.append(
+            _make_row(
+                str(record["group"]),
+                str(record["prefix"]),
+                str(record["good"]),
+                str(record["bad"]),
+                extra,
+                0,
+                f"record {index}",
+            )
+        )
     return rows
 
 
@@ -81,8 +94,12 @@ def _make_row(group: str, prefix: str, good: str, bad: str, extra: dict[str, str
         if not value.strip():
             raise ValueError(f"{where}: the {name} column is empty; every pair needs a group and two candidate words.")
     if good.strip() == bad.strip():
-        raise ValueError(f"{where}: good and bad are the same word ({good.strip()!r}); a minimal pair needs two different words.")
-    return PairRow(group=group.strip(), prefix=prefix.strip(), good=good.strip(), bad=bad.strip(), extra=extra, line=line)
+        raise ValueError(
+            f"{where}: good and bad are the same word ({good.strip()!r}); a minimal pair needs two different words."
+        )
+    return PairRow(
+        group=group.strip(), prefix=prefix.strip(), good=good.strip(), bad=bad.strip(), extra=extra, line=line
+    )
 
 
 def read_pairs_tsv(path: str | os.PathLike) -> list[PairRow]:
@@ -104,12 +121,16 @@ def read_pairs_tsv(path: str | os.PathLike) -> list[PairRow]:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Pairs file not found: {path}. Pass a TSV file with the header group, prefix, good, bad.")
+        raise FileNotFoundError(
+            f"Pairs file not found: {path}. Pass a TSV file with the header group, prefix, good, bad."
+        )
     try:
         with open(path, encoding="utf-8", newline="") as stream:
             lines = list(csv.reader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8.") from error
+        raise ValueError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8."
+        ) from error
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise ValueError(f"{path} is empty; the first line must be the header group<TAB>prefix<TAB>good<TAB>bad.")
     header = [cell.strip() for cell in lines[0]]
@@ -130,14 +151,26 @@ def read_pairs_tsv(path: str | os.PathLike) -> list[PairRow]:
             )
         record = dict(zip(header, cells))
         extra = {key: value.strip() for key, value in record.items() if key not in REQUIRED_COLUMNS}
-        rows.append(_make_row(record["group"], record["prefix"], record["good"], record["bad"], extra, line_number, f"{path} line {line_number}"))
+        rows.append(
+            _make_row(
+                record["group"],
+                record["prefix"],
+                record["good"],
+                record["bad"],
+                extra,
+                line_number,
+                f"{path} line {line_number}",
+            )
+        )
     if not rows:
         raise ValueError(f"{path} has a header but no pairs; add one pair per line below it.")
     return rows
 
 
 @torch.no_grad()
-def next_word_log_probs(model: LanguageModel, tokenizer: WordTokenizer, prefixes: list[str], batch_size: int = 64) -> torch.Tensor:
+def next_word_log_probs(
+    model: LanguageModel, tokenizer: WordTokenizer, prefixes: list[str], batch_size: int = 64
+) -> torch.Tensor:
     """Log-probabilities of the next word after each prefix.
 
     Each prefix is read as ``[<eos>] + ids``. Prefixes of different lengths are
@@ -158,7 +191,9 @@ def next_word_log_probs(model: LanguageModel, tokenizer: WordTokenizer, prefixes
         ValueError: the model is in training mode, or batch_size < 1.
     """
     if model.training:
-        raise ValueError("The model is in training mode (dropout would make scores random); load it with load_checkpoint, which returns it in eval mode.")
+        raise ValueError(
+            "The model is in training mode (dropout would make scores random); load it with load_checkpoint, which returns it in eval mode."
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
     if not prefixes:
@@ -230,7 +265,9 @@ def swap_effects(rows: list[PairRow], margins: list[float]) -> dict[str, dict[st
         gender = _gender(row)
         template = row.extra["template"]
         if gender in by_template[template]:
-            raise ValueError(f"Template {template!r} has two {gender}'s rows; each template needs exactly one row per gender.")
+            raise ValueError(
+                f"Template {template!r} has two {gender}'s rows; each template needs exactly one row per gender."
+            )
         by_template[template][gender] = (row, margin)
     effects: dict[str, list[float]] = defaultdict(list)
     for template, pair in by_template.items():
@@ -311,5 +348,7 @@ def _accuracy(margins: list[float]) -> float | None:
     if not margins:
         return None
     if not all(math.isfinite(margin) for margin in margins):
-        raise ValueError("A log-probability margin is not finite; the model produced NaN or inf. Check the checkpoint's weights.")
+        raise ValueError(
+            "A log-probability margin is not finite; the model produced NaN or inf. Check the checkpoint's weights."
+        )
     return sum(margin > 0 for margin in margins) / len(margins)

@@ -8,6 +8,7 @@ The model reads [<eos>] + the text's words, as in training (the <eos> marks the
 start of a paragraph). Words the vocabulary does not know are read as <unk>
 and listed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,7 +90,9 @@ def top_k_next_words(model: "LanguageModel", tokenizer: "WordTokenizer", text: s
 
 
 @torch.no_grad()
-def generate(model: "LanguageModel", tokenizer: "WordTokenizer", text: str, n: int, temperature: float = 1.0, seed: int = 0) -> str:
+def generate(
+    model: "LanguageModel", tokenizer: "WordTokenizer", text: str, n: int, temperature: float = 1.0, seed: int = 0
+) -> str:
     """Sample a continuation of ``n`` tokens after ``text``.
 
     Each token is drawn from softmax(logits / temperature); ``<unk>`` is never
@@ -112,9 +115,13 @@ def generate(model: "LanguageModel", tokenizer: "WordTokenizer", text: str, n: i
     if n < 1:
         raise ValueError(f"n must be at least 1 token; got {n}.")
     if not temperature > 0 or temperature == float("inf"):
-        raise ValueError(f"temperature must be a positive finite number; got {temperature}. Try 1.0 (plain sampling) or 0.7.")
+        raise ValueError(
+            f"temperature must be a positive finite number; got {temperature}. Try 1.0 (plain sampling) or 0.7."
+        )
     if model.training:
-        raise ValueError("The model is in training mode (dropout on); load it with load_checkpoint, which returns it in eval mode.")
+        raise ValueError(
+            "The model is in training mode (dropout on); load it with load_checkpoint, which returns it in eval mode."
+        )
     device = next(model.parameters()).device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     ids = torch.tensor([[tokenizer.eos_id, *tokenizer.encode(text).ids]], dtype=torch.long, device=device)  # [1, T + 1]
@@ -142,21 +149,40 @@ def append_continuation(text: str, continuation: str) -> str:
     Returns:
         The joined text.
     """
-    if not text or not continuation or text[-1].isspace() or continuation[0] in _NO_SPACE_BEFORE or continuation.startswith("\n"):
+    if (
+        not text
+        or not continuation
+        or text[-1].isspace()
+        or continuation[0] in _NO_SPACE_BEFORE
+        or continuation.startswith("\n")
+    ):
         return text + continuation
     return text + " " + continuation
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of `python -m model.predict`."""
-    parser = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m model.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder written by model.train")
     parser.add_argument("text", help="the text to continue (quote it); may be empty for a paragraph's start")
-    parser.add_argument("--top-k", type=bounded_int(1, MAX_TOP_K, "a longer list is not readable"), default=10,
-                        help=f"how many next words to list (default 10, 1 to {MAX_TOP_K:,})")
-    parser.add_argument("--generate", type=bounded_int(1, MAX_GENERATE, "one model step per token"), default=None, metavar="N",
-                        help=f"also sample a continuation of N tokens (1 to {MAX_GENERATE:,})")
-    parser.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature for --generate, > 0 (default 1.0)")
+    parser.add_argument(
+        "--top-k",
+        type=bounded_int(1, MAX_TOP_K, "a longer list is not readable"),
+        default=10,
+        help=f"how many next words to list (default 10, 1 to {MAX_TOP_K:,})",
+    )
+    parser.add_argument(
+        "--generate",
+        type=bounded_int(1, MAX_GENERATE, "one model step per token"),
+        default=None,
+        metavar="N",
+        help=f"also sample a continuation of N tokens (1 to {MAX_GENERATE:,})",
+    )
+    parser.add_argument(
+        "--temperature", type=positive_float, default=1.0, help="sampling temperature for --generate, > 0 (default 1.0)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return parser
@@ -185,7 +211,9 @@ def _main(args: argparse.Namespace) -> int:
         top = top_k_next_words(checkpoint.model, checkpoint.tokenizer, args.text, args.top_k)
         continuation = None
         if args.generate:
-            continuation = generate(checkpoint.model, checkpoint.tokenizer, args.text, args.generate, args.temperature, args.seed)
+            continuation = generate(
+                checkpoint.model, checkpoint.tokenizer, args.text, args.generate, args.temperature, args.seed
+            )
     except (CheckpointError, ValueError) as error:
         fail(str(error))
     if args.json:
@@ -196,7 +224,12 @@ def _main(args: argparse.Namespace) -> int:
             "top_k": [{"word": word, "probability": probability} for word, probability in top],
         }
         if continuation is not None:
-            result["generated"] = {"tokens": args.generate, "temperature": args.temperature, "seed": args.seed, "continuation": continuation}
+            result["generated"] = {
+                "tokens": args.generate,
+                "temperature": args.temperature,
+                "seed": args.seed,
+                "continuation": continuation,
+            }
         print_json(result)
         return 0
     if unknown:

@@ -5,6 +5,7 @@ tensors, the hidden state carried between windows, RNG state) and state.json
 (arguments, position in the data, curves). It is written the same atomic way
 as a checkpoint, so a kill -9 during the save leaves the previous state intact.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,11 +42,15 @@ def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
                 tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
             elif value is not None:
                 scalars.setdefault(str(index), {})[key] = value
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()} for group in state_dict["param_groups"]]
+    groups = [
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()} for group in state_dict["param_groups"]
+    ]
     return tensors, {"scalars": scalars, "param_groups": groups}
 
 
-def optimizer_from_flat(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def optimizer_from_flat(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     for name, tensor in tensors.items():
         if name.startswith("optimizer."):
@@ -121,7 +126,9 @@ def find_resume_state(path: str) -> str:
         os.path.join(path + ".previous", RESUME_DIRNAME),  # a checkpoint save died mid-swap
     ]
     for candidate in candidates:
-        if os.path.isfile(os.path.join(candidate, "state.json")) and os.path.isfile(os.path.join(candidate, "state.safetensors")):
+        if os.path.isfile(os.path.join(candidate, "state.json")) and os.path.isfile(
+            os.path.join(candidate, "state.safetensors")
+        ):
             return candidate
     raise FileNotFoundError(
         f"No resumable state under {path}: expected {os.path.join(path, RESUME_DIRNAME)}/state.json and state.safetensors. "
@@ -142,11 +149,17 @@ def load_resume_state(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any
         with open(os.path.join(folder, "state.json"), encoding="utf-8") as stream:
             info = json.load(stream)
     except RecursionError:
-        raise ValueError(f"{folder}/state.json is not valid JSON (nested too deeply). Delete {folder} to start the run afresh.") from None
+        raise ValueError(
+            f"{folder}/state.json is not valid JSON (nested too deeply). Delete {folder} to start the run afresh."
+        ) from None
     except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"{folder}/state.json is not valid JSON ({error}). Delete {folder} to start the run afresh.") from error
+        raise ValueError(
+            f"{folder}/state.json is not valid JSON ({error}). Delete {folder} to start the run afresh."
+        ) from error
     if not isinstance(info, dict):
-        raise ValueError(f"{folder}/state.json is not valid JSON for a resumable state (not an object). Delete {folder} to start the run afresh.")
+        raise ValueError(
+            f"{folder}/state.json is not valid JSON for a resumable state (not an object). Delete {folder} to start the run afresh."
+        )
     try:
         tensors = load_file(os.path.join(folder, "state.safetensors"))
     except (SafetensorError, OSError, ValueError) as error:
@@ -157,7 +170,7 @@ def load_resume_state(path: str) -> tuple[dict[str, torch.Tensor], dict[str, Any
     for name, tensor in tensors.items():
         if name.startswith("model.") and tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(
-                f"{folder}/state.safetensors holds non-finite values (NaN or inf) in {name[len('model.'):]}; resuming would "
+                f"{folder}/state.safetensors holds non-finite values (NaN or inf) in {name[len('model.') :]}; resuming would "
                 f"only train a broken model. Delete {folder} to start afresh (the best checkpoint beside it is kept)."
             )
     return tensors, info
@@ -169,11 +182,14 @@ def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
     Raises:
         ValueError: naming the first weights that do not fit (the state belongs to another model).
     """
-    weights = {name[len("model."):]: tensor for name, tensor in tensors.items() if name.startswith("model.")}
+    weights = {name[len("model.") :]: tensor for name, tensor in tensors.items() if name.startswith("model.")}
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    wrong = [f"{name} {tuple(weights[name].shape)} instead of {tuple(expected[name].shape)}"
-             for name in sorted(set(weights) & set(expected)) if weights[name].shape != expected[name].shape]
+    wrong = [
+        f"{name} {tuple(weights[name].shape)} instead of {tuple(expected[name].shape)}"
+        for name in sorted(set(weights) & set(expected))
+        if weights[name].shape != expected[name].shape
+    ]
     if missing or unexpected or wrong:
         raise ValueError(
             f"The resumable state in {source} does not fit the model its own state.json describes "
@@ -213,7 +229,11 @@ def _recorded_inputs(saved: dict[str, Any], out_dir: str) -> dict[str, Any] | No
         return None
     if not isinstance(metrics, dict) or not isinstance(metrics.get("corpus_files"), dict):
         return None
-    return {"name": metrics.get("corpus"), "files": metrics["corpus_files"], "tokenizer_sha256": metrics.get("tokenizer_sha256")}
+    return {
+        "name": metrics.get("corpus"),
+        "files": metrics["corpus_files"],
+        "tokenizer_sha256": metrics.get("tokenizer_sha256"),
+    }
 
 
 def _described(record: Any) -> str:
@@ -224,7 +244,9 @@ def _described(record: Any) -> str:
     return f"{' + '.join(str(path) for path in paths)} (sha256 {digest}…)"
 
 
-def check_resume_inputs(saved: dict[str, Any], out_dir: str, corpus_name: str, corpus_files: dict[str, Any], tokenizer_fingerprint: str) -> None:
+def check_resume_inputs(
+    saved: dict[str, Any], out_dir: str, corpus_name: str, corpus_files: dict[str, Any], tokenizer_fingerprint: str
+) -> None:
     """Refuse to resume a run on another corpus or with another vocabulary than it started with.
 
     A run resumed on other text would continue the schedule and the data position of the first

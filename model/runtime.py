@@ -30,6 +30,7 @@ benches) through :func:`tune_process`, never on import: they change the whole
 process. Elsewhere than glibc (macOS, musl, Windows) the allocator part does
 nothing and says so.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -64,7 +65,11 @@ class ProcessTuning:
 
     def describe(self) -> str:
         allocator = "glibc thresholds tuned" if self.allocator else "allocator defaults"
-        cache = "oneDNN default kernel cache" if self.onednn_cache_capacity is None else f"oneDNN kernel cache {self.onednn_cache_capacity}"
+        cache = (
+            "oneDNN default kernel cache"
+            if self.onednn_cache_capacity is None
+            else f"oneDNN kernel cache {self.onednn_cache_capacity}"
+        )
         return f"{allocator}, {cache}"
 
 
@@ -126,4 +131,6 @@ def _set_thresholds() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # mallopt returns 1 on success, 0 on a refused value.
-    return mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+    return (
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+    )

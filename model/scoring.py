@@ -1,4 +1,5 @@
 """Scoring a model on text: loss and perplexity over a token stream."""
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ Each result is model.pairs.score_pairs's dict ({"overall", "groups", "unknown_wo
 plus "swap" for the pronoun suite) with two more keys: "unknown_template_words" (suite
 words the tokenizer does not know; rows that would need them were left out) and "seed".
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,10 +21,14 @@ from model.pairs import rows_from_dicts, score_pairs
 SUITE_NAMES = (*AGREEMENT_SUITES, "pronoun")
 
 
-def _pronoun_suite(model: LanguageModel, tokenizer: WordTokenizer, seed: int, templates_per_group: int | None) -> dict[str, Any]:
+def _pronoun_suite(
+    model: LanguageModel, tokenizer: WordTokenizer, seed: int, templates_per_group: int | None
+) -> dict[str, Any]:
     from data.pronoun_suite import DEFAULT_TEMPLATES_PER_BUCKET, build_pronoun_suite, unknown_template_words
 
-    rows = rows_from_dicts(build_pronoun_suite(seed=seed, templates_per_bucket=templates_per_group or DEFAULT_TEMPLATES_PER_BUCKET))
+    rows = rows_from_dicts(
+        build_pronoun_suite(seed=seed, templates_per_bucket=templates_per_group or DEFAULT_TEMPLATES_PER_BUCKET)
+    )
     result = score_pairs(model, tokenizer, rows)
     result["unknown_template_words"] = unknown_template_words(tokenizer)
     return result

@@ -8,6 +8,7 @@ was never interrupted. Under torchrun the same function trains data-parallel
 over several processes (model/distributed.py). Validation, the best checkpoint
 and metrics.json live in model/training_metrics.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -199,7 +200,9 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     if tokenizer.vocab_size != config.model.vocab_size:
-        raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model config says vocab_size={config.model.vocab_size}.")
+        raise ValueError(
+            f"The tokenizer has {tokenizer.vocab_size} tokens but the model config says vocab_size={config.model.vocab_size}."
+        )
     ranks, device, created_group = distributed.setup(resolve_device(config.device))
     try:
         return _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop, on_log, on_model, streams)
@@ -222,12 +225,16 @@ class _LossStep(torch.nn.Module):
         return self.model.loss(features.float(), targets), next_hidden
 
 
-def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop, on_log, on_model, streams) -> TrainResult:
+def _train(
+    config, corpus, tokenizer, tensors, saved, ranks, device, should_stop, on_log, on_model, streams
+) -> TrainResult:
     """The body of :func:`train`, once the process group (if any) is up."""
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     streams = streams if streams is not None else encode_splits(corpus, tokenizer)
-    distributed.check_same_on_all_ranks(f"{tokenizer.fingerprint()}:{streams['train'].numel()}", "vocabulary or training text", ranks)
+    distributed.check_same_on_all_ranks(
+        f"{tokenizer.fingerprint()}:{streams['train'].numel()}", "vocabulary or training text", ranks
+    )
     global_rows = batchify(streams["train"], config.batch_size)  # [B, S]
     # This rank's block of rows [B / N, S]; windows are moved to the device one at a time,
     # so a memory-mapped stream is never read whole.
@@ -239,7 +246,16 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
     if config.init_from and tensors is None:
         _warm_start(model, config.init_from, tokenizer)
     optimizer = make_optimizer(config, model)
-    progress_info: dict[str, Any] = {"epoch": 0, "window": 0, "step": 0, "elapsed": 0.0, "tokens": 0, "best_valid_loss": None, "curve": [], "validation": []}
+    progress_info: dict[str, Any] = {
+        "epoch": 0,
+        "window": 0,
+        "step": 0,
+        "elapsed": 0.0,
+        "tokens": 0,
+        "best_valid_loss": None,
+        "curve": [],
+        "validation": [],
+    }
     hidden = None
     if tensors is not None:
         load_model_weights(model, tensors, config.out)
@@ -253,7 +269,9 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
         distributed.seed_rank(config.seed, ranks, progress_info["step"])
     if on_model:
         on_model(model)
-    step_module = distributed.wrap(_LossStep(model, config.bf16, device.type), ranks, device, config.model.decoder == "adaptive")
+    step_module = distributed.wrap(
+        _LossStep(model, config.bf16, device.type), ranks, device, config.model.decoder == "adaptive"
+    )
 
     if ranks.is_main:
         os.makedirs(config.out, exist_ok=True)
@@ -276,7 +294,13 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
     status = "finished"
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=progress_info["step"], disable=not (config.progress and ranks.is_main), unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=total_steps,
+        initial=progress_info["step"],
+        disable=not (config.progress and ranks.is_main),
+        unit="step",
+        dynamic_ncols=True,
+    )
     # Steps since the last curve point; saved with the resumable state so a resumed
     # run draws the same curve points as one that was never interrupted.
     pending = saved.get("pending_log", {}) if saved else {}
@@ -284,7 +308,9 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
     window_norms: list[float] = list(pending.get("norms", []))
     window_tokens, window_start = int(pending.get("tokens", 0)), time.perf_counter()
 
-    recorded_inputs = corpus_record(corpus.name, corpus.files, tokenizer.fingerprint())  # what --resume must be given again
+    recorded_inputs = corpus_record(
+        corpus.name, corpus.files, tokenizer.fingerprint()
+    )  # what --resume must be given again
 
     def snapshot() -> None:
         all_rows = distributed.gather_state(hidden, ranks)  # [L, B, H]: a collective, every rank joins
@@ -292,7 +318,9 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
             return
         progress_info["elapsed"] = time.perf_counter() - start_time
         pending_log = {"losses": window_losses, "norms": window_norms, "tokens": window_tokens}
-        info = dict(progress_info, train_config=_config_to_dict(config), pending_log=pending_log, corpus_record=recorded_inputs)
+        info = dict(
+            progress_info, train_config=_config_to_dict(config), pending_log=pending_log, corpus_record=recorded_inputs
+        )
         save_resume_state(config.out, model, optimizer, all_rows, info, tokenizer)
 
     with _StopFlag() as stop_flag:
@@ -306,7 +334,9 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
                 if config.time_limit_minutes:
                     elapsed = distributed.max_across_ranks([elapsed], ranks, device)[0]  # one schedule for all ranks
                 time_progress = elapsed / (config.time_limit_minutes * 60) if config.time_limit_minutes else 0.0
-                lr = learning_rate(config, max(progress_info["step"] / total_steps, time_progress), progress_info["step"])
+                lr = learning_rate(
+                    config, max(progress_info["step"] / total_steps, time_progress), progress_info["step"]
+                )
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 loss, next_hidden = step_module(inputs, targets, hidden)
@@ -345,16 +375,24 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
                         "grad_norm_max": round(max(window_norms), 5),
                     }
                     progress_info["curve"].append(record)
-                    bar.set_postfix(loss=f"{mean_loss:.3f}", ppl=f"{record['train_ppl']:.1f}", tok_s=f"{record['tokens_per_second']:.0f}")
+                    bar.set_postfix(
+                        loss=f"{mean_loss:.3f}",
+                        ppl=f"{record['train_ppl']:.1f}",
+                        tok_s=f"{record['tokens_per_second']:.0f}",
+                    )
                     if on_log and ranks.is_main:
                         on_log(record)
                     window_losses, window_norms, window_tokens, window_start = [], [], 0, time.perf_counter()
                 now = time.perf_counter()
-                stop, time_up, save_due = distributed.any_across_ranks([
-                    bool(stop_flag.signal_name or (should_stop and should_stop())),
-                    bool(config.time_limit_minutes and now - start_time >= config.time_limit_minutes * 60),
-                    now - last_save >= config.save_every_minutes * 60,
-                ], ranks, device)
+                stop, time_up, save_due = distributed.any_across_ranks(
+                    [
+                        bool(stop_flag.signal_name or (should_stop and should_stop())),
+                        bool(config.time_limit_minutes and now - start_time >= config.time_limit_minutes * 60),
+                        now - last_save >= config.save_every_minutes * 60,
+                    ],
+                    ranks,
+                    device,
+                )
                 if stop:
                     status = f"interrupted:{stop_flag.signal_name}" if stop_flag.signal_name else "stopped"
                     break
@@ -375,9 +413,17 @@ def _train(config, corpus, tokenizer, tensors, saved, ranks, device, should_stop
     bar.close()
     if not ranks.is_main:
         metrics = current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
-        return TrainResult(out=config.out, status=status, best_valid_loss=None, steps=progress_info["step"], metrics=metrics)
+        return TrainResult(
+            out=config.out, status=status, best_valid_loss=None, steps=progress_info["step"], metrics=metrics
+        )
     metrics = finish_metrics(config, model, streams, progress_info, base_metrics, start_time, status)
-    return TrainResult(out=config.out, status=status, best_valid_loss=progress_info["best_valid_loss"], steps=progress_info["step"], metrics=metrics)
+    return TrainResult(
+        out=config.out,
+        status=status,
+        best_valid_loss=progress_info["best_valid_loss"],
+        steps=progress_info["step"],
+        metrics=metrics,
+    )
 
 
 def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> None:
@@ -391,7 +437,9 @@ def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> No
             "pass the same --arch and sizes as the checkpoint."
         )
     if source.tokenizer.fingerprint() != tokenizer.fingerprint():
-        raise ValueError(f"--init-from {path} was trained with another vocabulary; pass --tokenizer {path}/tokenizer.json.")
+        raise ValueError(
+            f"--init-from {path} was trained with another vocabulary; pass --tokenizer {path}/tokenizer.json."
+        )
     with torch.no_grad():
         model.load_state_dict(source.model.state_dict())
 

@@ -5,6 +5,7 @@ at BPTT 200 warm-started with ``--init-from``) keeps stage 1's record under ``"p
 the last stage's at the top level. Reading only the top level reports the last stage (206 steps,
 1 epoch, 3.4 minutes); these functions list every stage and sum them.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,10 @@ def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     earlier = metrics.get("pretraining")
     records = ([earlier] if isinstance(earlier, dict) else []) + [metrics]
     count = len(records)
-    return [_stage(record, f"stage {index} of {count}" if count > 1 else "one stage") for index, record in enumerate(records, start=1)]
+    return [
+        _stage(record, f"stage {index} of {count}" if count > 1 else "one stage")
+        for index, record in enumerate(records, start=1)
+    ]
 
 
 def training_totals(stages: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -82,12 +86,36 @@ def combined_curve(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     offset = 0.0
     for name, record in zip(names, records):
         for point in record.get("curve") or []:
-            if isinstance(point, dict) and _number(point.get("train_ppl")) is not None and _number(point.get("step")) is not None:
-                rows.append({"step": offset + point["step"], "stage": name, "split": "train (running mean)", "perplexity": point["train_ppl"],
-                             "grad_norm_mean": _number(point.get("grad_norm_mean")), "grad_norm_max": _number(point.get("grad_norm_max"))})
+            if (
+                isinstance(point, dict)
+                and _number(point.get("train_ppl")) is not None
+                and _number(point.get("step")) is not None
+            ):
+                rows.append(
+                    {
+                        "step": offset + point["step"],
+                        "stage": name,
+                        "split": "train (running mean)",
+                        "perplexity": point["train_ppl"],
+                        "grad_norm_mean": _number(point.get("grad_norm_mean")),
+                        "grad_norm_max": _number(point.get("grad_norm_max")),
+                    }
+                )
         for point in record.get("validation") or []:
-            if isinstance(point, dict) and _number(point.get("ppl")) is not None and _number(point.get("step")) is not None:
-                rows.append({"step": offset + point["step"], "stage": name, "split": f"{point.get('split', 'valid')} (held out)",
-                             "perplexity": point["ppl"], "grad_norm_mean": None, "grad_norm_max": None})
+            if (
+                isinstance(point, dict)
+                and _number(point.get("ppl")) is not None
+                and _number(point.get("step")) is not None
+            ):
+                rows.append(
+                    {
+                        "step": offset + point["step"],
+                        "stage": name,
+                        "split": f"{point.get('split', 'valid')} (held out)",
+                        "perplexity": point["ppl"],
+                        "grad_norm_mean": None,
+                        "grad_norm_max": None,
+                    }
+                )
         offset += _number(record.get("total_steps_trained", record.get("steps"))) or 0.0
     return rows

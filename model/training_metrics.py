@@ -4,6 +4,7 @@ Split out of model/training.py so the loop there stays readable. Everything
 here runs on one process (rank 0 in a distributed run): it scores held-out
 text and writes the checkpoint folder.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,12 @@ def library_versions() -> dict[str, str]:
     import safetensors
     import tokenizers
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "tokenizers": tokenizers.__version__,
+        "safetensors": safetensors.__version__,
+    }
     try:
         import datasets
 
@@ -40,7 +46,7 @@ def library_versions() -> dict[str, str]:
 
 
 def storage_dtype(name: str) -> torch.dtype:
-    """"float32" | "float16" | "bfloat16" -> the torch dtype checkpoints are stored in."""
+    """ "float32" | "float16" | "bfloat16" -> the torch dtype checkpoints are stored in."""
     if name not in ("float32", "float16", "bfloat16"):
         raise ValueError(f"storage dtype must be float32, float16 or bfloat16; got {name!r}.")
     return getattr(torch, name)
@@ -90,7 +96,9 @@ def validate_and_keep_best(
         save_checkpoint(config.out, model, tokenizer, metrics, storage_dtype(config.storage_dtype))
 
 
-def current_metrics(progress_info: dict[str, Any], base_metrics: dict[str, Any], start_time: float, steps_per_epoch: int) -> dict[str, Any]:
+def current_metrics(
+    progress_info: dict[str, Any], base_metrics: dict[str, Any], start_time: float, steps_per_epoch: int
+) -> dict[str, Any]:
     """The run's metrics so far: fixed facts plus steps, epochs, speed and both curves.
 
     Returns:

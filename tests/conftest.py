@@ -3,6 +3,7 @@
 Tests never read ../shared: a fresh machine has no such folder. Everything a
 test needs is generated below.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,9 @@ import os
 # Must happen before anything imports `datasets`.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("MEMORY_LAB_DATASETS_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"), "memory-lab-test-datasets-cache"))
+os.environ.setdefault(
+    "MEMORY_LAB_DATASETS_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"), "memory-lab-test-datasets-cache")
+)
 
 import random
 import sys
@@ -25,6 +28,7 @@ if ROOT not in sys.path:
 torch.set_num_threads(1)
 
 from text_fixtures import FILLERS, MEN, WOMEN, patterned_paragraphs, write_corpus  # noqa: E402,F401
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -57,8 +61,22 @@ def tiny_checkpoints(tmp_path_factory, corpus_dir) -> dict[str, str]:
         out = str(root / f"tiny-{arch}")
         config = TrainConfig(
             out=out,
-            model=ModelConfig(arch=arch, vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=24, dropout=0.0, decoder="full"),
-            batch_size=8, bptt=20, lr=1e-2, epochs=3, seed=0, progress=False, threads=1, command=["pytest"],
+            model=ModelConfig(
+                arch=arch,
+                vocab_size=tokenizer.vocab_size,
+                embedding_size=16,
+                hidden_size=24,
+                dropout=0.0,
+                decoder="full",
+            ),
+            batch_size=8,
+            bptt=20,
+            lr=1e-2,
+            epochs=3,
+            seed=0,
+            progress=False,
+            threads=1,
+            command=["pytest"],
         )
         train(config, corpus, tokenizer)
         paths[arch] = out

@@ -3,6 +3,7 @@
 A plain module, not conftest.py: several conftest.py files exist under tests/, and
 `from conftest import` would pick whichever was imported first.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MEN = ["John", "Robert", "James", "William", "Henry", "Edward"]
 WOMEN = ["Mary", "Anne", "Jane", "Emma", "Alice", "Margaret"]
-FILLERS = ["the weather was fine", "the road was long", "a bell rang somewhere", "the train was late", "the tea was cold"]
+FILLERS = [
+    "the weather was fine",
+    "the road was long",
+    "a bell rang somewhere",
+    "the train was late",
+    "the tea was cold",
+]
 
 
 def patterned_paragraphs(count: int, seed: int = 0) -> list[str]:

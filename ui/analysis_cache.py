@@ -6,6 +6,7 @@ retrained model is analysed afresh. Results are plain dicts and lists (what
 st.cache_data stores safely and what the Export tab writes). The work itself is
 done by model.analysis; this layer only picks the numbers the views show.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,12 @@ CACHE = dict(show_spinner=False, max_entries=64)
 def _words(tokenizer, text: str) -> dict[str, Any]:
     analysis_input = prepare_input(tokenizer, text, max_words=MAX_WORDS)
     encoded = analysis_input.encoded
-    return {"input": analysis_input, "tokens": list(encoded.tokens), "unknown": [bool(u) for u in encoded.unknown],
-            "offsets": [list(span) for span in encoded.offsets]}
+    return {
+        "input": analysis_input,
+        "tokens": list(encoded.tokens),
+        "unknown": [bool(u) for u in encoded.unknown],
+        "offsets": [list(span) for span in encoded.offsets],
+    }
 
 
 def _finite(value: float) -> float | None:
@@ -59,10 +64,19 @@ def next_word(path: str, signature: Signature, text: str, top_k: int = 10) -> di
     k = max(1, min(top_k, probs.size(1)))
     values, indices = probs.topk(k, dim=-1)  # [T + 1, k]
     top = [
-        [{"word": checkpoint.tokenizer.id_to_token(int(i)), "prob": float(p)} for p, i in zip(row_values.tolist(), row_indices.tolist())]
+        [
+            {"word": checkpoint.tokenizer.id_to_token(int(i)), "prob": float(p)}
+            for p, i in zip(row_values.tolist(), row_indices.tolist())
+        ]
         for row_values, row_indices in zip(values, indices)
     ]
-    return {"tokens": words["tokens"], "unknown": words["unknown"], "actual": actual, "top": top, "vocab_size": checkpoint.tokenizer.vocab_size}
+    return {
+        "tokens": words["tokens"],
+        "unknown": words["unknown"],
+        "actual": actual,
+        "top": top,
+        "vocab_size": checkpoint.tokenizer.vocab_size,
+    }
 
 
 @st.cache_data(**CACHE)
@@ -102,7 +116,11 @@ def gates(path: str, signature: Signature, text: str, layer: int = -1) -> dict[s
 
         retention = forget_retention(traces, layer=layer, all_pairs=True)
         # Row 0 of all_pairs: share of what the memory held after word 1 still carried after word t.
-        result["retention"] = {"gate": retention["gate"], "from_first": retention["all_pairs"][0], "to_last": retention["mean"]}
+        result["retention"] = {
+            "gate": retention["gate"],
+            "from_first": retention["all_pairs"][0],
+            "to_last": retention["mean"],
+        }
     return clean(result)
 
 
@@ -177,8 +195,15 @@ def training_gradient_norms(path: str, signature: Signature) -> dict[str, Any] |
 
 
 @st.cache_data(**CACHE)
-def influence(path: str, signature: Signature, text: str, method: str, kind: str, word: str | None = None,
-              contrast: str | None = None) -> dict[str, Any]:
+def influence(
+    path: str,
+    signature: Signature,
+    text: str,
+    method: str,
+    kind: str,
+    word: str | None = None,
+    contrast: str | None = None,
+) -> dict[str, Any]:
     """All-pairs word influence (model.analysis.influence.word_influence) of one model on one text.
 
     Args:
@@ -205,15 +230,26 @@ def influence(path: str, signature: Signature, text: str, method: str, kind: str
 
     result = word_influence(checkpoint.model, words["input"].ids, resolver, method, unk_id=checkpoint.tokenizer.unk_id)
     details = {key: value for key, value in result.details.items() if key not in ("log_probs", "deltas")}
-    return clean({
-        "tokens": words["tokens"], "unknown": words["unknown"], "offsets": words["offsets"], "matrix": result.matrix, "values": result.values,
-        "description": result.targets.description, "last_is_guess": result.targets.last_is_guess,
-        "method": method, "definition": DEFINITIONS[method], "details": details,
-    })
+    return clean(
+        {
+            "tokens": words["tokens"],
+            "unknown": words["unknown"],
+            "offsets": words["offsets"],
+            "matrix": result.matrix,
+            "values": result.values,
+            "description": result.targets.description,
+            "last_is_guess": result.targets.last_is_guess,
+            "method": method,
+            "definition": DEFINITIONS[method],
+            "details": details,
+        }
+    )
 
 
 @st.cache_data(**CACHE)
-def word_probabilities(path: str, signature: Signature, text: str, position: int, words: tuple[str, ...]) -> dict[str, float | None]:
+def word_probabilities(
+    path: str, signature: Signature, text: str, position: int, words: tuple[str, ...]
+) -> dict[str, float | None]:
     """P(w | the words before ``position``) for a few words w (None for a word the model does not know).
 
     Args:
@@ -231,7 +267,9 @@ def word_probabilities(path: str, signature: Signature, text: str, position: int
 
 
 @st.cache_data(**CACHE)
-def word_scores(path: str, signature: Signature, text: str, position: int, words: tuple[str, ...]) -> dict[str, dict | None]:
+def word_scores(
+    path: str, signature: Signature, text: str, position: int, words: tuple[str, ...]
+) -> dict[str, dict | None]:
     """model.analysis.preference.word_scores at one prediction: {"log_prob", "prob", "rank"} per word (None: unknown).
 
     Args:
@@ -246,15 +284,25 @@ def word_scores(path: str, signature: Signature, text: str, position: int, words
 
 
 def _pair_json(pair) -> dict[str, Any]:
-    return {"text": pair.text, "counterfactual": pair.counterfactual, "tokens": list(pair.tokens),
-            "counterfactual_tokens": list(pair.counterfactual_tokens), "cue_span": list(pair.cue_span),
-            "parts": [[label, list(span)] for label, span in pair.parts], "cue_text": pair.cue_text,
-            "replacement_text": pair.replacement_text, "target_position": pair.target_position, "target": pair.target,
-            "contrast": pair.contrast}
+    return {
+        "text": pair.text,
+        "counterfactual": pair.counterfactual,
+        "tokens": list(pair.tokens),
+        "counterfactual_tokens": list(pair.counterfactual_tokens),
+        "cue_span": list(pair.cue_span),
+        "parts": [[label, list(span)] for label, span in pair.parts],
+        "cue_text": pair.cue_text,
+        "replacement_text": pair.replacement_text,
+        "target_position": pair.target_position,
+        "target": pair.target,
+        "contrast": pair.contrast,
+    }
 
 
 @st.cache_data(**CACHE)
-def cue_swap(path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str) -> dict[str, Any]:
+def cue_swap(
+    path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str
+) -> dict[str, Any]:
     """model.analysis.lesson.cue_swap: f = log P(target) - log P(contrast) on the text, its counterfactual and each cue part swapped alone.
 
     Returns:
@@ -273,7 +321,9 @@ def cue_swap(path: str, signature: Signature, text: str, counterfactual: str, ta
 
 
 @st.cache_data(**CACHE)
-def span_attribution(path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str) -> dict[str, Any]:
+def span_attribution(
+    path: str, signature: Signature, text: str, counterfactual: str, target: str, contrast: str
+) -> dict[str, Any]:
     """model.analysis.lesson.span_attribution (five methods, summed over each cue part and the whole cue).
 
     Returns:
@@ -291,8 +341,17 @@ def span_attribution(path: str, signature: Signature, text: str, counterfactual:
 
 
 @st.cache_data(**CACHE)
-def ladder(path: str, signature: Signature, sentence: str, source_word: str, target_word: str, contrast_word: str,
-           rungs: int, replacement_word: str | None = None, fillers: tuple[str, ...] | None = None) -> dict[str, Any]:
+def ladder(
+    path: str,
+    signature: Signature,
+    sentence: str,
+    source_word: str,
+    target_word: str,
+    contrast_word: str,
+    rungs: int,
+    replacement_word: str | None = None,
+    fillers: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """The distance ladder of one model (model.analysis.ladder.run_ladder(...).to_json()).
 
     Args:
@@ -304,8 +363,15 @@ def ladder(path: str, signature: Signature, sentence: str, source_word: str, tar
     from model.analysis.ladder import LadderSpec, run_ladder
 
     checkpoint = checkpoint_at(path, signature)
-    spec = LadderSpec(sentence=sentence, source_word=source_word, target_word=target_word, contrast_word=contrast_word,
-                      rungs=rungs, replacement_word=replacement_word, **({"fillers": tuple(fillers)} if fillers else {}))
+    spec = LadderSpec(
+        sentence=sentence,
+        source_word=source_word,
+        target_word=target_word,
+        contrast_word=contrast_word,
+        rungs=rungs,
+        replacement_word=replacement_word,
+        **({"fillers": tuple(fillers)} if fillers else {}),
+    )
     return clean(run_ladder(checkpoint.model, checkpoint.tokenizer, spec).to_json())
 
 
@@ -323,18 +389,32 @@ def generate(path: str, signature: Signature, prompt: str, words: int, temperatu
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def report(path: str, signature: Signature, text: str, target_word: str | None, contrast_word: str | None,
-           method: str) -> dict[str, Any]:
+def report(
+    path: str, signature: Signature, text: str, target_word: str | None, contrast_word: str | None, method: str
+) -> dict[str, Any]:
     """The whole analysis of one text (model.analysis.report.analyze_text), for the Export tab."""
     from model.analysis.report import analyze_text
 
     checkpoint = checkpoint_at(path, signature)
-    return clean(analyze_text(checkpoint.model, checkpoint.tokenizer, text, target_word=target_word, contrast_word=contrast_word,
-                              method=method, max_words=MAX_WORDS, top_k=10, ladder=False))
+    return clean(
+        analyze_text(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            text,
+            target_word=target_word,
+            contrast_word=contrast_word,
+            method=method,
+            max_words=MAX_WORDS,
+            top_k=10,
+            ladder=False,
+        )
+    )
 
 
 @st.cache_data(**CACHE)
-def unit_influence(path: str, signature: Signature, text: str, position: int, good: str, bad: str | None = None) -> list[float]:
+def unit_influence(
+    path: str, signature: Signature, text: str, position: int, good: str, bad: str | None = None
+) -> list[float]:
     """How much each top-layer unit drives one prediction: |h_u * d f / d h_u| (gradient x activation).
 
     f = log P(good) (minus log P(bad) when given) for the prediction of word ``position``,

@@ -6,6 +6,7 @@ the other views can then probe: a title and name decide a later pronoun
 a plural or singular subject decides a later verb ("The letters ... were"), and
 an opened quotation closes. It is deterministic for a given seed.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,8 +20,14 @@ TIMES = ("next month", "in the spring", "after the wedding", "before the winter"
 COMPANIONS_MAN = ("wife", "brother", "son", "old friend", "daughter")
 COMPANIONS_WOMAN = ("husband", "sister", "daughter", "old friend", "son")
 FILLERS = (
-    "the weather was mild", "the roads were quiet", "the house stood empty", "a letter had come",
-    "the garden was full of roses", "nobody said a word", "the clock struck nine", "the rain had stopped",
+    "the weather was mild",
+    "the roads were quiet",
+    "the house stood empty",
+    "a letter had come",
+    "the garden was full of roses",
+    "nobody said a word",
+    "the clock struck nine",
+    "the rain had stopped",
 )
 NOUNS = (("letter", "letters"), ("key", "keys"), ("book", "books"), ("horse", "horses"), ("door", "doors"))
 PREDICATES = (("was", "were"), ("is", "are"), ("has been", "have been"))
@@ -49,7 +56,7 @@ def _agreement_paragraph(rng: random.Random) -> str:
 def _quotation_paragraph(rng: random.Random) -> str:
     speaker = rng.choice(MEN + WOMEN)
     words = rng.choice(FILLERS)
-    return f"{speaker} looked up and said , \" I think {words} . \" Then {speaker} left ."
+    return f'{speaker} looked up and said , " I think {words} . " Then {speaker} left .'
 
 
 def builtin_paragraphs(count: int, seed: int = 0) -> list[str]:

@@ -1,4 +1,5 @@
 """The chain-rule calculator of the gradients view: parse per-step slopes, show their running product."""
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,9 @@ def parse_slopes(text: str) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise ValueError(f"Step {index} is “{part}”, which is not a number. Use numbers like 0.25 or 1.1.") from None
+            raise ValueError(
+                f"Step {index} is “{part}”, which is not a number. Use numbers like 0.25 or 1.1."
+            ) from None
         if not math.isfinite(value):
             raise ValueError(f"Step {index} is not a finite number ({part}).")
         values.append(value)
@@ -48,11 +51,14 @@ def running_products(slopes: list[float]) -> list[dict[str, float | int | None]]
         else:
             log_magnitude += math.log10(abs(slope))
             negative ^= slope < 0
-        magnitude = 0.0 if zero else (10 ** log_magnitude if -300 < log_magnitude < 300 else None)
-        rows.append({
-            "step": step, "slope": slope,
-            "product": None if magnitude is None else (-magnitude if negative else magnitude),
-            "abs_product": magnitude if magnitude not in (None, 0.0) else None,
-            "log10_abs_product": None if zero else log_magnitude,
-        })
+        magnitude = 0.0 if zero else (10**log_magnitude if -300 < log_magnitude < 300 else None)
+        rows.append(
+            {
+                "step": step,
+                "slope": slope,
+                "product": None if magnitude is None else (-magnitude if negative else magnitude),
+                "abs_product": magnitude if magnitude not in (None, 0.0) else None,
+                "log10_abs_product": None if zero else log_magnitude,
+            }
+        )
     return rows

@@ -4,6 +4,7 @@ Every chart is drawn by :func:`show_chart`, which refuses a chart without a
 caption. Streamlit's chart toolbar (hover the chart, then ⋯) offers "Download
 as PNG" and "Copy Vega-Lite spec"; the captions say so once per view.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,15 @@ def presenter_config(enabled: bool) -> dict[str, Any]:
     return {
         "axis": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 360, "titleLimit": 1000},
         # Legends go under the plot: beside it they take a third of a narrow column's width.
-        "legend": {"labelFontSize": size, "titleFontSize": size, "labelLimit": 480, "symbolSize": 260, "symbolStrokeWidth": 3,
-                   "orient": "bottom", "direction": "horizontal"},
+        "legend": {
+            "labelFontSize": size,
+            "titleFontSize": size,
+            "labelLimit": 480,
+            "symbolSize": 260,
+            "symbolStrokeWidth": 3,
+            "orient": "bottom",
+            "direction": "horizontal",
+        },
         "header": {"labelFontSize": size, "titleFontSize": size},
         "title": {"fontSize": size, "subtitleFontSize": size, "limit": 1200},
         "text": {"fontSize": size},
@@ -65,7 +73,9 @@ def presenter_config(enabled: bool) -> dict[str, Any]:
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -258,8 +268,13 @@ def _require_caption(caption: str) -> None:
         raise ValueError("Every chart needs a caption saying what is plotted, its unit, the method and the baseline.")
 
 
-def show_chart(chart: alt.TopLevelMixin, caption: str, key: str | None = None, height: int | None = None,
-               width: str | int = "stretch") -> None:
+def show_chart(
+    chart: alt.TopLevelMixin,
+    caption: str,
+    key: str | None = None,
+    height: int | None = None,
+    width: str | int = "stretch",
+) -> None:
     """Draw an Altair chart full width with its caption underneath.
 
     Args:
@@ -351,10 +366,17 @@ def heatmap(
         alt.Chart(pd.DataFrame(rows), title=title)
         .mark_rect()
         .encode(
-            x=alt.X("word:N", sort=axis_labels, title="word (position)", scale=alt.Scale(domain=axis_labels),
-                    axis=alt.Axis(**word_axis(len(axis_labels)))),
+            x=alt.X(
+                "word:N",
+                sort=axis_labels,
+                title="word (position)",
+                scale=alt.Scale(domain=axis_labels),
+                axis=alt.Axis(**word_axis(len(axis_labels))),
+            ),
             y=alt.Y("unit:N", sort=[f"unit {unit}" for unit in units], title="unit"),
-            color=alt.Color("value:Q", scale=scale, title="value", legend=alt.Legend(orient="bottom", gradientLength=160)),
+            color=alt.Color(
+                "value:Q", scale=scale, title="value", legend=alt.Legend(orient="bottom", gradientLength=160)
+            ),
             tooltip=["word", "unit", alt.Tooltip("value:Q", format=".3f")],
         )
         # A band step, not a fixed height: Streamlit's theme collapses fixed-height band scales.
@@ -389,7 +411,12 @@ def per_word_lines(
     colour = alt.Color("series:N", title=None, legend=legend)
     if colours:
         names = list(series)
-        colour = alt.Color("series:N", title=None, legend=legend, scale=alt.Scale(domain=names, range=[colours.get(n, "#555") for n in names]))
+        colour = alt.Color(
+            "series:N",
+            title=None,
+            legend=legend,
+            scale=alt.Scale(domain=names, range=[colours.get(n, "#555") for n in names]),
+        )
     return (
         alt.Chart(pd.DataFrame(rows), title=title)
         .mark_line(point=True)

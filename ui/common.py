@@ -1,4 +1,5 @@
 """Small helpers shared by the views: side-by-side columns, unknown-word notices, position pickers."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,7 +11,7 @@ from ui.model_store import ModelEntry
 
 
 def model_title(entry: ModelEntry) -> str:
-    """"novels-lstm (LSTM)" as Markdown-safe text."""
+    """ "novels-lstm (LSTM)" as Markdown-safe text."""
     return f"{md(entry.name)} ({(entry.arch or '?').upper()})"
 
 
@@ -50,8 +51,9 @@ def position_labels(tokens: Sequence[str]) -> list[str]:
     return ["start (before the first word)"] + [f"after {index + 1} “{token}”" for index, token in enumerate(tokens)]
 
 
-def preference_finding(entries: Sequence[ModelEntry], text: str, position: int, target: str, contrast: str,
-                       why: str = "") -> None:
+def preference_finding(
+    entries: Sequence[ModelEntry], text: str, position: int, target: str, contrast: str, why: str = ""
+) -> None:
     """Say which models prefer ``target`` over ``contrast`` at one prediction, from the numbers.
 
     Reads log P(target) - log P(contrast) of every model (model.analysis.preference) and writes the
@@ -68,15 +70,23 @@ def preference_finding(entries: Sequence[ModelEntry], text: str, position: int, 
     from model.analysis.preference import margin, summarize_preferences
     from ui import analysis_cache
 
-    margins = {entry.name: margin(analysis_cache.word_scores(entry.path, entry.signature, text, position, (target, contrast)),
-                                  target, contrast) for entry in entries}
+    margins = {
+        entry.name: margin(
+            analysis_cache.word_scores(entry.path, entry.signature, text, position, (target, contrast)),
+            target,
+            contrast,
+        )
+        for entry in entries
+    }
     try:
         summary = summarize_preferences(margins, target, contrast)
     except ValueError as error:
         st.caption(md(str(error)))
         return
-    caption = (f"Margin = log P(“{md(target)}”) − log P(“{md(contrast)}”) at this prediction, in nats (natural-log units); "
-               "0 is the baseline of no preference, above 0 the model prefers the first word.")
+    caption = (
+        f"Margin = log P(“{md(target)}”) − log P(“{md(contrast)}”) at this prediction, in nats (natural-log units); "
+        "0 is the baseline of no preference, above 0 the model prefers the first word."
+    )
     if summary.all_wrong:
         st.warning(f"**{md(summary.sentence)}** {md(why)}", icon=":material/report:")
     else:

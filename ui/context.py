@@ -1,4 +1,5 @@
 """The sidebar and the sentence box: which models, which text, which mode. Built once per rerun."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,13 @@ def sidebar() -> tuple[str, list[ModelEntry], list[ModelEntry], bool]:
         st.header("Memory Lab")
         presenter = st.toggle("Presenter mode", key="presenter", help="Large type for a projector.")
         st.selectbox(
-            "Example sentence", PRESET_LABELS, index=None, key="preset", on_change=_apply_preset,
-            placeholder="Pick an example…", help="Loads a teaching example into the sentence box.",
+            "Example sentence",
+            PRESET_LABELS,
+            index=None,
+            key="preset",
+            on_change=_apply_preset,
+            placeholder="Pick an example…",
+            help="Loads a teaching example into the sentence box.",
         )
         preset = preset_by_label(st.session_state.get("preset"))
         if preset is not None:
@@ -74,7 +80,9 @@ def sidebar() -> tuple[str, list[ModelEntry], list[ModelEntry], bool]:
             # Keep the picks that still exist (a folder may have been deleted or broken since).
             st.session_state["models"] = [name for name in st.session_state["models"] if name in names]
         picked = st.multiselect(
-            "Models to compare", names, key="models",
+            "Models to compare",
+            names,
+            key="models",
             help="Every folder under the checkpoints folder that loads; a newly trained model appears here at once.",
         )
         st.caption(f"Checkpoints folder: `{root}` ({len(usable)} usable, {len(broken)} not usable).")
@@ -92,7 +100,8 @@ def sentence_box(chosen: list[ModelEntry]) -> CheckedText | None:
     if "text" not in st.session_state:
         st.session_state["text"] = SEED_SENTENCE
     raw = st.text_input(
-        "Sentence (press Enter to analyse)", key="text",
+        "Sentence (press Enter to analyse)",
+        key="text",
         help="Any English text; the views analyse it word by word. Punctuation marks count as words.",
     )
     if not chosen:

@@ -1,4 +1,5 @@
 """Run one view so that any exception becomes a clear message, never a traceback on the page."""
+
 from __future__ import annotations
 
 import logging
@@ -46,4 +47,3 @@ def _report(title: str, error: BaseException) -> None:
         "(The full traceback is in the server console.)",
         icon=":material/error:",
     )
-

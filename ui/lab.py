@@ -6,6 +6,7 @@ the job's latest shares every 1.5 seconds. Jobs live in a module-level registry 
 by the browser session, not in st.session_state; at most one lab runs per server
 process, and none while a Train-tab job is running (the cores are shared).
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,8 @@ from model.lab_record import load_measured
 from ui import training_jobs
 from ui.charts import model_colours, show_chart
 from ui.markup import md
-from ui.presenter import is_presenter
 from ui.model_store import ModelEntry, get_checkpoint
+from ui.presenter import is_presenter
 from ui.settings import ARCH_COLOURS
 
 LOGGER = logging.getLogger("memory_lab.lab")
@@ -107,10 +108,14 @@ def start_lab(session_id: str, config: LabConfig) -> LabJob:
     """
     with _LOCK:
         if any(job.running for job in _JOBS.values()):
-            raise RuntimeError("A long-range lab is already running on this server; wait until it finishes (its page shows the expected time).")
+            raise RuntimeError(
+                "A long-range lab is already running on this server; wait until it finishes (its page shows the expected time)."
+            )
         training = training_jobs.job_for(session_id) or training_jobs.running_elsewhere(session_id)
         if training is not None and training.running:
-            raise RuntimeError("A model is being trained on this server (Train tab); start the lab when it has finished.")
+            raise RuntimeError(
+                "A model is being trained on this server (Train tab); start the lab when it has finished."
+            )
         job = LabJob(session_id=session_id, config=config)
         _JOBS[session_id] = job
         threading.Thread(target=_run, args=(job,), name=f"memory-lab-lab-{session_id[:8]}", daemon=True).start()
@@ -125,10 +130,25 @@ def lab_job(session_id: str) -> LabJob | None:
 
 def share_frame(shares: dict[str, tuple[int, list[LagShare]]]) -> pd.DataFrame:
     """Rows (model, arch, lag, mean, low, high, learned_share, learned, seeds, step) for the charts."""
-    rows = [{"model": name.upper(), "arch": name, "lag": share.lag, "mean": share.mean_accuracy, "low": share.min_accuracy,
-             "high": share.max_accuracy, "learned_share": share.learned_share, "learned": share.learned, "seeds": share.seeds, "step": step}
-            for name, (step, lag_shares) in shares.items() for share in lag_shares]
-    return pd.DataFrame(rows, columns=["model", "arch", "lag", "mean", "low", "high", "learned_share", "learned", "seeds", "step"])
+    rows = [
+        {
+            "model": name.upper(),
+            "arch": name,
+            "lag": share.lag,
+            "mean": share.mean_accuracy,
+            "low": share.min_accuracy,
+            "high": share.max_accuracy,
+            "learned_share": share.learned_share,
+            "learned": share.learned,
+            "seeds": share.seeds,
+            "step": step,
+        }
+        for name, (step, lag_shares) in shares.items()
+        for share in lag_shares
+    ]
+    return pd.DataFrame(
+        rows, columns=["model", "arch", "lag", "mean", "low", "high", "learned_share", "learned", "seeds", "step"]
+    )
 
 
 def _colours(frame: pd.DataFrame) -> alt.Scale:
@@ -140,26 +160,59 @@ def band_chart(frame: pd.DataFrame, chance: dict[int, float]) -> alt.LayerChart:
     """Accuracy (0-1) against lag: per model a band from the worst to the best seed and the seeds' mean; chance dashed."""
     x = alt.X("lag:Q", title="lag: tokens from the cue to the dependent word")
     colour = alt.Color("model:N", title="model", scale=_colours(frame))
-    tooltip = ["model", "lag", alt.Tooltip("mean:Q", format=".2f", title="mean accuracy"), alt.Tooltip("low:Q", format=".2f", title="worst seed"),
-               alt.Tooltip("high:Q", format=".2f", title="best seed"), alt.Tooltip("learned:Q", title="seeds that learned"),
-               alt.Tooltip("seeds:Q", title="seeds"), alt.Tooltip("step:Q", title="training step")]
-    band = alt.Chart(frame).mark_area(opacity=0.22).encode(x=x, y=alt.Y("low:Q", title="accuracy at the dependent word", scale=alt.Scale(domain=[0, 1])),
-                                                           y2="high:Q", color=colour, tooltip=tooltip)
+    tooltip = [
+        "model",
+        "lag",
+        alt.Tooltip("mean:Q", format=".2f", title="mean accuracy"),
+        alt.Tooltip("low:Q", format=".2f", title="worst seed"),
+        alt.Tooltip("high:Q", format=".2f", title="best seed"),
+        alt.Tooltip("learned:Q", title="seeds that learned"),
+        alt.Tooltip("seeds:Q", title="seeds"),
+        alt.Tooltip("step:Q", title="training step"),
+    ]
+    band = (
+        alt.Chart(frame)
+        .mark_area(opacity=0.22)
+        .encode(
+            x=x,
+            y=alt.Y("low:Q", title="accuracy at the dependent word", scale=alt.Scale(domain=[0, 1])),
+            y2="high:Q",
+            color=colour,
+            tooltip=tooltip,
+        )
+    )
     mean = alt.Chart(frame).mark_line(point=True).encode(x=x, y="mean:Q", color=colour, tooltip=tooltip)
     chance_frame = pd.DataFrame({"lag": list(chance), "chance": list(chance.values())})
-    baseline = alt.Chart(chance_frame).mark_line(strokeDash=[6, 4], color="#777777").encode(
-        x="lag:Q", y="chance:Q", tooltip=["lag", alt.Tooltip("chance:Q", format=".2f")])
-    return alt.layer(band, mean, baseline).properties(title="Which closing word does each seed expect, as the lag grows?", height=340)
+    baseline = (
+        alt.Chart(chance_frame)
+        .mark_line(strokeDash=[6, 4], color="#777777")
+        .encode(x="lag:Q", y="chance:Q", tooltip=["lag", alt.Tooltip("chance:Q", format=".2f")])
+    )
+    return alt.layer(band, mean, baseline).properties(
+        title="Which closing word does each seed expect, as the lag grows?", height=340
+    )
 
 
 def learned_chart(frame: pd.DataFrame) -> alt.Chart:
     """Share of seeds (0-1) whose accuracy at a lag reached the learned threshold, per model."""
-    return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("lag:Q", title="lag: tokens from the cue to the dependent word"),
-        y=alt.Y("learned_share:Q", title=f"share of seeds with accuracy >= {LEARNED}", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", title="model", scale=_colours(frame)),
-        tooltip=["model", "lag", alt.Tooltip("learned:Q", title="seeds that learned"), alt.Tooltip("seeds:Q", title="seeds")],
-    ).properties(title="How many seeds learned each lag?", height=220)
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("lag:Q", title="lag: tokens from the cue to the dependent word"),
+            y=alt.Y(
+                "learned_share:Q", title=f"share of seeds with accuracy >= {LEARNED}", scale=alt.Scale(domain=[0, 1])
+            ),
+            color=alt.Color("model:N", title="model", scale=_colours(frame)),
+            tooltip=[
+                "model",
+                "lag",
+                alt.Tooltip("learned:Q", title="seeds that learned"),
+                alt.Tooltip("seeds:Q", title="seeds"),
+            ],
+        )
+        .properties(title="How many seeds learned each lag?", height=220)
+    )
 
 
 def _chance_words(chance: dict[int, float]) -> str:
@@ -176,19 +229,35 @@ def measured_claim_text() -> str:
     if m is None:
         return "The claim has not been measured on many seeds here yet (python -m bench.lab --record does it)."
     last = m.first_seed + m.seeds - 1
-    return (f"Measured with {m.seeds} seeds ({m.first_seed}-{last}, none left out) under {' and '.join(m.isas)} ({m.command}): "
-            f"at lags {m.lags[0]}-{m.lags[-1]} the LSTM reached accuracy >= {LEARNED} in {m.lstm_learned} of {m.seeds} seeds, "
-            f"and the RNN stayed at or below 0.65 in {m.rnn_below} of {m.seeds} (worst lag and worst instruction set)"
-            f"{'' if m.holds else f'; this falls short of the {m.required} of {m.seeds} we aim for'}.")
+    return (
+        f"Measured with {m.seeds} seeds ({m.first_seed}-{last}, none left out) under {' and '.join(m.isas)} ({m.command}): "
+        f"at lags {m.lags[0]}-{m.lags[-1]} the LSTM reached accuracy >= {LEARNED} in {m.lstm_learned} of {m.seeds} seeds, "
+        f"and the RNN stayed at or below 0.65 in {m.rnn_below} of {m.seeds} (worst lag and worst instruction set)"
+        f"{'' if m.holds else f'; this falls short of the {m.required} of {m.seeds} we aim for'}."
+    )
 
 
 def _controls(session_id: str) -> None:
     left, right = st.columns(2)
-    seeds = left.number_input("Seeds per model", min_value=1, max_value=MAX_SEEDS, value=LabConfig().seeds, step=1, key="lab_seeds",
-                              help="How many independent copies of each model train at once, each with its own starting weights and "
-                                   "its own order of the training paragraphs. More seeds: a surer answer, a longer run.")
-    first = right.number_input("First seed", min_value=0, max_value=9999, value=0, step=1, key="lab_first_seed",
-                               help="The seeds are this one and the following ones. " + measured_claim_text())
+    seeds = left.number_input(
+        "Seeds per model",
+        min_value=1,
+        max_value=MAX_SEEDS,
+        value=LabConfig().seeds,
+        step=1,
+        key="lab_seeds",
+        help="How many independent copies of each model train at once, each with its own starting weights and "
+        "its own order of the training paragraphs. More seeds: a surer answer, a longer run.",
+    )
+    first = right.number_input(
+        "First seed",
+        min_value=0,
+        max_value=9999,
+        value=0,
+        step=1,
+        key="lab_first_seed",
+        help="The seeds are this one and the following ones. " + measured_claim_text(),
+    )
     if not st.button("Start the lab", type="primary", key="lab_start"):
         return
     config = LabConfig(seeds=int(seeds), first_seed=int(first), threads=None)
@@ -206,9 +275,13 @@ def _budget_line(job: LabJob) -> str:
     clock = f"{job.elapsed():.0f} s {'since start' if job.running else 'in all'}"
     line = f"**Status:** {job.status}{' — ' + steps if steps else ''} ({clock})"
     if job.plan is not None:
-        per_step = " and ".join(f"{name.upper()} {1000 * seconds:.0f} ms" for name, seconds in job.plan.seconds_per_step.items())
-        line += (f". Expected about {job.plan.expected_seconds:.0f} s: one step of {job.plan.seeds} seeds took {per_step} on this "
-                 f"server (timed before training) x {job.plan.steps} steps each, plus {job.plan.evaluations} measurements per model.")
+        per_step = " and ".join(
+            f"{name.upper()} {1000 * seconds:.0f} ms" for name, seconds in job.plan.seconds_per_step.items()
+        )
+        line += (
+            f". Expected about {job.plan.expected_seconds:.0f} s: one step of {job.plan.seeds} seeds took {per_step} on this "
+            f"server (timed before training) x {job.plan.steps} steps each, plus {job.plan.evaluations} measurements per model."
+        )
     else:
         line += ". Timing one training step to estimate the run time…"
     return line
@@ -225,21 +298,29 @@ def _live_panel(session_id: str) -> None:
     if job.shares:
         frame = share_frame(job.shares)
         chance = {share.lag: share.chance for share in next(iter(job.shares.values()))[1]}
-        method = (f"{config.seeds} seeds per model (seeds {config.first_seed}-{config.first_seed + config.seeds - 1}), each with its own starting "
-                  f"weights and its own order of the same generated paragraphs; the LSTM has {config.lstm_hidden_size} hidden units and "
-                  f"the RNN as many parameters; plain SGD (learning rate {config.lr:g}, each seed's gradient clipped at norm "
-                  f"{config.clip:g}), {config.steps} steps. Method: a model reads the cue and the filler and is right when it ranks "
-                  f"the correct closing word (his after Mr., her after Mrs., ) after ( ...) above the cue's other closing words, "
-                  f"on {config.eval_per_lag} held-out sequences per lag; re-measured every {config.eval_every} steps.")
-        show_chart(band_chart(frame, chance),
-                   f"What: accuracy at the dependent word (share of held-out sequences, 0 to 1) against the lag (tokens from the cue "
-                   f"to the dependent word). Shaded band: from the worst to the best seed; line: the mean over the seeds. {method} "
-                   f"Dashed line: chance, {_chance_words(chance)} (a uniform guess: 1/2 for his/her, 1/3 for brackets; lags 1 and 2 "
-                   f"hold brackets only, since 'Mr. Brown' takes 3 tokens).", key="lab_bands")
-        show_chart(learned_chart(frame),
-                   f"What: the share of seeds (0 to 1) whose accuracy at that lag reached {LEARNED}, i.e. that learned to carry the cue "
-                   f"that far; same runs and measurements as the chart above. Baseline: a model that only guesses never reaches "
-                   f"{LEARNED} (chance is {_chance_words(chance)}), so its share would be 0.", key="lab_learned")
+        method = (
+            f"{config.seeds} seeds per model (seeds {config.first_seed}-{config.first_seed + config.seeds - 1}), each with its own starting "
+            f"weights and its own order of the same generated paragraphs; the LSTM has {config.lstm_hidden_size} hidden units and "
+            f"the RNN as many parameters; plain SGD (learning rate {config.lr:g}, each seed's gradient clipped at norm "
+            f"{config.clip:g}), {config.steps} steps. Method: a model reads the cue and the filler and is right when it ranks "
+            f"the correct closing word (his after Mr., her after Mrs., ) after ( ...) above the cue's other closing words, "
+            f"on {config.eval_per_lag} held-out sequences per lag; re-measured every {config.eval_every} steps."
+        )
+        show_chart(
+            band_chart(frame, chance),
+            f"What: accuracy at the dependent word (share of held-out sequences, 0 to 1) against the lag (tokens from the cue "
+            f"to the dependent word). Shaded band: from the worst to the best seed; line: the mean over the seeds. {method} "
+            f"Dashed line: chance, {_chance_words(chance)} (a uniform guess: 1/2 for his/her, 1/3 for brackets; lags 1 and 2 "
+            f"hold brackets only, since 'Mr. Brown' takes 3 tokens).",
+            key="lab_bands",
+        )
+        show_chart(
+            learned_chart(frame),
+            f"What: the share of seeds (0 to 1) whose accuracy at that lag reached {LEARNED}, i.e. that learned to carry the cue "
+            f"that far; same runs and measurements as the chart above. Baseline: a model that only guesses never reaches "
+            f"{LEARNED} (chance is {_chance_words(chance)}), so its share would be 0.",
+            key="lab_learned",
+        )
     if job.running:
         if st.button("Stop the lab", key="lab_stop"):
             job.stop_event.set()
@@ -258,7 +339,9 @@ def summary_frame(result: LabResult) -> pd.DataFrame:
         for name in result.runs:
             share = shares[name][lag]
             row[f"{name.upper()} learned"] = f"{share.learned} of {share.seeds}"
-            row[f"{name.upper()} mean [worst, best]"] = f"{share.mean_accuracy:.2f} [{share.min_accuracy:.2f}, {share.max_accuracy:.2f}]"
+            row[f"{name.upper()} mean [worst, best]"] = (
+                f"{share.mean_accuracy:.2f} [{share.min_accuracy:.2f}, {share.max_accuracy:.2f}]"
+            )
         row["chance"] = round(result.chance[lag], 2)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -266,32 +349,43 @@ def summary_frame(result: LabResult) -> pd.DataFrame:
 
 def _summary(result: LabResult) -> None:
     st.dataframe(summary_frame(result), hide_index=True)
-    timing = "; ".join(f"{name.upper()}: {run.parameters:,} parameters per seed (hidden {run.hidden_size}), {run.run.steps} steps in "
-                       f"{run.run.seconds:.0f} s ({1000 * run.run.seconds_per_step:.0f} ms per step of all seeds)" for name, run in result.runs.items())
-    st.caption(f"Learned: accuracy >= {LEARNED} at that lag (share of {result.config.eval_per_lag} held-out sequences). Mean, worst and "
-               f"best: over the {result.config.seeds} seeds. Chance: a uniform guess among the cue's closing words. {timing}. The whole run "
-               f"took {result.wall_seconds:.0f} s against {result.plan.expected_seconds:.0f} s expected.")
+    timing = "; ".join(
+        f"{name.upper()}: {run.parameters:,} parameters per seed (hidden {run.hidden_size}), {run.run.steps} steps in "
+        f"{run.run.seconds:.0f} s ({1000 * run.run.seconds_per_step:.0f} ms per step of all seeds)"
+        for name, run in result.runs.items()
+    )
+    st.caption(
+        f"Learned: accuracy >= {LEARNED} at that lag (share of {result.config.eval_per_lag} held-out sequences). Mean, worst and "
+        f"best: over the {result.config.seeds} seeds. Chance: a uniform guess among the cue's closing words. {timing}. The whole run "
+        f"took {result.wall_seconds:.0f} s against {result.plan.expected_seconds:.0f} s expected."
+    )
     with st.expander("What the models read (the first generated paragraphs)"):
         st.text("\n\n".join(result.samples))
 
 
-_INTRO = ("A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
-          "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
-          "Several copies (seeds) of a plain RNN and of an LSTM with the same number of parameters learn this text at once, "
-          "each from its own random start and in its own order, with the same settings: plain gradient descent, where a "
-          "weight moves only as much as its gradient says. The charts show, as they learn, how well the seeds expect the "
-          "right closing word 1 to 60 tokens after the cue. The RNN's gradient from the closing word back to the cue "
-          "shrinks at every step (the chain-rule product of slopes), so it learns only the nearest cues; the LSTM's cell "
-          "carries both the cue and its gradient across the gap.")
-_CAVEAT = ("(Given many more steps, or the Adam optimizer, a plain RNN can learn such cues too: the difference is how fast "
-           "each can learn, which is what a fixed budget shows.)")
+_INTRO = (
+    "A controlled test of memory. Every paragraph opens with a cue that fixes a word later on: *Mr.* or *Mrs.* "
+    "fixes *his* or *her*; an opening bracket fixes its closing bracket. Between them come random filler words. "
+    "Several copies (seeds) of a plain RNN and of an LSTM with the same number of parameters learn this text at once, "
+    "each from its own random start and in its own order, with the same settings: plain gradient descent, where a "
+    "weight moves only as much as its gradient says. The charts show, as they learn, how well the seeds expect the "
+    "right closing word 1 to 60 tokens after the cue. The RNN's gradient from the closing word back to the cue "
+    "shrinks at every step (the chain-rule product of slopes), so it learns only the nearest cues; the LSTM's cell "
+    "carries both the cue and its gradient across the gap."
+)
+_CAVEAT = (
+    "(Given many more steps, or the Adam optimizer, a plain RNN can learn such cues too: the difference is how fast "
+    "each can learn, which is what a fixed budget shows.)"
+)
 
 
 def render_lab(context: Any = None) -> None:
     """Draw the Long-range lab view, then the chosen models' effective context (when a Context is given)."""
     if getattr(context, "presenter", False):  # on a projector the controls and the chart need the first screen
-        st.markdown("**A cue (*Mr.* / *Mrs.*, an opening bracket) fixes a word 1 to 60 filler words later. "
-                    "Copies of a plain RNN and of an LSTM of equal size learn it at once.**")
+        st.markdown(
+            "**A cue (*Mr.* / *Mrs.*, an opening bracket) fixes a word 1 to 60 filler words later. "
+            "Copies of a plain RNN and of an LSTM of equal size learn it at once.**"
+        )
         st.caption(measured_claim_text() + " " + _CAVEAT)
         with st.expander("How the lab works"):
             st.markdown(_INTRO)
@@ -309,10 +403,18 @@ def render_lab(context: Any = None) -> None:
 
 def context_frame(results: dict[str, ContextResult]) -> pd.DataFrame:
     """Rows (model, perturbation, distance, increase, standard_error) for the effective-context chart."""
-    rows = [{"model": name, "perturbation": perturbation, "distance": distance, "increase": value,
-             "standard_error": result.standard_error[perturbation][k]}
-            for name, result in results.items() for perturbation, curve in result.increase.items()
-            for k, (distance, value) in enumerate(zip(result.distances, curve))]
+    rows = [
+        {
+            "model": name,
+            "perturbation": perturbation,
+            "distance": distance,
+            "increase": value,
+            "standard_error": result.standard_error[perturbation][k],
+        }
+        for name, result in results.items()
+        for perturbation, curve in result.increase.items()
+        for k, (distance, value) in enumerate(zip(result.distances, curve))
+    ]
     return pd.DataFrame(rows, columns=["model", "perturbation", "distance", "increase", "standard_error"])
 
 
@@ -327,25 +429,43 @@ def render_effective_context(results: dict[str, ContextResult], colours: dict[st
         st.info("No effective-context results to show yet.")
         return
     frame = context_frame(results)
-    chart = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("distance:Q", scale=alt.Scale(type="log"), title="d: tokens kept intact before the target (log scale)"),
-        y=alt.Y("increase:Q", title="increase in loss (nats per token)"),
-        color=alt.Color("model:N", title="model", scale=alt.Scale(domain=list(colours), range=list(colours.values())) if colours else alt.Undefined),
-        strokeDash=alt.StrokeDash("perturbation:N", title="context beyond d"),
-        tooltip=["model", "perturbation", "distance", alt.Tooltip("increase:Q", format=".3f"),
-                 alt.Tooltip("standard_error:Q", format=".3f", title="standard error")],
+    chart = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "distance:Q", scale=alt.Scale(type="log"), title="d: tokens kept intact before the target (log scale)"
+            ),
+            y=alt.Y("increase:Q", title="increase in loss (nats per token)"),
+            color=alt.Color(
+                "model:N",
+                title="model",
+                scale=alt.Scale(domain=list(colours), range=list(colours.values())) if colours else alt.Undefined,
+            ),
+            strokeDash=alt.StrokeDash("perturbation:N", title="context beyond d"),
+            tooltip=[
+                "model",
+                "perturbation",
+                "distance",
+                alt.Tooltip("increase:Q", format=".3f"),
+                alt.Tooltip("standard_error:Q", format=".3f", title="standard error"),
+            ],
+        )
     )
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#777777").encode(y="y:Q")
     first = next(iter(results.values()))
     baselines = "; ".join(f"{name} {result.baseline_loss:.2f} nats" for name, result in results.items())
     # On a projector the subheader above names the chart: its own two-line title was clipped at the top there.
     layered = alt.layer(chart, zero).properties(height=320)
-    show_chart(layered if is_presenter() else layered.properties(title="How far back does each model look?"),
-               f"What: mean increase in next-word loss (nats per token) when the context farther than d tokens from the "
-               f"target is dropped, shuffled, or replaced by a random span of the same text, over {first.positions} target "
-               f"positions with {first.context_length} tokens of history each (Khandelwal et al. 2018). Baseline (the "
-               f"zero line): the loss with the intact history ({baselines}). A curve near zero at d means the words "
-               f"beyond d hardly matter to that model.", key="lab_effective_context")
+    show_chart(
+        layered if is_presenter() else layered.properties(title="How far back does each model look?"),
+        f"What: mean increase in next-word loss (nats per token) when the context farther than d tokens from the "
+        f"target is dropped, shuffled, or replaced by a random span of the same text, over {first.positions} target "
+        f"positions with {first.context_length} tokens of history each (Khandelwal et al. 2018). Baseline (the "
+        f"zero line): the loss with the intact history ({baselines}). A curve near zero at d means the words "
+        f"beyond d hardly matter to that model.",
+        key="lab_effective_context",
+    )
 
 
 def render_stored_effective_context(entries: list[ModelEntry]) -> None:
@@ -362,11 +482,19 @@ def render_stored_effective_context(entries: list[ModelEntry]) -> None:
             missing.append(entry.name)
             continue
         results[entry.name] = result
-        sources.append(f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)")
+        sources.append(
+            f"{md(entry.name)}: {md(str(stored.get('text', '?')))} (sha256 {md(str(stored.get('text_sha256', '?'))[:12])}…)"
+        )
     if results:
-        st.caption("Measured once on held-out text when the model was shipped, not on the sentence above: " + "; ".join(sources) + ".")
+        st.caption(
+            "Measured once on held-out text when the model was shipped, not on the sentence above: "
+            + "; ".join(sources)
+            + "."
+        )
     chosen = [entry for entry in entries if entry.name in results]
     render_effective_context(results, model_colours([entry.name for entry in chosen], [entry.arch for entry in chosen]))
     if missing:
-        st.caption(f"Not measured yet for {', '.join(md(name) for name in missing)}. Measure with "
-                   "`python -m model.context CHECKPOINT --text FILE --save`; the chart then shows it.")
+        st.caption(
+            f"Not measured yet for {', '.join(md(name) for name in missing)}. Measure with "
+            "`python -m model.context CHECKPOINT --text FILE --save`; the chart then shows it."
+        )

@@ -1,4 +1,5 @@
 """The page: sidebar, sentence box and one tab per view (only the open tab is computed)."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -88,8 +89,10 @@ def _page() -> None:
     apply_presenter_style(presenter)
     if not presenter:  # on a projector the sidebar names the app, and the first screen is for the figure
         st.title("Memory Lab")
-        st.caption("How much does a recurrent language model remember of the words it has read? "
-                   "Compare a plain RNN, an LSTM and a GRU on one sentence.")
+        st.caption(
+            "How much does a recurrent language model remember of the words it has read? "
+            "Compare a plain RNN, an LSTM and a GRU on one sentence."
+        )
     context = Context(root=root, entries=entries, chosen=chosen, checked=_checked_sentence(chosen), presenter=presenter)
     views = _views()
     tabs = st.tabs([label for label, _, _ in views], key="view", on_change="rerun")
@@ -107,6 +110,10 @@ def _page() -> None:
 def main() -> None:
     """Draw the whole page once (Streamlit calls this on every rerun); nothing escapes as a traceback."""
     lecture = lecture_requested()  # ?lesson=... opens the lecture (ui/lecture), with the sidebar out of the way
-    st.set_page_config(page_title="Memory Lab · lecture" if lecture else "Memory Lab", page_icon="🧠", layout="wide",
-                       initial_sidebar_state="collapsed" if lecture else "auto")
+    st.set_page_config(
+        page_title="Memory Lab · lecture" if lecture else "Memory Lab",
+        page_icon="🧠",
+        layout="wide",
+        initial_sidebar_state="collapsed" if lecture else "auto",
+    )
     run_view("The page", render_lecture if lecture else _page)

@@ -1,4 +1,5 @@
 """Safe text for the page: Markdown escaping and HTML word spans (every token through html.escape)."""
+
 from __future__ import annotations
 
 import html
@@ -101,7 +102,13 @@ def word_spans(
     spans = []
     for index, token in enumerate(tokens):
         value = values[index] if index < len(values) else None
-        style = ["padding:0.1em 0.25em", "margin:0.1em", "border-radius:0.3em", "display:inline-block", "unicode-bidi:isolate"]
+        style = [
+            "padding:0.1em 0.25em",
+            "margin:0.1em",
+            "border-radius:0.3em",
+            "display:inline-block",
+            "unicode-bidi:isolate",
+        ]
         title = "no value"
         if value is not None and math.isfinite(value):
             # A shaded word gets its own text colour (black or white by the shade's luminance), so it reads
@@ -119,7 +126,9 @@ def word_spans(
             style.append("text-decoration:line-through")
             style.append("font-style:italic")
             title += " (unknown word: read as <unk>)"
-        spans.append(f'<span dir="auto" style="{";".join(style)}" title="{html.escape(title)}">{html.escape(token)}</span>')
+        spans.append(
+            f'<span dir="auto" style="{";".join(style)}" title="{html.escape(title)}">{html.escape(token)}</span>'
+        )
     # No text colour on the block: unshaded words inherit the theme's (dark on light, light on dark).
     return '<div class="memory-lab-words" style="line-height:2.1">' + "".join(spans) + "</div>"
 
@@ -134,5 +143,7 @@ def legend(positive: str, negative: str | None) -> str:
 
 def _swatch(colour: tuple[int, int, int], label: str) -> str:
     background = _blend(colour, 0.8)
-    return (f'<span style="background:{_css(background)};color:{_css(text_colour_on(background))};padding:0 0.4em;'
-            f'border-radius:0.3em">{html.escape(label)}</span>')
+    return (
+        f'<span style="background:{_css(background)};color:{_css(text_colour_on(background))};padding:0 0.4em;'
+        f'border-radius:0.3em">{html.escape(label)}</span>'
+    )

@@ -10,6 +10,7 @@ a retrained model is re-read and an unchanged one never is, however many
 folders there are. A folder that cannot be used is listed with a one-line
 reason, whatever the error, and never takes the page down.
 """
+
 from __future__ import annotations
 
 import logging
@@ -163,7 +164,9 @@ def _reclaim_abandoned_output(path: str) -> bool:
     Only a folder holding the Train tab's writer record of a process that no longer runs, and no
     checkpoint file, qualifies: the name is free again, as after a run stopped from the page.
     """
-    if not os.path.isfile(os.path.join(path, WRITER_FILE)) or any(os.path.exists(os.path.join(path, name)) for name in CHECKPOINT_FILES):
+    if not os.path.isfile(os.path.join(path, WRITER_FILE)) or any(
+        os.path.exists(os.path.join(path, name)) for name in CHECKPOINT_FILES
+    ):
         return False
     if not abandoned_by_dead_writer(path):
         return False
@@ -179,7 +182,9 @@ def _entry(name: str, path: str) -> ModelEntry | None:
         if _reclaim_abandoned_output(path):
             return None
         if os.path.isdir(os.path.join(path, "resume")) or os.path.isfile(os.path.join(path, WRITER_FILE)):
-            error = "training in progress: no checkpoint saved yet (the first one is written after the first validation)."
+            error = (
+                "training in progress: no checkpoint saved yet (the first one is written after the first validation)."
+            )
             return ModelEntry(name, path, signature, error, None)
     arch, error = _inspect(path, signature)
     error = error or _LOAD_FAILURES.get((path, signature))
@@ -213,7 +218,15 @@ def discover(root: str | None = None) -> list[ModelEntry]:
             entries.append(entry)
     order = {name: index for index, name in enumerate(PREFERRED_MODELS)}
     arch_rank = {"rnn": 0, "lstm": 1, "gru": 2}
-    return sorted(entries, key=lambda entry: (not entry.ok, order.get(entry.name, len(order)), arch_rank.get(entry.arch or "", 3), entry.name))
+    return sorted(
+        entries,
+        key=lambda entry: (
+            not entry.ok,
+            order.get(entry.name, len(order)),
+            arch_rank.get(entry.arch or "", 3),
+            entry.name,
+        ),
+    )
 
 
 def default_selection(entries: list[ModelEntry]) -> list[str]:

@@ -1,4 +1,5 @@
 """Presenter mode: large type for a projector (CSS only, no scripts)."""
+
 from __future__ import annotations
 
 import streamlit as st

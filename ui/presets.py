@@ -4,6 +4,7 @@ Every view reads its defaults from :func:`plan_for_text`: for a preset, the pres
 contrast, cue and swap ("were" vs "was", cue "letters" -> "letter"); for a typed sentence, the
 defaults of data.cue_swap.plan_for (the first title-and-name cue, the first pronoun after it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,18 +40,35 @@ class Preset:
 
 
 PRESETS = (
-    Preset("Mr. Robert ... his (the seed)", SEED_SENTENCE, "his", "her", "Mr. Robert", "Mrs. Mary",
-           "Does the model remember “Mr. Robert” (a man) when it has to choose “his”?",
-           "Nothing in the nine words between the name and the pronoun says who is travelling, so a model that has "
-           "forgotten the title and the name falls back on what usually follows “with”."),
-    Preset("Mrs. Mary ... her (the twin)", "Mrs. Mary is going on a vacation with her husband to Hawaii next month.",
-           "her", "his", "Mrs. Mary", "Mr. Robert", "The same sentence with a woman: the pronoun should flip to “her”.",
-           "Nothing in the nine words between the name and the pronoun says who is travelling, so a model that has "
-           "forgotten the title and the name falls back on what usually follows “with”."),
+    Preset(
+        "Mr. Robert ... his (the seed)",
+        SEED_SENTENCE,
+        "his",
+        "her",
+        "Mr. Robert",
+        "Mrs. Mary",
+        "Does the model remember “Mr. Robert” (a man) when it has to choose “his”?",
+        "Nothing in the nine words between the name and the pronoun says who is travelling, so a model that has "
+        "forgotten the title and the name falls back on what usually follows “with”.",
+    ),
+    Preset(
+        "Mrs. Mary ... her (the twin)",
+        "Mrs. Mary is going on a vacation with her husband to Hawaii next month.",
+        "her",
+        "his",
+        "Mrs. Mary",
+        "Mr. Robert",
+        "The same sentence with a woman: the pronoun should flip to “her”.",
+        "Nothing in the nine words between the name and the pronoun says who is travelling, so a model that has "
+        "forgotten the title and the name falls back on what usually follows “with”.",
+    ),
     Preset(
         "Agreement across a long gap",
         "The letters that the old captain had written to his sister during the long winter at sea were never sent.",
-        "were", "was", "letters", "letter",
+        "were",
+        "was",
+        "letters",
+        "letter",
         "“were” must agree with “letters”, 16 words back, not with the nearer “captain”, “sister”, “winter” or “sea”.",
         "This is agreement attraction: singular nouns stand between “letters” and the verb, and small language models "
         "trained on little text are known to agree with the nearest noun instead of the subject (in our agreement suite, "
@@ -58,8 +76,11 @@ PRESETS = (
     ),
     Preset(
         "A quotation that must close",
-        "He looked at his wife and said, \" I have never been so happy in all my life .",
-        "\"", "<eos>", "\"", "that",
+        'He looked at his wife and said, " I have never been so happy in all my life .',
+        '"',
+        "<eos>",
+        '"',
+        "that",
         "A quotation mark opened 12 words ago: after the full stop the next symbol should close it, not end the paragraph.",
         "Closing the quote needs the model to have kept one symbol, 12 words back, in its memory.",
     ),
@@ -88,8 +109,9 @@ def plan_for_text(tokens: list[str], text: str) -> CuePlan:
     preset = preset_for_text(text)
     if preset is None:
         return plan_for(list(tokens))
-    return plan_for(list(tokens), target=preset.target, contrast=preset.contrast, cue=preset.cue,
-                    replacement=preset.counterfactual)
+    return plan_for(
+        list(tokens), target=preset.target, contrast=preset.contrast, cue=preset.cue, replacement=preset.counterfactual
+    )
 
 
 def default_target_word(tokens: list[str], text: str) -> int:
@@ -99,7 +121,6 @@ def default_target_word(tokens: list[str], text: str) -> int:
     else the last word.
     """
     return plan_for_text(tokens, text).target_index
-
 
 
 def next_word_row(tokens: list[str], text: str) -> int:

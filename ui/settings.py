@@ -1,4 +1,5 @@
 """Constants of the app: where checkpoints live, the default sentence, input limits."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ spaces, direction overrides) are removed with a notice; a long text is cut to
 :data:`ui.settings.MAX_WORDS` words with a notice. Emoji, right-to-left scripts
 and HTML are kept: they are just (probably unknown) words, shown escaped.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -43,7 +44,9 @@ def _is_invisible(character: str) -> bool:
     return category == "Cf" or (category == "Cc" and character not in "\n\t")
 
 
-def check_text(raw: str | None, tokenizer: WordTokenizer, max_words: int = MAX_WORDS, max_chars: int = MAX_CHARS) -> CheckedText:
+def check_text(
+    raw: str | None, tokenizer: WordTokenizer, max_words: int = MAX_WORDS, max_chars: int = MAX_CHARS
+) -> CheckedText:
     """Clean ``raw`` and decide whether it can be analysed.
 
     Args:
@@ -67,19 +70,27 @@ def check_text(raw: str | None, tokenizer: WordTokenizer, max_words: int = MAX_W
         )
     text = " ".join(text.split())
     if not text:
-        return CheckedText(text="", notices=notices, problem="The text is empty. Type a sentence (or pick a preset in the sidebar) and press Enter.")
+        return CheckedText(
+            text="",
+            notices=notices,
+            problem="The text is empty. Type a sentence (or pick a preset in the sidebar) and press Enter.",
+        )
     if len(text) > max_chars:
         text = text[:max_chars]
         notices.append(f"The text was longer than {max_chars} characters; only the first {max_chars} are used.")
     encoded = tokenizer.encode(text)
     if len(encoded) > max_words:
         end = encoded.offsets[max_words - 1][1]
-        notices.append(f"The text has {len(encoded)} words and punctuation marks; the views use the first {max_words}, up to “{text[max(0, end - 30):end]}”.")
+        notices.append(
+            f"The text has {len(encoded)} words and punctuation marks; the views use the first {max_words}, up to “{text[max(0, end - 30) : end]}”."
+        )
         text = text[:end]
         encoded = tokenizer.encode(text)
     if not any(any(character.isalnum() for character in token) for token in encoded.tokens):
         return CheckedText(
-            text="", notices=notices, num_words=len(encoded),
+            text="",
+            notices=notices,
+            num_words=len(encoded),
             problem="The text holds only punctuation or symbols. The models read words: type a sentence with at least one word.",
         )
     return CheckedText(text=text, notices=notices, num_words=len(encoded))

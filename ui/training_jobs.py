@@ -8,6 +8,7 @@ browser session that started it is gone (closed tab): checked through
 Streamlit's runtime, and through a heartbeat the page refreshes every few
 seconds. At most one job runs per process, since the machine's cores are shared.
 """
+
 from __future__ import annotations
 
 import logging
@@ -140,8 +141,12 @@ def _run(job: TrainingJob, tokenizer: WordTokenizer) -> None:
             config = TrainConfig(
                 out=out,
                 model=ModelConfig(arch=arch, vocab_size=tokenizer.vocab_size, **settings),
-                epochs=job.epochs, time_limit_minutes=share, progress=False, threads=None,
-                command=["streamlit", "app.py", "Train tab"], **job.train_settings,
+                epochs=job.epochs,
+                time_limit_minutes=share,
+                progress=False,
+                threads=None,
+                command=["streamlit", "app.py", "Train tab"],
+                **job.train_settings,
             )
 
             def on_log(record: dict[str, Any], arch: str = arch) -> None:
@@ -211,11 +216,22 @@ def start_job(
         if len(running) >= MAX_RUNNING_JOBS:
             raise RuntimeError("Another training run is in progress on this server; wait until it finishes or stop it.")
         if _lab_running():
-            raise RuntimeError("The Long-range lab is training models on this server; start training when it has finished.")
+            raise RuntimeError(
+                "The Long-range lab is training models on this server; start training when it has finished."
+            )
         tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=min_frequency, max_size=max_vocab)
-        job = TrainingJob(session_id=session_id, corpus=corpus, outputs=outputs, model_settings=model_settings,
-                          train_settings=train_settings, time_limit_s=time_limit_s, epochs=epochs)
-        job.thread = threading.Thread(target=runner, args=(job, tokenizer), name=f"memory-lab-train-{session_id[:8]}", daemon=True)
+        job = TrainingJob(
+            session_id=session_id,
+            corpus=corpus,
+            outputs=outputs,
+            model_settings=model_settings,
+            train_settings=train_settings,
+            time_limit_s=time_limit_s,
+            epochs=epochs,
+        )
+        job.thread = threading.Thread(
+            target=runner, args=(job, tokenizer), name=f"memory-lab-train-{session_id[:8]}", daemon=True
+        )
         _JOBS[session_id] = job
         job.thread.start()
     return job

@@ -1,4 +1,5 @@
 """Turn an uploaded file into a training corpus, refusing what is not text with a clear reason."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,11 @@ def display_name(file_name: str) -> str:
     this only keeps it to one readable line.
     """
     base = os.path.basename(str(file_name).replace("\\", "/"))
-    kept = "".join(" " if unicodedata.category(c) in ("Zl", "Zp") or c in "\r\n\t" else c for c in base
-                   if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn") or c in "\r\n\t")
+    kept = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp") or c in "\r\n\t" else c
+        for c in base
+        if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn") or c in "\r\n\t"
+    )
     kept = " ".join(kept.split()) or "uploaded.txt"
     return kept if len(kept) <= MAX_NAME_CHARACTERS else kept[: MAX_NAME_CHARACTERS - 1] + "…"
 
@@ -36,7 +40,9 @@ def decode_text(data: bytes, file_name: str) -> str:
     if not data:
         raise ValueError(f"{file_name} is empty. Upload a plain-text (.txt) file with some pages of prose in it.")
     if b"\x00" in data[: 1 << 16]:
-        raise ValueError(f"{file_name} looks like a binary file (it contains zero bytes), not text. Upload a plain UTF-8 .txt file.")
+        raise ValueError(
+            f"{file_name} looks like a binary file (it contains zero bytes), not text. Upload a plain UTF-8 .txt file."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -73,7 +79,9 @@ def corpus_from_upload(data: bytes, file_name: str) -> Corpus:
     text = decode_text(data, file_name)
     words = len(text.split())
     if words < MIN_WORDS:
-        raise ValueError(f"{file_name} has only {words} words; a language model needs at least {MIN_WORDS} (a few pages) to learn anything.")
+        raise ValueError(
+            f"{file_name} has only {words} words; a language model needs at least {MIN_WORDS} (a few pages) to learn anything."
+        )
     if sum(character.isalpha() for character in text) < len(text) * 0.3:
         raise ValueError(f"{file_name} is mostly not letters (numbers, symbols or markup); upload prose.")
     pieces = _pieces(text)

@@ -1,4 +1,5 @@
 """Generate: each model writes its own continuation of a prompt, side by side, at a chosen temperature."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -32,21 +33,39 @@ def _new_samples() -> None:
 
 def render(context: Context) -> None:
     """Draw the Generate view: a prompt, the sampling settings and one continuation per model."""
-    st.markdown("Each model continues the prompt on its own, one word at a time: it draws every next word at random "
-                "from the probabilities it gives, then reads that word and draws the next.")
+    st.markdown(
+        "Each model continues the prompt on its own, one word at a time: it draws every next word at random "
+        "from the probabilities it gives, then reads that word and draws the next."
+    )
     if st.session_state.get("generate_for") != context.text:
         # A new sentence above: the prompt becomes that sentence up to its lesson word.
         st.session_state["generate_for"] = context.text
         st.session_state["generate_prompt"] = _default_prompt(context)
-    prompt = st.text_input("Prompt (press Enter to generate)", key="generate_prompt",
-                           help="Starts as the sentence above, cut just before the word the lesson is about.")
+    prompt = st.text_input(
+        "Prompt (press Enter to generate)",
+        key="generate_prompt",
+        help="Starts as the sentence above, cut just before the word the lesson is about.",
+    )
     row = st.columns([3, 2, 2, 2])
-    temperature = row[0].slider("Temperature", 0.1, 2.0, 0.8, 0.1, key="generate_temperature",
-                                help="Below 1: the likeliest words win more often; above 1: rarer words come up more.")
+    temperature = row[0].slider(
+        "Temperature",
+        0.1,
+        2.0,
+        0.8,
+        0.1,
+        key="generate_temperature",
+        help="Below 1: the likeliest words win more often; above 1: rarer words come up more.",
+    )
     words = row[1].slider("Words", 5, MAX_WORDS, 25, 5, key="generate_words", help="How many tokens each model adds.")
     st.session_state.setdefault("generate_seed", 0)
-    seed = row[2].number_input("Random seed", 0, 1_000_000, step=1, key="generate_seed",
-                               help="The same seed, prompt and temperature give the same text.")
+    seed = row[2].number_input(
+        "Random seed",
+        0,
+        1_000_000,
+        step=1,
+        key="generate_seed",
+        help="The same seed, prompt and temperature give the same text.",
+    )
     row[3].button("New samples", key="generate_again", on_click=_new_samples, icon=":material/casino:", width="stretch")
     for index, (column, entry) in enumerate(zip(side_by_side(context.chosen), context.chosen)):
         with column:
@@ -54,14 +73,17 @@ def render(context: Context) -> None:
             try:
                 # Each model its own random numbers (seed + its place in the list): with one shared stream, models
                 # with similar probabilities drew the same first words, which looked like one text copied three times.
-                continuation = analysis_cache.generate(entry.path, entry.signature, prompt, int(words), float(temperature),
-                                                       model_seed(int(seed), index))
+                continuation = analysis_cache.generate(
+                    entry.path, entry.signature, prompt, int(words), float(temperature), model_seed(int(seed), index)
+                )
             except ValueError as error:
                 st.error(md(str(error)), icon=":material/help:")
                 continue
             shown = continuation.replace("\n", " ¶ ")
             st.markdown(f"{md(prompt)} **{md(shown)}**" if prompt.strip() else f"**{md(shown)}**")
-    st.caption(f"Bold: the words each model drew, {int(words)} tokens sampled from softmax(scores ÷ {float(temperature):g}) over its "
-               "whole vocabulary (temperature 1 = the model's own probabilities), seed "
-               f"{int(seed)} (each model draws its own random numbers from it); the unknown-word token is never drawn and ¶ marks where a model ended a paragraph. This is a "
-               "random draw, not the model's single best guess: press New samples for another.")
+    st.caption(
+        f"Bold: the words each model drew, {int(words)} tokens sampled from softmax(scores ÷ {float(temperature):g}) over its "
+        "whole vocabulary (temperature 1 = the model's own probabilities), seed "
+        f"{int(seed)} (each model draws its own random numbers from it); the unknown-word token is never drawn and ¶ marks where a model ended a paragraph. This is a "
+        "random draw, not the model's single best guess: press New samples for another."
+    )

@@ -1,4 +1,5 @@
 """The counterfactual of the influence view: swap the whole cue span ("Mr. Robert" -> "Mrs. Mary") and re-ask each model."""
+
 from __future__ import annotations
 
 import altair as alt
@@ -25,9 +26,20 @@ def _inputs(tokens: list[str], text: str, plan: CuePlan) -> tuple[str, str]:
         st.session_state["swap_cue"] = join_words(tokens[start:end])
         st.session_state["swap_replacement"] = plan.replacement or ""
     row = st.columns(2)
-    cue = row[0].text_input("Replace the words", key="swap_cue", help="One word or several in a row, as in the sentence.").strip()
-    replacement = row[1].text_input("with", key="swap_replacement",
-                                    help="The same number of words (and punctuation marks): “Mr. Robert” → “Mrs. Mary”.").strip()
+    cue = (
+        row[0]
+        .text_input("Replace the words", key="swap_cue", help="One word or several in a row, as in the sentence.")
+        .strip()
+    )
+    replacement = (
+        row[1]
+        .text_input(
+            "with",
+            key="swap_replacement",
+            help="The same number of words (and punctuation marks): “Mr. Robert” → “Mrs. Mary”.",
+        )
+        .strip()
+    )
     return cue, replacement
 
 
@@ -38,7 +50,9 @@ def _variant(tokens: list[str], counterfactual_tokens: list[str], span: tuple[in
     return join_words(words)
 
 
-def counterfactual(context: Context, target: str | None, contrast: str | None, tokens: list[str], plan: CuePlan) -> None:
+def counterfactual(
+    context: Context, target: str | None, contrast: str | None, tokens: list[str], plan: CuePlan
+) -> None:
     """Swap a span for every model: log P(target) - log P(contrast) before, after, and with each part swapped alone."""
     st.subheader("Swap the cue: what if it were someone else?")
     cue, replacement = _inputs(tokens, context.text, plan)
@@ -50,14 +64,18 @@ def counterfactual(context: Context, target: str | None, contrast: str | None, t
         return
     span = find_span(tokens, tokenize(cue))
     if span is None:
-        st.error(f"{quote(cue)} is not in the sentence as written; copy the words exactly (case and punctuation count).")
+        st.error(
+            f"{quote(cue)} is not in the sentence as written; copy the words exactly (case and punctuation count)."
+        )
         return
     offsets = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).offsets
     new_text = replace_span(context.text, offsets, span, replacement)
     results: dict[str, dict] = {}
     for entry in context.chosen:
         try:
-            results[entry.name] = analysis_cache.cue_swap(entry.path, entry.signature, context.text, new_text, target, contrast)
+            results[entry.name] = analysis_cache.cue_swap(
+                entry.path, entry.signature, context.text, new_text, target, contrast
+            )
         except ValueError as error:
             st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
     if not results:
@@ -66,18 +84,29 @@ def counterfactual(context: Context, target: str | None, contrast: str | None, t
     cue_span = tuple(pair["cue_span"])
     labels = [f"{pair['cue_text']} (as typed)", pair["replacement_text"]]
     # Each part swapped alone, when the swap changes more than one part ("Mr." and "Robert", not "Robert" alone).
-    changed = [index for index, (_, (start, end)) in enumerate(pair["parts"])
-               if pair["tokens"][start:end] != pair["counterfactual_tokens"][start:end]]
+    changed = [
+        index
+        for index, (_, (start, end)) in enumerate(pair["parts"])
+        if pair["tokens"][start:end] != pair["counterfactual_tokens"][start:end]
+    ]
     changed = changed if len(changed) > 1 else []
-    labels += [_variant(pair["tokens"], pair["counterfactual_tokens"], cue_span, tuple(pair["parts"][index][1])) + " (one part swapped)"
-               for index in changed]
+    labels += [
+        _variant(pair["tokens"], pair["counterfactual_tokens"], cue_span, tuple(pair["parts"][index][1]))
+        + " (one part swapped)"
+        for index in changed
+    ]
     parts = changed
     rows = []
     for name, data in results.items():
         swap = data["swap"]
         values = [swap["before"], swap["after"]] + [swap["parts"][index]["value"] for index in changed]
-        rows += [{"model": name, "sentence": label, "margin": value, "label": signed(value)} for label, value in zip(labels, values)]
-    st.markdown(f"**{md(swap_finding({n: d['swap']['before'] for n, d in results.items()}, {n: d['swap']['after'] for n, d in results.items()}, target, contrast))}**")
+        rows += [
+            {"model": name, "sentence": label, "margin": value, "label": signed(value)}
+            for label, value in zip(labels, values)
+        ]
+    st.markdown(
+        f"**{md(swap_finding({n: d['swap']['before'] for n, d in results.items()}, {n: d['swap']['after'] for n, d in results.items()}, target, contrast))}**"
+    )
     names = [entry.name for entry in context.chosen if entry.name in results]
     frame = pd.DataFrame(rows)
     base = alt.Chart(frame, title=f"log P({target}) − log P({contrast}) with each version of the cue")
@@ -85,19 +114,32 @@ def counterfactual(context: Context, target: str | None, contrast: str | None, t
         y=alt.Y("model:N", sort=names, title=None),
         yOffset=alt.YOffset("sentence:N", sort=labels),
         x=alt.X("margin:Q", title=f"log P({target}) − log P({contrast}), nats (> 0: prefers “{target}”)"),
-        color=alt.Color("sentence:N", sort=labels, title=None, scale=alt.Scale(domain=labels, range=VARIANT_COLOURS[: len(labels)]),
-                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=420)),
+        color=alt.Color(
+            "sentence:N",
+            sort=labels,
+            title=None,
+            scale=alt.Scale(domain=labels, range=VARIANT_COLOURS[: len(labels)]),
+            legend=alt.Legend(orient="bottom", columns=2, labelLimit=420),
+        ),
         tooltip=["model", "sentence", alt.Tooltip("margin:Q", format="+.3f")],
     )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray").encode(x="x:Q")
-    show_chart((bars + zero).properties(height=alt.Step(22 if len(labels) > 2 else 30)),
-               f"Each bar: log P({md(target)}) − log P({md(contrast)}) in nats at the prediction of word "
-               f"{pair['target_position'] + 1}, exact (both sentences run through the model). 0 (the grey line) is the "
-               f"baseline of no preference. Grey: the sentence as typed; orange: {quote(pair['cue_text'])} replaced by "
-               f"{quote(pair['replacement_text'])}" + ("; the lighter bars swap one part of the cue and keep the other." if parts else "."),
-               key="influence_counterfactual")
+    show_chart(
+        (bars + zero).properties(height=alt.Step(22 if len(labels) > 2 else 30)),
+        f"Each bar: log P({md(target)}) − log P({md(contrast)}) in nats at the prediction of word "
+        f"{pair['target_position'] + 1}, exact (both sentences run through the model). 0 (the grey line) is the "
+        f"baseline of no preference. Grey: the sentence as typed; orange: {quote(pair['cue_text'])} replaced by "
+        f"{quote(pair['replacement_text'])}"
+        + ("; the lighter bars swap one part of the cue and keep the other." if parts else "."),
+        key="influence_counterfactual",
+    )
     table = frame.pivot_table(index="model", columns="sentence", values="margin").reindex(names)[labels].reset_index()
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={label: st.column_config.NumberColumn(format="%+.2f") for label in labels})
-    st.caption(f"The same numbers: log P({md(target)}) − log P({md(contrast)}) in nats, per model and version of the cue.")
-
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={label: st.column_config.NumberColumn(format="%+.2f") for label in labels},
+    )
+    st.caption(
+        f"The same numbers: log P({md(target)}) − log P({md(contrast)}) in nats, per model and version of the cue."
+    )

@@ -1,4 +1,5 @@
 """Models: a card per checkpoint from its metrics.json (what it was trained on, how big, how good)."""
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,7 @@ def card_facts(entry: ModelEntry) -> dict[str, str]:
 
 
 def stage_summary(stages: list[dict[str, Any]]) -> str:
-    """"stage 1 of 2: 8 epochs at BPTT 70, 31.0 min; stage 2 of 2: 1 epoch at BPTT 200, from stage 1's weights, 3.4 min"."""
+    """ "stage 1 of 2: 8 epochs at BPTT 70, 31.0 min; stage 2 of 2: 1 epoch at BPTT 200, from stage 1's weights, 3.4 min"."""
     parts = []
     for index, stage in enumerate(stages):
         epochs = _number(stage["epochs"], 2).rstrip("0").rstrip(".") if stage["epochs"] is not None else "—"
@@ -69,7 +70,9 @@ def stage_summary(stages: list[dict[str, Any]]) -> str:
 
 
 def _curve_frame(metrics: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame([{key: row[key] for key in ("step", "stage", "split", "perplexity")} for row in combined_curve(metrics)])
+    return pd.DataFrame(
+        [{key: row[key] for key in ("step", "stage", "split", "perplexity")} for row in combined_curve(metrics)]
+    )
 
 
 def _norm_frame(metrics: dict[str, Any]) -> pd.DataFrame:
@@ -87,42 +90,72 @@ def render_card(entry: ModelEntry) -> None:
     st.subheader(model_title(entry))
     facts = card_facts(entry)
     st.table(pd.DataFrame({"value": list(facts.values())}, index=list(facts.keys())))
-    st.caption("From the checkpoint's config.json and metrics.json. Perplexity = exp(mean cross-entropy per word): "
-               "the number of words the model is, on average, as unsure as if choosing uniformly among. Lower is better; "
-               "a model that guesses uniformly has perplexity = vocabulary size.")
+    st.caption(
+        "From the checkpoint's config.json and metrics.json. Perplexity = exp(mean cross-entropy per word): "
+        "the number of words the model is, on average, as unsure as if choosing uniformly among. Lower is better; "
+        "a model that guesses uniformly has perplexity = vocabulary size."
+    )
     curve = _curve_frame(checkpoint.metrics)
     if not curve.empty:
-        chart = alt.Chart(curve, title=f"{entry.name}: perplexity during training").mark_line(point=True).encode(
-            x=alt.X("step:Q", title="training step"),
-            y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
-            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom", columns=1)), detail="stage:N",
-            tooltip=["stage", "step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
+        chart = (
+            alt.Chart(curve, title=f"{entry.name}: perplexity during training")
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("step:Q", title="training step"),
+                y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
+                color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
+                detail="stage:N",
+                tooltip=["stage", "step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
+            )
         )
         stages = curve["stage"].nunique()
-        show_chart(chart, "Perplexity (log scale, lower is better) against training step: the training curve is a running mean "
-                   "over the last logging window, the held-out points score the validation text. Baseline: vocabulary size "
-                   f"({checkpoint.config.vocab_size:,}) for uniform guessing."
-                   + (f" All {stages} stages on one step axis: each stage continues where the one before stopped." if stages > 1 else "")
-                   + f" {EXPORT_HINT}", key=f"card_curve_{entry.name}", height=340)
+        show_chart(
+            chart,
+            "Perplexity (log scale, lower is better) against training step: the training curve is a running mean "
+            "over the last logging window, the held-out points score the validation text. Baseline: vocabulary size "
+            f"({checkpoint.config.vocab_size:,}) for uniform guessing."
+            + (
+                f" All {stages} stages on one step axis: each stage continues where the one before stopped."
+                if stages > 1
+                else ""
+            )
+            + f" {EXPORT_HINT}",
+            key=f"card_curve_{entry.name}",
+            height=340,
+        )
     norms = _norm_frame(checkpoint.metrics)
     if not norms.empty:
-        chart = alt.Chart(norms, title=f"{entry.name}: gradient norm during training").mark_line().encode(
-            x=alt.X("step:Q", title="training step"),
-            y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log scale)"),
-            color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="bottom", columns=1)), detail="stage:N",
-            tooltip=["stage", "step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
+        chart = (
+            alt.Chart(norms, title=f"{entry.name}: gradient norm during training")
+            .mark_line()
+            .encode(
+                x=alt.X("step:Q", title="training step"),
+                y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log scale)"),
+                color=alt.Color("statistic:N", title="per window", legend=alt.Legend(orient="bottom", columns=1)),
+                detail="stage:N",
+                tooltip=["stage", "step", "statistic", alt.Tooltip("norm:Q", format=".3g")],
+            )
         )
-        show_chart(chart, "Global L2 norm of the gradient of all weights, before clipping, per training step (mean and max "
-                   "over each logging window), log scale. Spikes are exploding gradients; clipping caps what the "
-                   "optimizer uses at the clip threshold listed above.", key=f"card_norms_{entry.name}", height=340)
+        show_chart(
+            chart,
+            "Global L2 norm of the gradient of all weights, before clipping, per training step (mean and max "
+            "over each logging window), log scale. Spikes are exploding gradients; clipping caps what the "
+            "optimizer uses at the clip threshold listed above.",
+            key=f"card_norms_{entry.name}",
+            height=340,
+        )
 
 
 def render(context: Context) -> None:
     """All folders in a table, then a card per chosen model side by side."""
     st.markdown("What each model is: its size, what it read, and how well it predicts text it never saw.")
     table = [
-        {"folder": entry.name, "architecture": (entry.arch or "—").upper(), "usable": "yes" if entry.ok else "no",
-         "problem": entry.error or ""}
+        {
+            "folder": entry.name,
+            "architecture": (entry.arch or "—").upper(),
+            "usable": "yes" if entry.ok else "no",
+            "problem": entry.error or "",
+        }
         for entry in context.entries
     ]
     if table:

@@ -1,4 +1,5 @@
 """Next word: what each model expects next, and how surprised it was by each actual word."""
+
 from __future__ import annotations
 
 import json
@@ -32,25 +33,48 @@ def strip_font_px(words: int, presenter: bool) -> int:
 
 def _strip_chart(labels: list[str], model_names: list[str], presenter: bool = False) -> dict:
     """Vega-Lite spec: one row per model, one cell per actual word, coloured and labelled by its probability."""
-    tooltip = [field("model", "nominal"), field("word", "nominal"), field("probability", "quantitative", format=".3f"),
-               field("surprise_bits", "quantitative", format=".2f"), field("rank", "quantitative"), field("unknown", "nominal")]
+    tooltip = [
+        field("model", "nominal"),
+        field("word", "nominal"),
+        field("probability", "quantitative", format=".3f"),
+        field("surprise_bits", "quantitative", format=".2f"),
+        field("rank", "quantitative"),
+        field("unknown", "nominal"),
+    ]
     return {
         "title": "Probability each model gave the word that actually came",
         "height": {"step": 36},
-        "encoding": {"x": field("word", "nominal", sort=labels, title="actual word (position)", axis=word_axis(len(labels))),
-                     "y": field("model", "nominal", sort=model_names, title=None)},
+        "encoding": {
+            "x": field("word", "nominal", sort=labels, title="actual word (position)", axis=word_axis(len(labels))),
+            "y": field("model", "nominal", sort=model_names, title=None),
+        },
         "layer": [
-            {"mark": {"type": "rect"},
-             "encoding": {"color": field("probability", "quantitative", scale={"scheme": "greens", "domain": [0, 1]}, title="P(actual word)"),
-                          "tooltip": tooltip}},
-            {"mark": {"type": "text", "fontSize": strip_font_px(len(labels), presenter)},
-             "encoding": {"text": field("label", "nominal"),
-                          "color": {"condition": {"test": "datum.probability > 0.5", "value": "white"}, "value": "black"}}},
+            {
+                "mark": {"type": "rect"},
+                "encoding": {
+                    "color": field(
+                        "probability",
+                        "quantitative",
+                        scale={"scheme": "greens", "domain": [0, 1]},
+                        title="P(actual word)",
+                    ),
+                    "tooltip": tooltip,
+                },
+            },
+            {
+                "mark": {"type": "text", "fontSize": strip_font_px(len(labels), presenter)},
+                "encoding": {
+                    "text": field("label", "nominal"),
+                    "color": {"condition": {"test": "datum.probability > 0.5", "value": "white"}, "value": "black"},
+                },
+            },
         ],
     }
 
 
-def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight: tuple[str, ...]) -> tuple[dict, pd.DataFrame]:
+def _top_chart(
+    top: list[dict], colour: str, title: str, x_max: float, highlight: tuple[str, ...]
+) -> tuple[dict, pd.DataFrame]:
     """Vega-Lite spec and rows: the top words as bars, best first, each labelled with its probability.
 
     Args:
@@ -63,10 +87,15 @@ def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight
     frame = pd.DataFrame(top)
     frame["highlight"] = frame["word"].isin(highlight)
     # Three decimals, or one significant digit below 0.0005 (so "were" never reads 0.000).
-    frame["label"] = [(f"{prob:.3f}" if prob >= 0.0005 else f"{prob:.0e}") + (f" (rank {rank})" if rank > TOP_K else "")
-                      for prob, rank in zip(frame["prob"], frame["rank"])]
+    frame["label"] = [
+        (f"{prob:.3f}" if prob >= 0.0005 else f"{prob:.0e}") + (f" (rank {rank})" if rank > TOP_K else "")
+        for prob, rank in zip(frame["prob"], frame["rank"])
+    ]
     # json.dumps makes each word a quoted Vega string literal (a quote or backslash in a word stays inert).
-    bold = {"condition": {"test": f"indexof({json.dumps(list(highlight))}, datum.value) >= 0", "value": "bold"}, "value": "normal"}
+    bold = {
+        "condition": {"test": f"indexof({json.dumps(list(highlight))}, datum.value) >= 0", "value": "bold"},
+        "value": "normal",
+    }
     spec = {
         # Small on purpose: the model's name stands above in large type, and in a third of the page a 20 px title
         # was cut to the plot's width ("top 10 ne…").
@@ -75,18 +104,44 @@ def _top_chart(top: list[dict], colour: str, title: str, x_max: float, highlight
         # The order as a list, best first: one order for every layer (the label layers hold different rows).
         # The same x domain, with room for the largest bar's label, and a fixed-width word axis: every model's plot
         # has the same width, so equal probabilities are equal bars across the columns.
-        "encoding": {"x": field("prob", "quantitative", title="probability", scale={"domain": [0, x_max * 1.35], "nice": False},
-                                axis={"tickCount": 4}),
-                     "y": field("word", "nominal", sort=list(frame["word"]), title=None,
-                                axis={"labelFontWeight": bold, "minExtent": 70, "maxExtent": 70})},
+        "encoding": {
+            "x": field(
+                "prob",
+                "quantitative",
+                title="probability",
+                scale={"domain": [0, x_max * 1.35], "nice": False},
+                axis={"tickCount": 4},
+            ),
+            "y": field(
+                "word",
+                "nominal",
+                sort=list(frame["word"]),
+                title=None,
+                axis={"labelFontWeight": bold, "minExtent": 70, "maxExtent": 70},
+            ),
+        },
         "layer": [
-            {"mark": {"type": "bar", "color": colour},
-             "encoding": {"tooltip": [field("rank", "quantitative"), field("word", "nominal"), field("prob", "quantitative", format=".4f")],
-                          "opacity": {"condition": {"test": "datum.highlight", "value": 1.0}, "value": 0.45}}},
-            {"mark": {"type": "text", "align": "left", "dx": 3}, "transform": [{"filter": "!datum.highlight"}],
-             "encoding": {"text": field("label", "nominal")}},
-            {"mark": {"type": "text", "align": "left", "dx": 3, "fontWeight": "bold"}, "transform": [{"filter": "datum.highlight"}],
-             "encoding": {"text": field("label", "nominal")}},
+            {
+                "mark": {"type": "bar", "color": colour},
+                "encoding": {
+                    "tooltip": [
+                        field("rank", "quantitative"),
+                        field("word", "nominal"),
+                        field("prob", "quantitative", format=".4f"),
+                    ],
+                    "opacity": {"condition": {"test": "datum.highlight", "value": 1.0}, "value": 0.45},
+                },
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 3},
+                "transform": [{"filter": "!datum.highlight"}],
+                "encoding": {"text": field("label", "nominal")},
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 3, "fontWeight": "bold"},
+                "transform": [{"filter": "datum.highlight"}],
+                "encoding": {"text": field("label", "nominal")},
+            },
         ],
     }
     return spec, frame
@@ -96,8 +151,11 @@ def _with_lesson_words(result: dict, scores: dict[str, dict | None], row: int) -
     """The top words after ``row`` words, plus the lesson's words (with their ranks) when they are not among them."""
     top = [dict(item, rank=rank) for rank, item in enumerate(result["top"][row], start=1)]
     shown = {item["word"] for item in top}
-    extra = [{"word": word, "prob": score["prob"], "rank": score["rank"]} for word, score in scores.items()
-             if score is not None and word not in shown]
+    extra = [
+        {"word": word, "prob": score["prob"], "rank": score["rank"]}
+        for word, score in scores.items()
+        if score is not None and word not in shown
+    ]
     return top + sorted(extra, key=lambda item: item["rank"])
 
 
@@ -112,7 +170,10 @@ def render(context: Context) -> None:
     """Draw the Next word view for every chosen model: what each expects at the lesson's word, then every word."""
     if not context.presenter:  # the bars say it on a projector
         st.markdown("After each word, a language model gives every word it knows a probability of coming next.")
-    results = {entry.name: analysis_cache.next_word(entry.path, entry.signature, context.text, TOP_K) for entry in context.chosen}
+    results = {
+        entry.name: analysis_cache.next_word(entry.path, entry.signature, context.text, TOP_K)
+        for entry in context.chosen
+    }
     first = results[context.chosen[0].name]
     tokens = first["tokens"]
     names = [entry.name for entry in context.chosen]
@@ -123,13 +184,22 @@ def render(context: Context) -> None:
     options = position_labels(tokens)
     # A sentence with a lesson (a pronoun after a name, a preset) opens where the lesson's word is predicted.
     _ensure_position(options, options[next_word_row(tokens, context.text)], context.text)
-    picked = st.select_slider("Position", options=options, key="next_word_position",
-                              help="Slide to see what each model expected after that word.")
+    picked = st.select_slider(
+        "Position",
+        options=options,
+        key="next_word_position",
+        help="Slide to see what each model expected after that word.",
+    )
     row = options.index(picked)
-    scores = {entry.name: analysis_cache.word_scores(entry.path, entry.signature, context.text, row, lesson) for entry in context.chosen}
+    scores = {
+        entry.name: analysis_cache.word_scores(entry.path, entry.signature, context.text, row, lesson)
+        for entry in context.chosen
+    }
     if lesson and row == plan.target_index:
         preset = preset_for_text(context.text)
-        preference_finding(context.chosen, context.text, row, plan.target, plan.contrast, preset.if_all_fail if preset else "")
+        preference_finding(
+            context.chosen, context.text, row, plan.target, plan.contrast, preset.if_all_fail if preset else ""
+        )
     bars = {entry.name: _with_lesson_words(results[entry.name], scores[entry.name], row) for entry in context.chosen}
     x_max = max(0.05, max(item["prob"] for rows in bars.values() for item in rows))
     for column, entry in zip(side_by_side(context.chosen), context.chosen):
@@ -138,13 +208,26 @@ def render(context: Context) -> None:
             st.markdown(f"**{model_title(entry)}**")
             if not context.presenter:  # on a projector the position slider says it; the chart needs the room
                 marked = [index == row - 1 for index in range(len(result["tokens"]))]
-                st.markdown(word_spans(result["tokens"][:row] or ["(nothing yet)"], [None] * max(row, 1), marked=marked,
-                                       unknown=result["unknown"][:row]), unsafe_allow_html=True)
+                st.markdown(
+                    word_spans(
+                        result["tokens"][:row] or ["(nothing yet)"],
+                        [None] * max(row, 1),
+                        marked=marked,
+                        unknown=result["unknown"][:row],
+                    ),
+                    unsafe_allow_html=True,
+                )
             show_spec(
-                *_top_chart(bars[entry.name], colours[entry.name], f"{entry.name}: top {TOP_K} next words", x_max, lesson),
+                *_top_chart(
+                    bars[entry.name], colours[entry.name], f"{entry.name}: top {TOP_K} next words", x_max, lesson
+                ),
                 f"The {TOP_K} most probable next words of {md(entry.name)} {md(picked)}, as probabilities (0 to 1) from "
                 "the softmax over its whole vocabulary; one probability axis for every model"
-                + (f", {' and '.join(quote(word) for word in lesson)} in bold (with their rank when outside the top {TOP_K})" if lesson else "")
+                + (
+                    f", {' and '.join(quote(word) for word in lesson)} in bold (with their rank when outside the top {TOP_K})"
+                    if lesson
+                    else ""
+                )
                 + f". Baseline: uniform guessing gives {1 / result['vocab_size']:.1e} per word. <unk> stands for any word "
                 "outside the vocabulary.",
                 key=f"next_word_top_{entry.name}",
@@ -158,12 +241,20 @@ def render(context: Context) -> None:
     for entry in context.chosen:
         result = results[entry.name]
         for index, actual in enumerate(result["actual"]):
-            rows.append({
-                "model": entry.name, "word": labels[index], "probability": actual["prob"], "label": cell_label(actual["prob"]),
-                "surprise_bits": actual["bits"], "rank": actual["rank"], "unknown": result["unknown"][index],
-            })
+            rows.append(
+                {
+                    "model": entry.name,
+                    "word": labels[index],
+                    "probability": actual["prob"],
+                    "label": cell_label(actual["prob"]),
+                    "surprise_bits": actual["bits"],
+                    "rank": actual["rank"],
+                    "unknown": result["unknown"][index],
+                }
+            )
     show_spec(
-        _strip_chart(labels, names, context.presenter), pd.DataFrame(rows),
+        _strip_chart(labels, names, context.presenter),
+        pd.DataFrame(rows),
         "Each cell: the probability (0 to 1) the model gave the word in that column, having read only the words to its "
         "left (the first word is predicted from the start of a paragraph). Method: softmax of the model's output, "
         "exact, no sampling. Baseline: a model that knows nothing would give each word 1 / vocabulary size "
@@ -171,7 +262,13 @@ def render(context: Context) -> None:
         f"unknown to a model, which then gives the probability of <unk>. {EXPORT_HINT}",
         key="next_word_strip",
     )
-    unknown_notices([(entry, results[entry.name]["tokens"], results[entry.name]["unknown"]) for entry in context.chosen])
+    unknown_notices(
+        [(entry, results[entry.name]["tokens"], results[entry.name]["unknown"]) for entry in context.chosen]
+    )
     table = pd.DataFrame(rows).pivot(index="word", columns="model", values="probability").reindex(labels)[names]
-    st.dataframe(table, width="stretch", column_config={name: st.column_config.NumberColumn(format="%.4f") for name in names})
-    st.caption("The numbers of the strip above: probability (0 to 1) each model gave each actual word given the words before it.")
+    st.dataframe(
+        table, width="stretch", column_config={name: st.column_config.NumberColumn(format="%.4f") for name in names}
+    )
+    st.caption(
+        "The numbers of the strip above: probability (0 to 1) each model gave each actual word given the words before it."
+    )

@@ -20,6 +20,7 @@ about T^2 / 2 cell steps. With ``time_chunk >= T + 1`` there is a single chunk
 and the sweep is literally one batched ``autograd.grad`` call; the results are
 equal either way (tests check both).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def _sweep(records: list[tuple], local: tuple, length: int, reduce: Reduce) -> t
         if carried is not None:  # targets of later chunks enter through this chunk's final state
             for tensor, cotangent in zip(state_tensors(state_out), carried):
                 full = tensor.new_zeros(count, *tensor.shape)  # [n, layers, B, H]
-                full[count - cotangent.shape[0]:] = cotangent
+                full[count - cotangent.shape[0] :] = cotangent
                 differentiated.append(tensor)
                 grad_outputs.append(full)
         inputs = [chunk_embeddings, *state_tensors(state_in)]

@@ -20,12 +20,14 @@ steps; only the recurrent part loops over time. Dropout is never applied
 (eval semantics). Everything is differentiable. The whole stack (all layers,
 state handling) is unrolled by :mod:`model.analysis.unrolled`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
 
 @dataclass(frozen=True)
 class LayerWeights:
@@ -84,7 +86,9 @@ def model_arch(recurrent: nn.Module) -> str:
     else:
         raise ValueError(f"model.recurrent must be nn.RNN, nn.LSTM or nn.GRU; got {type(recurrent).__name__}.")
     if recurrent.bidirectional or getattr(recurrent, "proj_size", 0):
-        raise ValueError("Bidirectional or projected recurrent modules are not supported; train a plain one-direction model.")
+        raise ValueError(
+            "Bidirectional or projected recurrent modules are not supported; train a plain one-direction model."
+        )
     if not recurrent.batch_first:
         raise ValueError("The recurrent module must be batch_first=True, as LanguageModel builds it.")
     return arch
@@ -117,7 +121,9 @@ def layer_weights(recurrent: nn.Module, layer: int) -> LayerWeights:
 
 def _layer_index(num_layers: int, layer: int) -> int:
     if not -num_layers <= layer < num_layers:
-        raise ValueError(f"layer must be in [{-num_layers}, {num_layers - 1}] for a {num_layers}-layer model; got {layer}.")
+        raise ValueError(
+            f"layer must be in [{-num_layers}, {num_layers - 1}] for a {num_layers}-layer model; got {layer}."
+        )
     return layer % num_layers
 
 
@@ -140,7 +146,9 @@ def project_inputs(arch: str, weights: LayerWeights, inputs: torch.Tensor) -> to
     return projected
 
 
-def rnn_step(projected: torch.Tensor, hidden: torch.Tensor, weight_hh_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rnn_step(
+    projected: torch.Tensor, hidden: torch.Tensor, weight_hh_t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One tanh-RNN step (Elman 1990).
 
     Args:
@@ -180,8 +188,14 @@ def lstm_from_gates(gates: torch.Tensor, cell: torch.Tensor) -> dict[str, torch.
     output_gate = torch.sigmoid(raw_output)
     new_cell = forget_gate * cell + input_gate * candidate  # [B, H] the conveyor belt
     new_hidden = output_gate * torch.tanh(new_cell)  # [B, H]
-    return {"input_gate": input_gate, "forget_gate": forget_gate, "output_gate": output_gate,
-            "candidate": candidate, "cell": new_cell, "hidden": new_hidden}
+    return {
+        "input_gate": input_gate,
+        "forget_gate": forget_gate,
+        "output_gate": output_gate,
+        "candidate": candidate,
+        "cell": new_cell,
+        "hidden": new_hidden,
+    }
 
 
 def gru_step(
@@ -195,7 +209,9 @@ def gru_step(
     Returns:
         reset_gate, update_gate, candidate, hidden: each [B, H].
     """
-    recurrent = torch.matmul(hidden, weight_hh_t) if bias_hh is None else torch.addmm(bias_hh, hidden, weight_hh_t)  # [B, 3H]
+    recurrent = (
+        torch.matmul(hidden, weight_hh_t) if bias_hh is None else torch.addmm(bias_hh, hidden, weight_hh_t)
+    )  # [B, 3H]
     return gru_from_parts(projected, recurrent, hidden)
 
 
@@ -245,7 +261,9 @@ def run_layer(
     for t in range(projected.size(1)):
         if arch == "rnn":
             hidden, preactivation = rnn_step(projected[:, t], hidden, weight_hh_t)
-            values = {"hidden": hidden, "preactivation": preactivation, "slope": 1.0 - hidden * hidden} if record else {}
+            values = (
+                {"hidden": hidden, "preactivation": preactivation, "slope": 1.0 - hidden * hidden} if record else {}
+            )
         elif arch == "lstm":
             values = lstm_step(projected[:, t], hidden, cell, weight_hh_t)
             # A separate node for the cell fed onward: a gradient w.r.t. cells[t]

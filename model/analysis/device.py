@@ -17,6 +17,7 @@ The switch is process-wide while it is on, so a model training on the GPU in
 another thread of the same process runs on the slower non-cuDNN kernels for
 that moment; results are unaffected.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -46,5 +47,7 @@ def analysis_mode(model: torch.nn.Module) -> Iterator[None]:
         return
     cudnn = torch.backends.cudnn
     # flags() sets every cuDNN option it is given; pass the current ones so only `enabled` changes.
-    with cudnn.flags(enabled=False, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32):
+    with cudnn.flags(
+        enabled=False, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32
+    ):
         yield

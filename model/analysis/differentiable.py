@@ -15,6 +15,7 @@ two analyses in two threads overlap safely and the flags come back exactly as
 they were when the last one finishes. Other code running meanwhile still gets
 correct results, only without the fused kernels.
 """
+
 from __future__ import annotations
 
 import math
@@ -108,5 +109,7 @@ def time_bounds(length: int, chunk: int | None) -> list[tuple[int, int]]:
     """
     chunk = default_time_chunk(length) if chunk is None else chunk
     if not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"time_chunk must be a positive integer (steps per chunk); got {chunk!r}. Pass None for automatic.")
+        raise ValueError(
+            f"time_chunk must be a positive integer (steps per chunk); got {chunk!r}. Pass None for automatic."
+        )
     return [(start, min(start + chunk, length)) for start in range(0, length, chunk)]

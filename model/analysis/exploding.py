@@ -11,6 +11,7 @@ which is what training here does (``TrainConfig.clip``). Two views:
 * :func:`gradient_norm_history`: the gradient norms logged during training,
   next to the clip threshold ("with vs without clipping").
 """
+
 from __future__ import annotations
 
 import copy
@@ -124,8 +125,10 @@ def gradient_norm_history(metrics: dict) -> dict:
         raise ValueError(f"metrics must be the dict read from metrics.json; got {type(metrics).__name__}.")
     curve = metrics.get("curve")
     if not isinstance(curve, list):
-        raise ValueError("metrics has no 'curve' list: this checkpoint logged no training curve. "
-                         "Train it with model.train, which writes one to metrics.json.")
+        raise ValueError(
+            "metrics has no 'curve' list: this checkpoint logged no training curve. "
+            "Train it with model.train, which writes one to metrics.json."
+        )
     fields = ("step", "grad_norm_mean", "grad_norm_max", "train_loss")
     history: dict = {name if name != "step" else "steps": [] for name in fields}
     for number, record in enumerate(curve):

@@ -14,6 +14,7 @@ The per-step products (forget-gate retention, tanh slope products) live in
 the L model inputs (position 0 is the ``<eos>`` of
 :func:`model.analysis.inputs.prepare_input`); distance = target - position.
 """
+
 from __future__ import annotations
 
 import math
@@ -139,10 +140,16 @@ def hidden_gradient_flow(
         raise ValueError(f"spectral=True needs the exact Jacobian; got probes={probes}. Leave probes=None.")
     positions = list(range(first, target))
     result = {
-        "arch": arch, "layer": index, "target_position": target, "hidden_size": hidden_size,
-        "norm": "frobenius", "probes": None if exact else probes,
-        "positions": positions, "distances": [target - t for t in positions],
-        "frobenius": [], "spectral": [] if spectral else None,
+        "arch": arch,
+        "layer": index,
+        "target_position": target,
+        "hidden_size": hidden_size,
+        "norm": "frobenius",
+        "probes": None if exact else probes,
+        "positions": positions,
+        "distances": [target - t for t in positions],
+        "frobenius": [],
+        "spectral": [] if spectral else None,
         "cell_frobenius": [] if arch == "lstm" else None,
         "cell_spectral": [] if arch == "lstm" and spectral else None,
         "identity_frobenius": math.sqrt(hidden_size),
@@ -153,7 +160,9 @@ def hidden_gradient_flow(
         layer_input = model.embed(ids[:, : target + 1])  # [1, T+1, E]
         hiddens, cells = split_state(arch, state, recurrent.num_layers, 1, layer_input, hidden_size)
         for k in range(index):
-            layer_input = run_layer(arch, layer_weights(recurrent, k), layer_input, hiddens[k], cells[k]).outputs  # [1, T+1, H]
+            layer_input = run_layer(
+                arch, layer_weights(recurrent, k), layer_input, hiddens[k], cells[k]
+            ).outputs  # [1, T+1, H]
         weights = layer_weights(recurrent, index)
         prefix = run_layer(arch, weights, layer_input[:, : first + 1], hiddens[index], cells[index])
     with torch.enable_grad():
@@ -233,7 +242,11 @@ def embedding_gradient_flow(
     norms = gradient[0].double().norm(dim=-1)  # [T+1]
     positions = list(range(target + 1))
     return {
-        "target_position": target, "target_id": int(target_id), "target_source": source,
-        "log_prob": float(objective.detach()), "positions": positions,
-        "distances": [target - t for t in positions], "norms": norms.tolist(),
+        "target_position": target,
+        "target_id": int(target_id),
+        "target_source": source,
+        "log_prob": float(objective.detach()),
+        "positions": positions,
+        "distances": [target - t for t in positions],
+        "norms": norms.tolist(),
     }

@@ -26,6 +26,7 @@ derivatives over the recorded gates; ``"autograd"`` (:mod:`model.analysis.all_pa
 asks autograd with batched cotangents. :func:`naive_gradient_influence` keeps
 the loop as the reference the tests and the bench compare both against.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,9 +79,16 @@ def mask_upper(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.masked_fill(upper, float("nan"))
 
 
-def _sweep(engine: str, model: LanguageModel, embeddings: torch.Tensor, targets: TargetsOrResolver, reduce,
-           weights: torch.Tensor | None = None, time_chunk: int | None = None,
-           recorded: list[dict[str, torch.Tensor]] | None = None):
+def _sweep(
+    engine: str,
+    model: LanguageModel,
+    embeddings: torch.Tensor,
+    targets: TargetsOrResolver,
+    reduce,
+    weights: torch.Tensor | None = None,
+    time_chunk: int | None = None,
+    recorded: list[dict[str, torch.Tensor]] | None = None,
+):
     """Run the all-pairs sweep with the chosen engine (see the module docstring); both return a SweepResult."""
     if engine == "recorded":  # no time chunks: the hand-written backward has no graph to cut
         return recorded_all_pairs_sweep(model, embeddings, targets, reduce, weights=weights, recorded=recorded)
@@ -126,8 +134,10 @@ def gradient_influence(
         >>> result.matrix[-1, 2]  # how strongly "Robert" drives the last prediction
     """
     if method not in ("grad", "gradxinput"):
-        raise ValueError(f"gradient_influence method must be 'grad' or 'gradxinput'; got {method!r}. "
-                         "Use integrated_gradients or occlusion_influence for the others.")
+        raise ValueError(
+            f"gradient_influence method must be 'grad' or 'gradxinput'; got {method!r}. "
+            "Use integrated_gradients or occlusion_influence for the others."
+        )
     embeddings = _embeddings(model, ids)
 
     def reduce(gradients: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -136,7 +146,9 @@ def gradient_influence(
         return (gradients[:, 0] * embeddings[0, start:stop]).sum(dim=-1)  # [n, L]
 
     result = _sweep(engine, model, embeddings, targets, reduce, time_chunk=time_chunk, recorded=recorded)
-    return InfluenceResult(method, mask_upper(result.matrix), result.values[0], result.targets, {"log_probs": result.log_probs})
+    return InfluenceResult(
+        method, mask_upper(result.matrix), result.values[0], result.targets, {"log_probs": result.log_probs}
+    )
 
 
 def gauss_legendre(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,14 +253,24 @@ def integrated_gradients(
     for first in range(0, steps, group):
         alphas = nodes[first : first + group]  # [G]
         path = reference + alphas[:, None, None] * difference  # [G, T + 1, E]
-        sweep = _sweep(engine, model, path, targets, reduce, weights=weights[first : first + group], time_chunk=time_chunk)
+        sweep = _sweep(
+            engine, model, path, targets, reduce, weights=weights[first : first + group], time_chunk=time_chunk
+        )
         total += sweep.matrix
     error = float((total.sum(dim=1) - deltas).abs().sum() / deltas.abs().sum().clamp_min(1e-12))
-    details = {"baseline": baseline, "steps": steps, "rule": "gauss-legendre", "completeness_error": error, "deltas": deltas}
+    details = {
+        "baseline": baseline,
+        "steps": steps,
+        "rule": "gauss-legendre",
+        "completeness_error": error,
+        "deltas": deltas,
+    }
     return InfluenceResult("ig", mask_upper(total), ends_values[0], targets, details)
 
 
-def naive_gradient_influence(model: LanguageModel, ids: torch.Tensor, targets: PositionTargets, method: str = "grad") -> torch.Tensor:
+def naive_gradient_influence(
+    model: LanguageModel, ids: torch.Tensor, targets: PositionTargets, method: str = "grad"
+) -> torch.Tensor:
     """Reference: the same matrix as :func:`gradient_influence` from one backward per target (a loop).
 
     Slow (T backward passes); kept to prove the batched sweep right and to time it.
@@ -276,7 +298,9 @@ def naive_gradient_influence(model: LanguageModel, ids: torch.Tensor, targets: P
         for target in range(length):
             (gradient,) = torch.autograd.grad(values[target], embeddings, retain_graph=target < length - 1)
             gradient = gradient[0, 1:]  # [T, E]
-            rows.append(gradient.norm(dim=-1) if method == "grad" else (gradient * embeddings[0, 1:].detach()).sum(dim=-1))
+            rows.append(
+                gradient.norm(dim=-1) if method == "grad" else (gradient * embeddings[0, 1:].detach()).sum(dim=-1)
+            )
     return mask_upper(torch.stack(rows))
 
 

@@ -10,6 +10,7 @@ starts here", which is how every paragraph began in training.
 
 Output t of the model is at index t + 1 of its [1, T + 1, V] logits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

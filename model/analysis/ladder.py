@@ -16,6 +16,7 @@ rung and model we read, at the prediction made right before the target word:
 Distance = tokens strictly between the source and the target word. All rungs
 run as one padded batch: one forward and one backward for the whole ladder.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -112,30 +113,44 @@ def build_ladder(tokenizer: WordTokenizer, spec: LadderSpec = LadderSpec()) -> l
         [6, 17, 27]
     """
     if not 1 <= spec.rungs <= len(spec.fillers) + 1:
-        raise ValueError(f"rungs must be in [1, {len(spec.fillers) + 1}] for {len(spec.fillers)} fillers; got {spec.rungs}. Pass more fillers or fewer rungs.")
+        raise ValueError(
+            f"rungs must be in [1, {len(spec.fillers) + 1}] for {len(spec.fillers)} fillers; got {spec.rungs}. Pass more fillers or fewer rungs."
+        )
     encoded = tokenizer.encode(spec.sentence)
     if spec.source_word not in encoded.tokens:
-        raise ValueError(f"The source word {shown(spec.source_word)} is not a token of the sentence {shown(spec.sentence)}; tokens are {shown(encoded.tokens)}.")
+        raise ValueError(
+            f"The source word {shown(spec.source_word)} is not a token of the sentence {shown(spec.sentence)}; tokens are {shown(encoded.tokens)}."
+        )
     source = encoded.tokens.index(spec.source_word)
     if spec.target_position is None:
         after = [i for i, token in enumerate(encoded.tokens) if token == spec.target_word and i > source]
         if not after:
-            raise ValueError(f"The target word {shown(spec.target_word)} must follow the source {shown(spec.source_word)} in {shown(spec.sentence)}.")
+            raise ValueError(
+                f"The target word {shown(spec.target_word)} must follow the source {shown(spec.source_word)} in {shown(spec.sentence)}."
+            )
         target = after[0]
     elif source < spec.target_position < len(encoded.tokens):
         target = spec.target_position
     else:
-        raise ValueError(f"target_position must be a word index in [{source + 1}, {len(encoded.tokens) - 1}] (after the source); got {spec.target_position}.")
+        raise ValueError(
+            f"target_position must be a word index in [{source + 1}, {len(encoded.tokens) - 1}] (after the source); got {spec.target_position}."
+        )
     insert_after = source if spec.insert_after is None else spec.insert_after
     if target == source + 1 and spec.insert_after is None:
-        raise ValueError(f"The source word {shown(spec.source_word)} is right before the target {shown(spec.target_word)}: there is no room between the words to insert clauses. Use a sentence with at least one word between them.")
+        raise ValueError(
+            f"The source word {shown(spec.source_word)} is right before the target {shown(spec.target_word)}: there is no room between the words to insert clauses. Use a sentence with at least one word between them."
+        )
     if not source <= insert_after < target - 1:
-        raise ValueError(f"insert_after must be a word index in [{source}, {target - 2}] (between source and target); got {insert_after}.")
+        raise ValueError(
+            f"insert_after must be a word index in [{source}, {target - 2}] (between source and target); got {insert_after}."
+        )
     forbidden = {spec.source_word, spec.target_word, spec.contrast_word}
     for filler in spec.fillers:
         clash = forbidden.intersection(tokenizer.encode(filler).tokens)
         if not filler.strip() or clash:
-            raise ValueError(f"Filler {shown(filler)} must be non-empty and must not contain {sorted(clash) or 'nothing'}: the distance would be ambiguous.")
+            raise ValueError(
+                f"Filler {shown(filler)} must be non-empty and must not contain {sorted(clash) or 'nothing'}: the distance would be ambiguous."
+            )
     cut = encoded.offsets[insert_after][1]
     rungs = []
     for count in range(spec.rungs):
@@ -143,7 +158,9 @@ def build_ladder(tokenizer: WordTokenizer, spec: LadderSpec = LadderSpec()) -> l
         text = spec.sentence[:cut] + inserted + spec.sentence[cut:]
         tokens = tokenizer.encode(text)
         inserted_tokens = len(tokens) - len(encoded)  # everything inserted lies between source and target
-        rungs.append(Rung(fillers=count, text=text, ids=tokens.ids, source_index=source, target_index=target + inserted_tokens))
+        rungs.append(
+            Rung(fillers=count, text=text, ids=tokens.ids, source_index=source, target_index=target + inserted_tokens)
+        )
     return rungs
 
 
@@ -170,25 +187,43 @@ class LadderResult:
         """Plain JSON: words, definitions, per-rung rows and the two spans."""
         rows = []
         for index, rung in enumerate(self.rungs):
-            rows.append({
-                "fillers": rung.fillers, "text": rung.text, "distance": rung.distance,
-                "p_good": self.p_good[index], "p_bad": self.p_bad[index], "contrast": self.contrast[index],
-                "influence": self.influence[index], "occlusion": None if self.occlusion is None else self.occlusion[index],
-            })
+            rows.append(
+                {
+                    "fillers": rung.fillers,
+                    "text": rung.text,
+                    "distance": rung.distance,
+                    "p_good": self.p_good[index],
+                    "p_bad": self.p_bad[index],
+                    "contrast": self.contrast[index],
+                    "influence": self.influence[index],
+                    "occlusion": None if self.occlusion is None else self.occlusion[index],
+                }
+            )
         return {
-            "sentence": self.spec.sentence, "source_word": self.spec.source_word, "target_word": self.spec.target_word,
-            "contrast_word": self.spec.contrast_word, "replacement_word": self.spec.replacement_word or "<unk>",
+            "sentence": self.spec.sentence,
+            "source_word": self.spec.source_word,
+            "target_word": self.spec.target_word,
+            "contrast_word": self.spec.contrast_word,
+            "replacement_word": self.spec.replacement_word or "<unk>",
             "distance_definition": "tokens strictly between the source word and the predicted word",
             "contrast_definition": f"log P({self.spec.target_word!r}) - log P({self.spec.contrast_word!r}) in nats, before the target word",
             "influence_definition": f"||d contrast / d e({self.spec.source_word!r})||_2 (Madsen 2019)",
             "occlusion_definition": f"contrast(text) - contrast(text with {self.spec.source_word!r} replaced)",
-            "distances": self.distances, "p_good": self.p_good, "p_bad": self.p_bad, "contrast": self.contrast,
-            "influence": self.influence, "occlusion": self.occlusion, "rungs": rows,
-            "memory_span": self.span.to_json(), "influence_span": self.influence_span.to_json(),
+            "distances": self.distances,
+            "p_good": self.p_good,
+            "p_bad": self.p_bad,
+            "contrast": self.contrast,
+            "influence": self.influence,
+            "occlusion": self.occlusion,
+            "rungs": rows,
+            "memory_span": self.span.to_json(),
+            "influence_span": self.influence_span.to_json(),
         }
 
 
-def run_ladder(model: LanguageModel, tokenizer: WordTokenizer, spec: LadderSpec = LadderSpec(), occlusion: bool = True) -> LadderResult:
+def run_ladder(
+    model: LanguageModel, tokenizer: WordTokenizer, spec: LadderSpec = LadderSpec(), occlusion: bool = True
+) -> LadderResult:
     """Measure one model on every rung: one padded forward + one backward for all rungs.
 
     Args:
@@ -208,17 +243,23 @@ def run_ladder(model: LanguageModel, tokenizer: WordTokenizer, spec: LadderSpec 
         >>> result.span.display, result.span.definition
     """
     good, bad = word_id(tokenizer, spec.target_word, "target"), word_id(tokenizer, spec.contrast_word, "contrast")
-    replacement = tokenizer.unk_id if spec.replacement_word is None else word_id(tokenizer, spec.replacement_word, "replacement")
+    replacement = (
+        tokenizer.unk_id if spec.replacement_word is None else word_id(tokenizer, spec.replacement_word, "replacement")
+    )
     rungs = build_ladder(tokenizer, spec)
     count, width = len(rungs), max(rung.target_index for rung in rungs) + 1
     # Right padding is harmless: position t only reads inputs 0..t.
-    ids = torch.full((count, width), tokenizer.eos_id, dtype=torch.long)  # [R, W]: <eos> + words up to the target's left neighbour
+    ids = torch.full(
+        (count, width), tokenizer.eos_id, dtype=torch.long
+    )  # [R, W]: <eos> + words up to the target's left neighbour
     for row, rung in enumerate(rungs):
         ids[row, 1 : rung.target_index + 1] = torch.tensor(rung.ids[: rung.target_index])
     device = model.embedding.weight.device
     ids = ids.to(device)
     rows = torch.arange(count, device=device)
-    read_at = torch.tensor([rung.target_index for rung in rungs], device=device)  # feature index of the prediction of the target
+    read_at = torch.tensor(
+        [rung.target_index for rung in rungs], device=device
+    )  # feature index of the prediction of the target
     source_at = torch.tensor([rung.source_index + 1 for rung in rungs], device=device)  # input index of the source word
 
     def contrast_of(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,11 +284,28 @@ def run_ladder(model: LanguageModel, tokenizer: WordTokenizer, spec: LadderSpec 
     distances = [rung.distance for rung in rungs]
     contrast_list = contrast.detach().tolist()
     names = {"source": repr(spec.source_word), "target": repr(spec.target_word)}
-    span = memory_span(distances, contrast_list, quantity="contrast",
-                       described_as=f"the contrast log P({spec.target_word!r}) - log P({spec.contrast_word!r})", **names)
-    influence_span = memory_span(distances, influence.tolist(), quantity="influence",
-                                 described_as=f"the gradient norm of that contrast w.r.t. {spec.source_word!r}", **names)
+    span = memory_span(
+        distances,
+        contrast_list,
+        quantity="contrast",
+        described_as=f"the contrast log P({spec.target_word!r}) - log P({spec.contrast_word!r})",
+        **names,
+    )
+    influence_span = memory_span(
+        distances,
+        influence.tolist(),
+        quantity="influence",
+        described_as=f"the gradient norm of that contrast w.r.t. {spec.source_word!r}",
+        **names,
+    )
     return LadderResult(
-        spec=spec, rungs=rungs, p_good=log_good.detach().exp().tolist(), p_bad=log_bad.detach().exp().tolist(),
-        contrast=contrast_list, influence=influence.tolist(), occlusion=occluded, span=span, influence_span=influence_span,
+        spec=spec,
+        rungs=rungs,
+        p_good=log_good.detach().exp().tolist(),
+        p_bad=log_bad.detach().exp().tolist(),
+        contrast=contrast_list,
+        influence=influence.tolist(),
+        occlusion=occluded,
+        span=span,
+        influence_span=influence_span,
     )

@@ -10,6 +10,7 @@ methods come from :func:`model.analysis.influence.word_influence`, summed over a
 method is additive (gradient x input, integrated gradients) and as the norm of the span's whole
 gradient for the gradient size. Models are only read: eval mode, no ``.grad`` written.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,9 @@ def _device(model: LanguageModel) -> torch.device:
     return model.embedding.weight.device
 
 
-def prediction_log_probs(model: LanguageModel, eos_id: int, rows: Sequence[Sequence[int]], position: int) -> torch.Tensor:
+def prediction_log_probs(
+    model: LanguageModel, eos_id: int, rows: Sequence[Sequence[int]], position: int
+) -> torch.Tensor:
     """log P(. | <eos> + the first ``position`` ids) for several id lists at once.
 
     Args:
@@ -52,14 +55,20 @@ def prediction_log_probs(model: LanguageModel, eos_id: int, rows: Sequence[Seque
         [N, V] log-probabilities in nats.
     """
     if not rows or any(len(row) < position for row in rows) or position < 0:
-        raise ValueError(f"Every id list must hold at least {position} ids (position {position}); got lengths {[len(r) for r in rows]}.")
-    ids = torch.tensor([[eos_id, *row[:position]] for row in rows], dtype=torch.long, device=_device(model))  # [N, P + 1]
+        raise ValueError(
+            f"Every id list must hold at least {position} ids (position {position}); got lengths {[len(r) for r in rows]}."
+        )
+    ids = torch.tensor(
+        [[eos_id, *row[:position]] for row in rows], dtype=torch.long, device=_device(model)
+    )  # [N, P + 1]
     with torch.no_grad(), analysis_mode(model):
         features, _ = model.features(ids)  # [N, P + 1, H]
         return functional.log_softmax(model.logits_from_features(features[:, -1]), dim=-1)  # [N, V]
 
 
-def _contrasts(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, rows: Sequence[Sequence[int]]) -> list[float]:
+def _contrasts(
+    model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, rows: Sequence[Sequence[int]]
+) -> list[float]:
     log_probs = prediction_log_probs(model, tokenizer.eos_id, rows, pair.target_position)  # [N, V]
     good, bad = word_id(tokenizer, pair.target, "target"), word_id(tokenizer, pair.contrast, "contrast")
     return (log_probs[:, good] - log_probs[:, bad]).double().tolist()
@@ -79,11 +88,19 @@ def expectations(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPai
         raise ValueError(f"top_k must be a positive integer; got {top_k!r}.")
     row = prediction_log_probs(model, tokenizer.eos_id, [pair.ids], pair.target_position)[0]  # [V]
     values, indices = row.topk(min(top_k, row.numel()))
-    result: dict = {"top": [{"word": tokenizer.id_to_token(int(i)), "probability": math.exp(float(v))}
-                            for v, i in zip(values.tolist(), indices.tolist())]}
+    result: dict = {
+        "top": [
+            {"word": tokenizer.id_to_token(int(i)), "probability": math.exp(float(v))}
+            for v, i in zip(values.tolist(), indices.tolist())
+        ]
+    }
     for role, word in (("target", pair.target), ("contrast", pair.contrast)):
         index = word_id(tokenizer, word, role)
-        result[role] = {"word": word, "probability": math.exp(float(row[index])), "rank": int((row > row[index]).sum()) + 1}
+        result[role] = {
+            "word": word,
+            "probability": math.exp(float(row[index])),
+            "rank": int((row > row[index]).sum()) + 1,
+        }
     result["contrast_value"] = math.log(result["target"]["probability"]) - math.log(result["contrast"]["probability"])
     return result
 
@@ -175,11 +192,16 @@ def span_attribution(model: LanguageModel, tokenizer: WordTokenizer, pair: Lesso
             "gradxinput": float(rows_of["gradxinput"][start:end].sum()),
             "grad": float(rows_of["grad"][start:end].pow(2).sum().sqrt()),
         }
-        rows += [{"span": label, "start": start, "end": end, "method": method, "value": values[method]} for method in SPAN_METHODS]
+        rows += [
+            {"span": label, "start": start, "end": end, "method": method, "value": values[method]}
+            for method in SPAN_METHODS
+        ]
     return rows
 
 
-def cell_story(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, units: Sequence[int], layer: int = -1) -> dict:
+def cell_story(
+    model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, units: Sequence[int], layer: int = -1
+) -> dict:
     """An LSTM's gates and cell for a few units at every word up to the prediction, on both sentences.
 
     Args:
@@ -204,7 +226,9 @@ def cell_story(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair,
     position = pair.target_position
     runs = []
     for ids in (pair.ids, pair.counterfactual_ids):
-        inputs = torch.tensor([[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=_device(model))  # [1, P + 1]
+        inputs = torch.tensor(
+            [[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=_device(model)
+        )  # [1, P + 1]
         with analysis_mode(model):
             runs.append(compute_traces(model, inputs).layers[layer])  # name -> [P + 1, H]
     factual, counterfactual = runs
@@ -216,7 +240,9 @@ def cell_story(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair,
     return story
 
 
-def cell_difference_units(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, top: int = 4, layer: int = -1) -> list[dict]:
+def cell_difference_units(
+    model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, top: int = 4, layer: int = -1
+) -> list[dict]:
     """The LSTM units whose cell differs most between the two sentences when the prediction is made.
 
     |c_text - c_counterfactual| after the word before the target, from :func:`compute_traces`; the
@@ -264,8 +290,10 @@ def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair
     from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec, run_ladder
 
     if pair.target_position >= len(pair.tokens):
-        raise ValueError(f"The distance ladder needs the target {pair.target!r} inside the sentence, after the cue; "
-                         "here it is the word after the text. Type a sentence that contains it.")
+        raise ValueError(
+            f"The distance ladder needs the target {pair.target!r} inside the sentence, after the cue; "
+            "here it is the word after the text. Type a sentence that contains it."
+        )
     end = pair.cue_span[1] - 1
     while end > pair.cue_span[0] and not pair.tokens[end][:1].isalnum():
         end -= 1  # fillers go after the cue's last word, not after a closing full stop
@@ -275,17 +303,31 @@ def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair
         fillers = safe_fillers(DEFAULT_FILLERS, [source, pair.target, pair.contrast])
         if len(fillers) < 2:
             raise ValueError(f"Too few neutral filler clauses avoid {source!r}, {pair.target!r} and {pair.contrast!r}.")
-        spec = LadderSpec(sentence=text, source_word=source, target_word=pair.target, contrast_word=pair.contrast,
-                          fillers=fillers, rungs=min(rungs, len(fillers) + 1), insert_after=end,
-                          target_position=pair.target_position)
+        spec = LadderSpec(
+            sentence=text,
+            source_word=source,
+            target_word=pair.target,
+            contrast_word=pair.contrast,
+            fillers=fillers,
+            rungs=min(rungs, len(fillers) + 1),
+            insert_after=end,
+            target_position=pair.target_position,
+        )
         with analysis_mode(model):
             results.append(run_ladder(model, tokenizer, spec, occlusion=False))
     factual, counterfactual = results
     if factual.distances != counterfactual.distances:
         raise ValueError("The two sentences tokenise the fillers differently; their ladders cannot be compared.")
     effect = [a - b for a, b in zip(factual.contrast, counterfactual.contrast)]
-    return {"distances": factual.distances, "factual": factual.contrast, "counterfactual": counterfactual.contrast,
-            "effect": effect, "influence": factual.influence, "source": pair.tokens[end], "fillers": len(factual.rungs) - 1}
+    return {
+        "distances": factual.distances,
+        "factual": factual.contrast,
+        "counterfactual": counterfactual.contrast,
+        "effect": effect,
+        "influence": factual.influence,
+        "source": pair.tokens[end],
+        "fillers": len(factual.rungs) - 1,
+    }
 
 
 def swap_span(distances: Sequence[float], effect: Sequence[float], cue: str, target: str) -> dict:
@@ -302,5 +344,12 @@ def swap_span(distances: Sequence[float], effect: Sequence[float], cue: str, tar
     """
     from model.analysis.span import memory_span
 
-    return memory_span(distances, effect, quantity="swap effect", described_as="the swap effect f(text) - f(counterfactual)",
-                       source=repr(cue), target=repr(target), threshold=CLEAR_EFFECT_NATS).to_json()
+    return memory_span(
+        distances,
+        effect,
+        quantity="swap effect",
+        described_as="the swap effect f(text) - f(counterfactual)",
+        source=repr(cue),
+        target=repr(target),
+        threshold=CLEAR_EFFECT_NATS,
+    ).to_json()

@@ -9,11 +9,20 @@ Positions follow :mod:`model.analysis.inputs`: token k of the text is input k + 
 and the prediction of word ``target_position`` is made after reading words 0 .. target_position - 1,
 so ``target_position == len(tokens)`` means "the word after the text".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_replacement, find_span, replace_span, tokenize
+from data.cue_swap import (
+    align_pair,
+    contrast_pair,
+    default_cue_span,
+    default_replacement,
+    find_span,
+    replace_span,
+    tokenize,
+)
 from data.tokenizer import WordTokenizer
 from model.analysis.inputs import prepare_input
 from model.analysis.targets import word_id
@@ -65,7 +74,7 @@ class LessonPair:
         """What a part reads as in the counterfactual ("Mr." -> "Mrs."): its tokens there, same punctuation."""
         start, end = span
         own = _words_text(list(self.tokens[start:end]))
-        return _words_text(list(self.counterfactual_tokens[start:end])) + label[len(own):]
+        return _words_text(list(self.counterfactual_tokens[start:end])) + label[len(own) :]
 
     @property
     def context_word(self) -> str:
@@ -126,7 +135,9 @@ def _target_after(tokens: list[str], after: int, target: str | None, contrast: s
     if contrast is None:
         found = contrast_pair([target])
         if found is None:
-            raise ValueError(f"The target {target!r} has no default contrast word; set one (e.g. target 'were', contrast 'was').")
+            raise ValueError(
+                f"The target {target!r} has no default contrast word; set one (e.g. target 'were', contrast 'was')."
+            )
         contrast = found[2]
     later = [index for index in range(after, len(tokens)) if tokens[index] == target]
     return (later[0] if later else len(tokens)), target, contrast
@@ -200,7 +211,9 @@ def build_pair(
     other = prepare_input(tokenizer, counterfactual, max_words)
     aligned = align_pair(tokens, list(other.tokens))
     if not aligned.differing:
-        raise ValueError("The counterfactual is the same sentence; change the cue (for example 'Mr. Robert' -> 'Mrs. Mary').")
+        raise ValueError(
+            "The counterfactual is the same sentence; change the cue (for example 'Mr. Robert' -> 'Mrs. Mary')."
+        )
     first, last = aligned.first_difference, aligned.last_difference
     span = default_cue_span(tokens)
     if span is None or not (span[0] <= first and last < span[1]):
@@ -211,8 +224,16 @@ def build_pair(
     if target == contrast:
         raise ValueError(f"The target and the contrast must differ; both are {target!r}.")
     return LessonPair(
-        text=factual.text, counterfactual=other.text, tokens=tuple(tokens), counterfactual_tokens=tuple(other.tokens),
-        ids=tuple(int(i) for i in factual.encoded.ids), counterfactual_ids=tuple(int(i) for i in other.encoded.ids),
-        cue_span=span, parts=cue_parts(tokens, span), target_position=position, target=target, contrast=contrast,
+        text=factual.text,
+        counterfactual=other.text,
+        tokens=tuple(tokens),
+        counterfactual_tokens=tuple(other.tokens),
+        ids=tuple(int(i) for i in factual.encoded.ids),
+        counterfactual_ids=tuple(int(i) for i in other.encoded.ids),
+        cue_span=span,
+        parts=cue_parts(tokens, span),
+        target_position=position,
+        target=target,
+        contrast=contrast,
         differing=aligned.differing,
     )

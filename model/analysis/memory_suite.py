@@ -19,6 +19,7 @@ to their mean at that word over the ranking draw (both genders), and the rest of
 The swap effect left, pooled the same way, is compared with the same number of random units
 (``draws`` seeded draws: mean and standard deviation).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -55,7 +56,9 @@ class SuitePair:
     contrast_id: int
 
 
-def pronoun_pairs(tokenizer: WordTokenizer, seed: int = 0, templates_per_bucket: int = DEFAULT_TEMPLATES_PER_BUCKET) -> tuple[list[SuitePair], list[str]]:
+def pronoun_pairs(
+    tokenizer: WordTokenizer, seed: int = 0, templates_per_bucket: int = DEFAULT_TEMPLATES_PER_BUCKET
+) -> tuple[list[SuitePair], list[str]]:
     """The pronoun suite as pairs: (pairs, templates left out because a name or title is not in the vocabulary)."""
     rows = build_pronoun_suite(seed=seed, templates_per_bucket=templates_per_bucket)
     his, her = word_id(tokenizer, "his", "target"), word_id(tokenizer, "her", "contrast")
@@ -66,19 +69,37 @@ def pronoun_pairs(tokenizer: WordTokenizer, seed: int = 0, templates_per_bucket:
     for template, rows_of in by_template.items():
         man, woman = (prepare_input(tokenizer, rows_of[gender]["prefix"]) for gender in ("man", "woman"))
         differing = [i for i, (a, b) in enumerate(zip(man.tokens, woman.tokens)) if a != b]
-        if len(man.tokens) != len(woman.tokens) or any(man.encoded.unknown[i] or woman.encoded.unknown[i] for i in differing):
+        if len(man.tokens) != len(woman.tokens) or any(
+            man.encoded.unknown[i] or woman.encoded.unknown[i] for i in differing
+        ):
             skipped.append(template)
             continue
-        pairs.append(SuitePair(template=template, bucket=rows_of["man"]["group"].removeprefix("pronoun "),
-                               distance=int(rows_of["man"]["distance"]), factual_ids=man.ids[0], counterfactual_ids=woman.ids[0],
-                               target_position=man.num_words - 1, target_id=his, contrast_id=her))
+        pairs.append(
+            SuitePair(
+                template=template,
+                bucket=rows_of["man"]["group"].removeprefix("pronoun "),
+                distance=int(rows_of["man"]["distance"]),
+                factual_ids=man.ids[0],
+                counterfactual_ids=woman.ids[0],
+                target_position=man.num_words - 1,
+                target_id=his,
+                contrast_id=her,
+            )
+        )
     return pairs, skipped
 
 
 def record(model: LanguageModel, item: SuitePair) -> PairRuns:
     """Both runs of one template (no gradients: the suite ranks by transplants)."""
-    return record_pair(model, item.factual_ids, item.counterfactual_ids, item.target_position, item.target_id, item.contrast_id,
-                       gradients=False)
+    return record_pair(
+        model,
+        item.factual_ids,
+        item.counterfactual_ids,
+        item.target_position,
+        item.target_id,
+        item.contrast_id,
+        gradients=False,
+    )
 
 
 def template_measures(model: LanguageModel, pair: PairRuns) -> dict[str, Any]:
@@ -89,7 +110,9 @@ def template_measures(model: LanguageModel, pair: PairRuns) -> dict[str, Any]:
     order_after, order_before = ranking(shares_after), ranking(shares_before)
     grid = grid_for(len(order_after))
     return {
-        "effect": pair.effect, "shares_after": shares_after.flatten(), "grid": grid,
+        "effect": pair.effect,
+        "shares_after": shares_after.flatten(),
+        "grid": grid,
         "cumulative_after": cumulative_shares(model, pair, after, order_after, grid),
         "cumulative_before": cumulative_shares(model, pair, before, order_before, grid),
         "overlap": {n: top_overlap(order_after, order_before, n, pair.state_shape) for n in OVERLAP_COUNTS},
@@ -114,7 +137,9 @@ def _needed(grid: list[int], measures: list[dict], key: str, level: float) -> in
 
 def reference_means(pairs: list[PairRuns]) -> torch.Tensor:
     """The mean state [L, P, H] right after the cue over both runs of every template."""
-    states = [states[pair.word_after_cue] for pair in pairs for states in (pair.factual_states, pair.counterfactual_states)]
+    states = [
+        states[pair.word_after_cue] for pair in pairs for states in (pair.factual_states, pair.counterfactual_states)
+    ]
     return torch.stack(states).double().mean(dim=0)
 
 
@@ -166,7 +191,9 @@ def suite_memory_units(
         raise ValueError(f"draws must be at least 1 (10 or more for a fair spread); got {draws}.")
     pairs, skipped = pronoun_pairs(tokenizer, seed, templates_per_bucket)
     if not pairs:
-        raise ValueError("No template of the pronoun suite has a title and a name this vocabulary knows; nothing to measure.")
+        raise ValueError(
+            "No template of the pronoun suite has a title and a name this vocabulary knows; nothing to measure."
+        )
     runs = [record(model, item) for item in pairs]
     measures = [template_measures(model, pair) for pair in runs]
     shape = runs[0].state_shape
@@ -188,8 +215,13 @@ def suite_memory_units(
     overall = pooled_units(rows_of(None))
     order = ranking(overall)
     by_bucket = {name: pooled_units(rows_of(name)) for name in bucket_names}
-    units = [{**unit_of(runs[0], flat, finite_or_none(overall[flat])).to_json(),
-              "by_bucket": {name: finite_or_none(by_bucket[name][flat]) for name in bucket_names}} for flat in order[:top]]
+    units = [
+        {
+            **unit_of(runs[0], flat, finite_or_none(overall[flat])).to_json(),
+            "by_bucket": {name: finite_or_none(by_bucket[name][flat]) for name in bucket_names},
+        }
+        for flat in order[:top]
+    ]
 
     reference = reference_means(runs)
     fresh, fresh_skipped = pronoun_pairs(tokenizer, seed + 1, templates_per_bucket)
@@ -215,25 +247,43 @@ def suite_memory_units(
         total = sum(fresh_effects)
         ablation = {}
         for n in ABLATION_COUNTS:
-            left = [sum(-ablated[i][r] for i in fresh_rows) / total if abs(total) > 1e-12 else None
-                    for r, label in enumerate(labels) if label == (n, "top") or label == (n, "random")]
+            left = [
+                sum(-ablated[i][r] for i in fresh_rows) / total if abs(total) > 1e-12 else None
+                for r, label in enumerate(labels)
+                if label == (n, "top") or label == (n, "random")
+            ]
             kinds = [label[1] for label in labels if label[0] == n]
             randoms = [value for value, kind in zip(left, kinds) if kind == "random" and value is not None]
-            ablation[str(n)] = {"top": next((v for v, k in zip(left, kinds) if k == "top"), None),
-                                "random_mean": statistics.fmean(randoms) if randoms else None,
-                                "random_std": statistics.stdev(randoms) if len(randoms) > 1 else None, "random": randoms}
+            ablation[str(n)] = {
+                "top": next((v for v, k in zip(left, kinds) if k == "top"), None),
+                "random_mean": statistics.fmean(randoms) if randoms else None,
+                "random_std": statistics.stdev(randoms) if len(randoms) > 1 else None,
+                "random": randoms,
+            }
         return {
-            "templates": len(chosen), "mean_effect": -statistics.fmean(effects),
-            "units_needed": {"after_cue": _needed(grid, [measures[i] for i in chosen], "cumulative_after", level),
-                             "before_target": _needed(grid, [measures[i] for i in chosen], "cumulative_before", level)},
+            "templates": len(chosen),
+            "mean_effect": -statistics.fmean(effects),
+            "units_needed": {
+                "after_cue": _needed(grid, [measures[i] for i in chosen], "cumulative_after", level),
+                "before_target": _needed(grid, [measures[i] for i in chosen], "cumulative_before", level),
+            },
             "overlap": {str(n): statistics.fmean(measures[i]["overlap"][n] for i in chosen) for n in OVERLAP_COUNTS},
-            "ablation_templates": len(fresh_rows), "ablation_mean_effect": statistics.fmean(fresh_effects) if fresh_effects else None,
+            "ablation_templates": len(fresh_rows),
+            "ablation_mean_effect": statistics.fmean(fresh_effects) if fresh_effects else None,
             "ablation": ablation,
         }
 
     return {
-        "suite": "pronoun", "seed": seed, "ablation_seed": seed + 1, "templates": len(pairs), "skipped": skipped + fresh_skipped,
-        "level": level, "draws": draws, "grid": grid_for(size),
+        "suite": "pronoun",
+        "seed": seed,
+        "ablation_seed": seed + 1,
+        "templates": len(pairs),
+        "skipped": skipped + fresh_skipped,
+        "level": level,
+        "draws": draws,
+        "grid": grid_for(size),
         "reference": "mean state right after the cue over both runs of every ranking-draw template",
-        "units": units, "buckets": {name: summary(name) for name in bucket_names}, "overall": summary(None),
+        "units": units,
+        "buckets": {name: summary(name) for name in bucket_names},
+        "overall": summary(None),
     }

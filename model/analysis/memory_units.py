@@ -10,6 +10,7 @@ A unit is one entry of the state [L, P, H] (layer, part "h" or "c", index). Two 
 
 ``rank_units`` is the entry point the lecture's conveyor-belt step calls; its signature stays put.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ def scope_mask(pair: PairRuns, layer: int | None = None) -> torch.Tensor:
     if layer is None:
         return mask.logical_not()
     if not isinstance(layer, int) or not -num_layers <= layer < num_layers:
-        raise ValueError(f"This model has {num_layers} layer{'s' if num_layers > 1 else ''}, so layer must be in "
-                         f"[{-num_layers}, {num_layers - 1}] (or None for all layers); got {layer!r}.")
+        raise ValueError(
+            f"This model has {num_layers} layer{'s' if num_layers > 1 else ''}, so layer must be in "
+            f"[{-num_layers}, {num_layers - 1}] (or None for all layers); got {layer!r}."
+        )
     mask[layer % num_layers] = True
     return mask
 
@@ -64,7 +67,9 @@ def scope_mask(pair: PairRuns, layer: int | None = None) -> torch.Tensor:
 def unit_of(pair: PairRuns, flat: int, effect: float) -> RankedUnit:
     """A flat index into [L, P, H] -> a :class:`RankedUnit`."""
     _, parts, hidden = pair.state_shape
-    return RankedUnit(unit=flat % hidden, layer=flat // (parts * hidden), part=pair.parts[(flat // hidden) % parts], effect=effect)
+    return RankedUnit(
+        unit=flat % hidden, layer=flat // (parts * hidden), part=pair.parts[(flat // hidden) % parts], effect=effect
+    )
 
 
 def single_unit_shares(model: LanguageModel, pair: PairRuns, k: int, scope: torch.Tensor | None = None) -> torch.Tensor:
@@ -99,7 +104,9 @@ def ranking(scores: torch.Tensor, scope: torch.Tensor | None = None) -> list[int
     return units[order].tolist()
 
 
-def cumulative_shares(model: LanguageModel, pair: PairRuns, k: int, order: list[int], counts: list[int]) -> list[float | None]:
+def cumulative_shares(
+    model: LanguageModel, pair: PairRuns, k: int, order: list[int], counts: list[int]
+) -> list[float | None]:
     """Share of the swap carried by the first n units of ``order`` together, transplanted after word k, per n in counts."""
     if not counts:
         return []
@@ -193,11 +200,13 @@ def unit_lines(pair: PairRuns, units: list[RankedUnit]) -> list[dict]:
     for unit in units:
         factual, counter = pair.factual_records[unit.layer], pair.counterfactual_records[unit.layer]
         gate = "forget_gate" if "forget_gate" in factual else None
-        lines.append({
-            **unit.to_json(),
-            "factual": factual[names[unit.part]][:, unit.unit].double().tolist(),
-            "counterfactual": counter[names[unit.part]][:, unit.unit].double().tolist(),
-            "forget_factual": None if gate is None else factual[gate][:, unit.unit].double().tolist(),
-            "forget_counterfactual": None if gate is None else counter[gate][:, unit.unit].double().tolist(),
-        })
+        lines.append(
+            {
+                **unit.to_json(),
+                "factual": factual[names[unit.part]][:, unit.unit].double().tolist(),
+                "counterfactual": counter[names[unit.part]][:, unit.unit].double().tolist(),
+                "forget_factual": None if gate is None else factual[gate][:, unit.unit].double().tolist(),
+                "forget_counterfactual": None if gate is None else counter[gate][:, unit.unit].double().tolist(),
+            }
+        )
     return lines

@@ -23,6 +23,7 @@ go through oneDNN (:mod:`model.analysis.onednn`). Only the chosen words'
 log-probabilities are computed (``selected_log_probs``), never the full vocabulary,
 for many steps' rows at once.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,7 +39,11 @@ _DECODER_ROWS = 4096  # rows per decoder call, to bound memory ([rows, head size
 
 
 def target_values_at(
-    model: LanguageModel, features: torch.Tensor, targets: PositionTargets, positions: torch.Tensor, decoder: PreparedDecoder | None = None
+    model: LanguageModel,
+    features: torch.Tensor,
+    targets: PositionTargets,
+    positions: torch.Tensor,
+    decoder: PreparedDecoder | None = None,
 ) -> torch.Tensor:
     """f_t for feature rows, each read for its own target position.
 
@@ -95,7 +100,9 @@ class _PreparedLayer:
         # The GRU's b_hn sits inside r * (W_hn h + b_hn), so its b_hh stays with the recurrent product.
         self.recurrent = PreparedLinear(weights.weight_hh, weights.bias_hh if arch == "gru" else None)
 
-    def step(self, projected: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def step(
+        self, projected: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """projected [R, G*H], hidden [R, H], cell [R, H] or None -> (new hidden, new cell or None)."""
         if self.arch == "rnn":
             return torch.tanh(projected + self.recurrent(hidden)), None
@@ -130,7 +137,9 @@ def occlusion_influence(
     if ids.dim() != 2 or ids.shape[0] != 1:
         raise ValueError(f"ids must be [1, T + 1] with <eos> first (see prepare_input); got shape {tuple(ids.shape)}.")
     if not 0 <= replacement_id < model.config.vocab_size:
-        raise ValueError(f"replacement_id must be a vocabulary id in [0, {model.config.vocab_size}); got {replacement_id}.")
+        raise ValueError(
+            f"replacement_id must be a vocabulary id in [0, {model.config.vocab_size}); got {replacement_id}."
+        )
     arch = model_arch(model.recurrent)
     ids = ids.to(model.embedding.weight.device)
     steps = ids.shape[1]
@@ -152,8 +161,12 @@ def occlusion_influence(
 
         def decode() -> None:
             # One decoder call for many steps' rows: large products run near the machine's peak.
-            positions = torch.cat([torch.full((rows.shape[0],), p - 1, device=rows.device) for p, rows in pending])  # [N]
-            decoded = target_values_at(model, torch.cat([rows for _, rows in pending]), targets, positions, decoder)  # [N]
+            positions = torch.cat(
+                [torch.full((rows.shape[0],), p - 1, device=rows.device) for p, rows in pending]
+            )  # [N]
+            decoded = target_values_at(
+                model, torch.cat([rows for _, rows in pending]), targets, positions, decoder
+            )  # [N]
             for (p, _), step_values in zip(pending, decoded.split([rows.shape[0] for _, rows in pending])):
                 values[p - 1] = step_values[0]  # row 0: the text itself
                 matrix[p - 1, :p] = step_values[0] - step_values[1:]  # rows 1..p: words 1..p replaced

@@ -22,6 +22,7 @@ the op, empty inputs, and whenever :func:`set_enabled` turned it off (the bench
 does, to compare). A transposed weight view is copied at preparation, so prepare
 per analysis call and never keep one across a change of the model's weights.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,11 @@ def onednn_linear_works() -> bool:
         result = operator(inputs, weight, bias, "none", [], "")
     except (RuntimeError, TypeError, NotImplementedError):
         return False
-    return isinstance(result, torch.Tensor) and not result.is_mkldnn and torch.allclose(
-        result, functional.linear(inputs, weight, bias), rtol=1e-5, atol=1e-5)
+    return (
+        isinstance(result, torch.Tensor)
+        and not result.is_mkldnn
+        and torch.allclose(result, functional.linear(inputs, weight, bias), rtol=1e-5, atol=1e-5)
+    )
 
 
 def set_enabled(enabled: bool) -> None:
@@ -65,7 +69,13 @@ def active() -> bool:
 
 
 def _onednn_applies(weight: torch.Tensor) -> bool:
-    return weight.device.type == "cpu" and weight.dtype == torch.float32 and weight.dim() == 2 and weight.numel() > 0 and active()
+    return (
+        weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+        and weight.dim() == 2
+        and weight.numel() > 0
+        and active()
+    )
 
 
 class PreparedLinear:
@@ -89,8 +99,13 @@ class PreparedLinear:
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs [..., In] -> [..., Out]."""
-        if (not self.uses_onednn or inputs.dtype != torch.float32 or inputs.device.type != "cpu"
-                or inputs.numel() == 0 or (inputs.requires_grad and torch.is_grad_enabled())):
+        if (
+            not self.uses_onednn
+            or inputs.dtype != torch.float32
+            or inputs.device.type != "cpu"
+            or inputs.numel() == 0
+            or (inputs.requires_grad and torch.is_grad_enabled())
+        ):
             return functional.linear(inputs, self.weight, self.bias)
         flat = inputs.reshape(-1, inputs.shape[-1]).contiguous()  # [N, In]
         result = torch.ops.mkldnn._linear_pointwise(flat, self.weight, self.bias, "none", [], "")  # [N, Out]
@@ -122,12 +137,17 @@ class PreparedDecoder:
             self.full = PreparedLinear(decoder.weight, decoder.bias)
             return
         if not isinstance(decoder, nn.AdaptiveLogSoftmaxWithLoss):
-            raise ValueError(f"decoder must be nn.Linear or nn.AdaptiveLogSoftmaxWithLoss; got {type(decoder).__name__}.")
+            raise ValueError(
+                f"decoder must be nn.Linear or nn.AdaptiveLogSoftmaxWithLoss; got {type(decoder).__name__}."
+            )
         self.full = None
         self.shortlist_size = decoder.shortlist_size
         self.cutoffs = decoder.cutoffs
         self.head = PreparedLinear(decoder.head.weight, decoder.head.bias)
-        self.tail = [PreparedSequential([PreparedLinear(layer.weight, layer.bias) for layer in cluster]) for cluster in decoder.tail]
+        self.tail = [
+            PreparedSequential([PreparedLinear(layer.weight, layer.bias) for layer in cluster])
+            for cluster in decoder.tail
+        ]
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.full is None:

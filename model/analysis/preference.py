@@ -5,6 +5,7 @@ only from these numbers: the log-probabilities of the two words at the predictio
 ranks among all words, and the margin log P(target) - log P(contrast) in nats (> 0: the
 model prefers the target, the word the text calls for).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,11 @@ def word_scores(log_probs: torch.Tensor, tokenizer: WordTokenizer, words: Sequen
             scores[word] = None
             continue
         value = log_probs[index]
-        scores[word] = {"log_prob": float(value), "prob": math.exp(float(value)), "rank": int((log_probs > value).sum()) + 1}
+        scores[word] = {
+            "log_prob": float(value),
+            "prob": math.exp(float(value)),
+            "rank": int((log_probs > value).sum()) + 1,
+        }
     return scores
 
 
@@ -98,21 +103,35 @@ def summarize_preferences(margins: Mapping[str, float | None], target: str, cont
     """
     known = {name: value for name, value in margins.items() if value is not None}
     if not known:
-        raise ValueError(f"No model has a margin for {target!r} over {contrast!r} (both words must be in its vocabulary).")
+        raise ValueError(
+            f"No model has a margin for {target!r} over {contrast!r} (both words must be in its vocabulary)."
+        )
     right = tuple(name for name, value in known.items() if value > 0)
     wrong = tuple(name for name, value in known.items() if value <= 0)
     numbers = ", ".join(f"{name} {signed(value)}" for name, value in known.items())
     if not right:
-        finding = f"Every model prefers “{contrast}” to “{target}” here" if len(wrong) > 1 else f"{wrong[0]} prefers “{contrast}” to “{target}” here"
+        finding = (
+            f"Every model prefers “{contrast}” to “{target}” here"
+            if len(wrong) > 1
+            else f"{wrong[0]} prefers “{contrast}” to “{target}” here"
+        )
     elif not wrong:
-        finding = f"Every model prefers “{target}” to “{contrast}” here" if len(right) > 1 else f"{right[0]} prefers “{target}” to “{contrast}” here"
+        finding = (
+            f"Every model prefers “{target}” to “{contrast}” here"
+            if len(right) > 1
+            else f"{right[0]} prefers “{target}” to “{contrast}” here"
+        )
     else:
-        finding = (f"{_names(right)} {'prefers' if len(right) == 1 else 'prefer'} “{target}”; "
-                   f"{_names(wrong)} {'prefers' if len(wrong) == 1 else 'prefer'} “{contrast}”")
+        finding = (
+            f"{_names(right)} {'prefers' if len(right) == 1 else 'prefer'} “{target}”; "
+            f"{_names(wrong)} {'prefers' if len(wrong) == 1 else 'prefer'} “{contrast}”"
+        )
     return PreferenceSummary(right=right, wrong=wrong, sentence=f"{finding} ({numbers} nats).")
 
 
-def swap_finding(before: Mapping[str, float | None], after: Mapping[str, float | None], target: str, contrast: str) -> str:
+def swap_finding(
+    before: Mapping[str, float | None], after: Mapping[str, float | None], target: str, contrast: str
+) -> str:
     """What a counterfactual swap does to each model's preference, in one sentence.
 
     Args:
@@ -126,7 +145,9 @@ def swap_finding(before: Mapping[str, float | None], after: Mapping[str, float |
     Raises:
         ValueError: no model has both numbers.
     """
-    both = {name: (before[name], after[name]) for name in before if before[name] is not None and after.get(name) is not None}
+    both = {
+        name: (before[name], after[name]) for name in before if before[name] is not None and after.get(name) is not None
+    }
     if not both:
         raise ValueError("No model has a margin on both sentences of the swap.")
     groups: dict[str, list[str]] = {}
@@ -140,8 +161,11 @@ def swap_finding(before: Mapping[str, float | None], after: Mapping[str, float |
         else:
             key = f"{{names}} {{verb}} “{contrast}” either way"
         groups.setdefault(key, []).append(name)
-    phrases = [key.format(names=_names(names), verb="prefers" if len(names) == 1 else "prefer") for key, names in groups.items()]
+    phrases = [
+        key.format(names=_names(names), verb="prefers" if len(names) == 1 else "prefer")
+        for key, names in groups.items()
+    ]
     flips = [phrase for phrase in phrases if phrase.startswith("flips")]
     rest = [phrase for phrase in phrases if not phrase.startswith("flips")]
-    sentence = ("The swap " + " and ".join(flips) if flips else "The swap flips no model")
+    sentence = "The swap " + " and ".join(flips) if flips else "The swap flips no model"
     return sentence + ("; " + "; ".join(rest) if rest else "") + "."

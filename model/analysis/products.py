@@ -12,6 +12,7 @@ the same role (h_T gets z_{t+1} ... z_T of h_t along the direct path; Cho et al.
 Scalar products are taken in float64 so long sentences do not underflow.
 Positions index the given traces (row 0 is the ``<eos>`` unless ``traces.words()`` was passed).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,10 @@ def forget_retention(traces: Traces, layer: int = -1, target_position: int = -1,
         >>> retention["mean"][0]   # share of word 0's cell contents left at the last word
     """
     if traces.arch not in RETENTION_GATE:
-        raise ValueError(f"forget_retention needs an LSTM (forget gate) or GRU (update gate); got a {traces.arch}. "
-                         "For the tanh RNN use rnn_slope_product.")
+        raise ValueError(
+            f"forget_retention needs an LSTM (forget gate) or GRU (update gate); got a {traces.arch}. "
+            "For the tanh RNN use rnn_slope_product."
+        )
     gate_name = RETENTION_GATE[traces.arch]
     index = _layer_index(traces, layer)
     gates = traces.layers[index][gate_name].detach().double()  # [L, H]
@@ -64,9 +67,14 @@ def forget_retention(traces: Traces, layer: int = -1, target_position: int = -1,
     later = gates[1 : target + 1]  # [T, H] f_1 .. f_T
     suffix = torch.cat([later.flip(0).cumprod(0).flip(0), torch.ones_like(gates[:1])])  # [T+1, H]
     result = {
-        "gate": gate_name, "layer": index, "target_position": target,
-        "positions": list(range(target + 1)), "distances": [target - t for t in range(target + 1)],
-        "mean": suffix.mean(dim=1).tolist(), "per_unit": suffix.tolist(), "all_pairs": None,
+        "gate": gate_name,
+        "layer": index,
+        "target_position": target,
+        "positions": list(range(target + 1)),
+        "distances": [target - t for t in range(target + 1)],
+        "mean": suffix.mean(dim=1).tolist(),
+        "per_unit": suffix.tolist(),
+        "all_pairs": None,
     }
     if all_pairs:
         pairs = torch.zeros(length, length, dtype=torch.float64)  # [source s, later t]
@@ -117,13 +125,17 @@ def rnn_slope_product(
         >>> curves["mean_slope_product"][0], curves["closed_form"][0], curves["measured_frobenius"][0]
     """
     if traces.arch != "rnn":
-        raise ValueError(f"rnn_slope_product needs tanh RNN traces; got {traces.arch}. For the LSTM use forget_retention.")
+        raise ValueError(
+            f"rnn_slope_product needs tanh RNN traces; got {traces.arch}. For the LSTM use forget_retention."
+        )
     index = _layer_index(traces, layer)
     weight_hh = layer_weights(model.recurrent, index).weight_hh.detach()  # [H, H]
     slopes = traces.layers[index]["slope"].detach().to(weight_hh.dtype)  # [L, H]
     if slopes.size(1) != weight_hh.size(0):
-        raise ValueError(f"These traces have {slopes.size(1)} units but the model has {weight_hh.size(0)}: "
-                         "pass the model the traces came from.")
+        raise ValueError(
+            f"These traces have {slopes.size(1)} units but the model has {weight_hh.size(0)}: "
+            "pass the model the traces came from."
+        )
     target = resolve_position(target_position, slopes.size(0))
     first = 0 if max_distance is None else max(0, target - max_distance)
     if max_distance is not None and max_distance < 1:
@@ -137,7 +149,9 @@ def rnn_slope_product(
         factors = spectral_norms(slopes[first + 1 : target + 1, :, None] * weight_hh)  # [P]: ||diag(slope_k) W_hh||_2
     frobenius, measured_spectral = _measured_chain(slopes, weight_hh, first, target, spectral)
     return {
-        "layer": index, "target_position": target, "positions": positions,
+        "layer": index,
+        "target_position": target,
+        "positions": positions,
         "distances": [target - t for t in positions],
         "mean_slope": steps.tolist(),
         "step_factor": factors.tolist() if factors is not None else None,

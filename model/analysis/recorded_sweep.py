@@ -32,6 +32,7 @@ Cell derivatives (PyTorch's equations; see :mod:`model.analysis.cells`):
           da_z = dh (h' - n) z(1-z),  da_n = dh (1 - z)(1 - n^2),  da_r = da_n (W_hn h' + b_hn) r(1-r)
           dx = [da_r, da_z, da_n] W_ih,  dh' = [da_r, da_z, da_n r] W_hh + dh z
 """
+
 from __future__ import annotations
 
 import torch
@@ -61,7 +62,9 @@ class _LayerBackward:
         if arch == "rnn":
             self.slope = records["slope"]  # [B, L, H] = 1 - h^2
         elif arch == "lstm":
-            i, f, g, o = (records[name] for name in ("input_gate", "forget_gate", "candidate", "output_gate"))  # [B, L, H]
+            i, f, g, o = (
+                records[name] for name in ("input_gate", "forget_gate", "candidate", "output_gate")
+            )  # [B, L, H]
             cell = records["cell"]
             tanh_cell = torch.tanh(cell)
             self.cell_from_hidden = o * (1.0 - tanh_cell * tanh_cell)  # d c / d h through h = o tanh(c)
@@ -113,7 +116,9 @@ class _LayerBackward:
             return out, self.hidden_back(out), None
         if self.arch == "lstm":
             cell_grad = cell_grad + hidden_grad * self.cell_from_hidden[:, p]  # [n, B, H]
-            torch.mul(cell_grad.unsqueeze(2), self.from_cell[:, p].view(batch, 3, size), out=blocks[:, :, :3])  # i, f, g
+            torch.mul(
+                cell_grad.unsqueeze(2), self.from_cell[:, p].view(batch, 3, size), out=blocks[:, :, :3]
+            )  # i, f, g
             torch.mul(hidden_grad, self.from_hidden[:, p], out=blocks[:, :, 3])  # o
             return out, self.hidden_back(out), cell_grad * self.forget[:, p]
         update = torch.mul(hidden_grad, self.from_update[:, p], out=blocks[:, :, 1])  # [n, B, H]
@@ -127,7 +132,9 @@ class _LayerBackward:
         return self.input_back(projected_grad)
 
 
-def local_gradients(model: LanguageModel, features: torch.Tensor, targets: PositionTargets, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def local_gradients(
+    model: LanguageModel, features: torch.Tensor, targets: PositionTargets, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """g_t = d (sum_b w_b f_t[b]) / d h_{t+1}[b] and the values f_t, through the decoder only.
 
     Args:
@@ -144,7 +151,9 @@ def local_gradients(model: LanguageModel, features: torch.Tensor, targets: Posit
         leaf = features.detach().requires_grad_(True)
         ids = targets.word_ids.to(features.device)  # [T, K]
         flat_ids = ids.expand(batch, -1, -1).reshape(batch * length, -1)  # [B*T, K]
-        values = targets.combine(selected_log_probs(model, leaf.reshape(batch * length, size), flat_ids)).reshape(batch, length)  # [B, T]
+        values = targets.combine(selected_log_probs(model, leaf.reshape(batch * length, size), flat_ids)).reshape(
+            batch, length
+        )  # [B, T]
         (gradients,) = torch.autograd.grad((values * weights[:, None]).sum(), leaf)  # [B, T, H]
     return gradients, values.detach()
 
@@ -188,8 +197,10 @@ def recorded_all_pairs_sweep(
         if recorded is None:
             recorded = [layer.records for layer in unrolled_forward(model, embeddings, record=True).layers]
         if len(recorded) != model.config.num_layers or recorded[-1]["hidden"].shape[:2] != (batch, steps):
-            raise ValueError(f"recorded must hold {model.config.num_layers} layer(s) of [{batch}, {steps}, H] records "
-                             "from the forward pass over these embeddings; pass None to compute them.")
+            raise ValueError(
+                f"recorded must hold {model.config.num_layers} layer(s) of [{batch}, {steps}, H] records "
+                "from the forward pass over these embeddings; pass None to compute them."
+            )
         features = recorded[-1]["hidden"][:, 1:]  # [B, T, H]
         log_probs = None  # the full [T, V] distribution is needed only to resolve targets
         if callable(targets):

@@ -31,6 +31,7 @@ prediction made after reading word t, i.e. of word t + 1):
     memory_span     the ladder's MemorySpan.to_json() {value, beyond, display, definition, ...} or None
     timings_ms      {predictions_and_traces, influence, occlusion, gradient_flow, ladder, total}
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,15 +73,22 @@ def _predictions(log_probs: torch.Tensor, word_ids: torch.Tensor, tokenizer: Wor
     length = word_ids.numel()
     for position in range(length):
         row: dict[str, Any] = {
-            "top": [{"word": tokenizer.id_to_token(int(i)), "probability": math.exp(float(v))}
-                    for v, i in zip(top_values[position].tolist(), top_ids[position].tolist())],
-            "next_word": None, "next_probability": None, "surprise_bits": None,
+            "top": [
+                {"word": tokenizer.id_to_token(int(i)), "probability": math.exp(float(v))}
+                for v, i in zip(top_values[position].tolist(), top_ids[position].tolist())
+            ],
+            "next_word": None,
+            "next_probability": None,
+            "surprise_bits": None,
         }
         if position + 1 < length:
             next_id = int(word_ids[position + 1])
             log_prob = float(log_probs[position, next_id])
-            row.update(next_word=tokenizer.id_to_token(next_id), next_probability=math.exp(log_prob),
-                       surprise_bits=finite_or_none(-log_prob / math.log(2.0)))
+            row.update(
+                next_word=tokenizer.id_to_token(next_id),
+                next_probability=math.exp(log_prob),
+                surprise_bits=finite_or_none(-log_prob / math.log(2.0)),
+            )
         rows.append(row)
     return rows
 
@@ -89,8 +97,11 @@ def _influence_json(result, tokenizer: WordTokenizer) -> dict:
     details = result.details
     replacement = details.get("replacement_id")
     return {
-        "method": result.method, "definition": DEFINITIONS[result.method], "matrix": matrix_to_json(result.matrix),
-        "baseline": details.get("baseline"), "steps": details.get("steps"),
+        "method": result.method,
+        "definition": DEFINITIONS[result.method],
+        "matrix": matrix_to_json(result.matrix),
+        "baseline": details.get("baseline"),
+        "steps": details.get("steps"),
         "completeness_error": details.get("completeness_error"),
         "replacement": None if replacement is None else tokenizer.id_to_token(int(replacement)),
     }
@@ -98,9 +109,11 @@ def _influence_json(result, tokenizer: WordTokenizer) -> dict:
 
 def _target_json(spec: TargetSpec, targets: PositionTargets, values: torch.Tensor, tokenizer: WordTokenizer) -> dict:
     return {
-        "kind": spec.kind, "description": targets.description,
+        "kind": spec.kind,
+        "description": targets.description,
         "words": [tokenizer.id_to_token(int(i)) for i in targets.good.tolist()],
-        "contrast_word": spec.contrast, "values": [finite_or_none(v) for v in values.tolist()],
+        "contrast_word": spec.contrast,
+        "values": [finite_or_none(v) for v in values.tolist()],
         "last_is_guess": targets.last_is_guess,
     }
 
@@ -171,21 +184,36 @@ def _analyze_text(
         log_probs = traces.log_probs[1:]  # [T, V]
     else:
         with torch.no_grad():
-            log_probs = functional.log_softmax(model(inputs.ids.to(model.embedding.weight.device))[0][0, 1:], dim=-1)  # [T, V]
+            log_probs = functional.log_softmax(
+                model(inputs.ids.to(model.embedding.weight.device))[0][0, 1:], dim=-1
+            )  # [T, V]
     targets = resolve_targets(spec, tokenizer, word_ids, log_probs)
     predictions = _predictions(log_probs, word_ids, tokenizer, top_k)
     timings["predictions_and_traces"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     # The traces already hold every gate of this forward pass: the gradient sweep reuses them.
-    recorded = None if traces is None else [{name: value[None] for name, value in layer.items()} for layer in traces.layers]  # [1, T + 1, H] each
-    influence = word_influence(model, inputs.ids, targets, method, unk_id=tokenizer.unk_id, steps=ig_steps,
-                               baseline=baseline, replacement_id=replacement_id, recorded=recorded)
+    recorded = (
+        None if traces is None else [{name: value[None] for name, value in layer.items()} for layer in traces.layers]
+    )  # [1, T + 1, H] each
+    influence = word_influence(
+        model,
+        inputs.ids,
+        targets,
+        method,
+        unk_id=tokenizer.unk_id,
+        steps=ig_steps,
+        baseline=baseline,
+        replacement_id=replacement_id,
+        recorded=recorded,
+    )
     timings["influence"] = time.perf_counter() - clock
     clock = time.perf_counter()
     occlusion = None
     if with_occlusion and method != "occlusion":
-        occlusion = word_influence(model, inputs.ids, targets, "occlusion", unk_id=tokenizer.unk_id, replacement_id=replacement_id)
+        occlusion = word_influence(
+            model, inputs.ids, targets, "occlusion", unk_id=tokenizer.unk_id, replacement_id=replacement_id
+        )
     timings["occlusion"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -208,20 +236,38 @@ def _analyze_text(
     traces_json = None
     if traces is not None:
         words = traces.words()
-        traces_json = {"arch": words.arch, "layers": words.to_json()["layers"], "gate_means": gate_means(words), "saturation": saturation(words)}
+        traces_json = {
+            "arch": words.arch,
+            "layers": words.to_json()["layers"],
+            "gate_means": gate_means(words),
+            "saturation": saturation(words),
+        }
     return {
         "schema": SCHEMA,
-        "model": {"arch": config.arch, "vocab_size": config.vocab_size, "embedding_size": config.embedding_size,
-                  "hidden_size": config.hidden_size, "num_layers": config.num_layers, "decoder": config.decoder},
-        "text": inputs.text, "tokens": list(inputs.tokens), "offsets": [list(span) for span in inputs.encoded.offsets],
-        "unknown": list(inputs.encoded.unknown), "unknown_words": inputs.encoded.unknown_words,
-        "truncated": inputs.truncated, "original_words": inputs.original_words, "num_words": inputs.num_words,
+        "model": {
+            "arch": config.arch,
+            "vocab_size": config.vocab_size,
+            "embedding_size": config.embedding_size,
+            "hidden_size": config.hidden_size,
+            "num_layers": config.num_layers,
+            "decoder": config.decoder,
+        },
+        "text": inputs.text,
+        "tokens": list(inputs.tokens),
+        "offsets": [list(span) for span in inputs.encoded.offsets],
+        "unknown": list(inputs.encoded.unknown),
+        "unknown_words": inputs.encoded.unknown_words,
+        "truncated": inputs.truncated,
+        "original_words": inputs.original_words,
+        "num_words": inputs.num_words,
         "predictions": predictions,
         "target": _target_json(spec, targets, influence.values, tokenizer),
         "influence": _influence_json(influence, tokenizer),
         "occlusion": None if occlusion is None else _influence_json(occlusion, tokenizer),
-        "traces": traces_json, "gradient_flow": flow,
-        "ladder": ladder_json, "memory_span": None if ladder_json is None else ladder_json["memory_span"],
+        "traces": traces_json,
+        "gradient_flow": flow,
+        "ladder": ladder_json,
+        "memory_span": None if ladder_json is None else ladder_json["memory_span"],
         "timings_ms": {name: round(seconds * 1000.0, 2) for name, seconds in timings.items()},
     }
 

@@ -12,6 +12,7 @@ shortest distance is below :data:`CLEAR_CONTRAST_NATS` (the right word less than
 e ≈ 2.7 times as likely as its rival), the span is "none measurable". Halving a
 small, flat curve would measure noise and lexical habit, not memory.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,7 +70,9 @@ def half_crossing(distances: Sequence[float], values: Sequence[float]) -> tuple[
         (15.0, False)
     """
     if len(distances) != len(values) or not distances:
-        raise ValueError(f"Need one value per distance and at least one rung; got {len(distances)} distances and {len(values)} values.")
+        raise ValueError(
+            f"Need one value per distance and at least one rung; got {len(distances)} distances and {len(values)} values."
+        )
     if any(later <= earlier for earlier, later in zip(distances, distances[1:])):
         raise ValueError(f"Ladder distances must increase strictly; got {list(distances)}.")
     if not all(math.isfinite(float(v)) for v in values):
@@ -130,10 +133,22 @@ def memory_span(
         value, beyond = None, False
         wanted = f"at least {limit:g}" if limit > 0 else "above 0"
         unit = " nats" if quantity == "contrast" else ""
-        display = f"none measurable ({reference:+.2f}{unit} at {shortest:g} words; a clear effect needs {wanted})".replace("-", "−")
+        display = (
+            f"none measurable ({reference:+.2f}{unit} at {shortest:g} words; a clear effect needs {wanted})".replace(
+                "-", "−"
+            )
+        )
     elif value is not None:
         display = f"{value:.3g} words"
     else:
         display = f"> {longest:g} words"
-    return MemorySpan(value=value, beyond=beyond, display=display, definition=definition, quantity=quantity, reference=reference,
-                      measurable=measurable, threshold=limit)
+    return MemorySpan(
+        value=value,
+        beyond=beyond,
+        display=display,
+        definition=definition,
+        quantity=quantity,
+        reference=reference,
+        measurable=measurable,
+        threshold=limit,
+    )

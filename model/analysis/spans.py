@@ -7,6 +7,7 @@ f = log P(target) - log P(contrast). On the seed sentence they can disagree: the
 "Robert" the strongest word while occlusion says "Robert" lowers his-over-her. This module turns
 the per-span numbers of :func:`model.analysis.lesson.span_attribution` into that finding.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,17 +49,28 @@ class MethodComparison:
             if self.agree:
                 return f"The methods agree: every signed method says {top} raises {target} over {contrast}."
             lowering = [f"{names.get(method, method)} ({_signed(value)})" for method, value, _ in self.disagreeing]
-            return (f"The signed methods disagree about {top}: {_join(lowering)} {'says' if len(lowering) == 1 else 'say'} it "
-                    f"lowers {target} over {contrast}, though the gradient norm shows the prediction is sensitive to it.")
+            return (
+                f"The signed methods disagree about {top}: {_join(lowering)} {'says' if len(lowering) == 1 else 'say'} it "
+                f"lowers {target} over {contrast}, though the gradient norm shows the prediction is sensitive to it."
+            )
         if self.agree:
-            return (f"The methods agree: the gradient norm ranks {top} first and every signed method says it raises "
-                    f"{target} over {contrast} more than any other part.")
-        lowering = [f"{names.get(method, method)} ({_signed(value)})" for method, value, _ in self.disagreeing if value <= 0]
-        elsewhere = [f"{names.get(method, method)} ranks “{first}” first" for method, value, first in self.disagreeing
-                     if value > 0 and first != self.norm_top]
+            return (
+                f"The methods agree: the gradient norm ranks {top} first and every signed method says it raises "
+                f"{target} over {contrast} more than any other part."
+            )
+        lowering = [
+            f"{names.get(method, method)} ({_signed(value)})" for method, value, _ in self.disagreeing if value <= 0
+        ]
+        elsewhere = [
+            f"{names.get(method, method)} ranks “{first}” first"
+            for method, value, first in self.disagreeing
+            if value > 0 and first != self.norm_top
+        ]
         parts = []
         if lowering:
-            parts.append(f"{_join(lowering)} {'says' if len(lowering) == 1 else 'say'} {top} lowers {target} over {contrast}")
+            parts.append(
+                f"{_join(lowering)} {'says' if len(lowering) == 1 else 'say'} {top} lowers {target} over {contrast}"
+            )
         if elsewhere:
             parts.append(_join(elsewhere))
         return f"The signed methods disagree with the gradient norm, which ranks {top} first: " + "; ".join(parts) + "."
@@ -96,7 +108,9 @@ def compare_with_gradient_norm(rows: Sequence[Mapping], parts: Sequence[str]) ->
     values = {(row["span"], row["method"]): float(row["value"]) for row in rows if row["span"] in parts}
     norms = {part: values[(part, NORM_METHOD)] for part in parts if (part, NORM_METHOD) in values}
     if not norms:
-        raise ValueError(f"No gradient norm ({NORM_METHOD!r}) for the spans {list(parts)}; pass span_attribution's rows.")
+        raise ValueError(
+            f"No gradient norm ({NORM_METHOD!r}) for the spans {list(parts)}; pass span_attribution's rows."
+        )
     norm_top = max(norms, key=norms.get)
     agreeing, disagreeing = [], []
     for method in SIGNED_ORDER:
@@ -108,4 +122,6 @@ def compare_with_gradient_norm(rows: Sequence[Mapping], parts: Sequence[str]) ->
             agreeing.append(method)
         else:
             disagreeing.append((method, scored[norm_top], first))
-    return MethodComparison(norm_top=norm_top, agreeing=tuple(agreeing), disagreeing=tuple(disagreeing), single=len(norms) == 1)
+    return MethodComparison(
+        norm_top=norm_top, agreeing=tuple(agreeing), disagreeing=tuple(disagreeing), single=len(norms) == 1
+    )

@@ -12,6 +12,7 @@ Three kinds, all in nats (natural-log probabilities):
   means the model prefers the good word; the shared normaliser cancels, so a
   contrast isolates the choice between the two words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ class TargetSpec:
         if self.kind in ("word", "contrast") and not self.word:
             raise ValueError(f"target kind {self.kind!r} needs a word (e.g. word='his'); got {self.word!r}.")
         if self.kind == "contrast" and not self.contrast:
-            raise ValueError(f"target kind 'contrast' needs a contrast word (e.g. contrast='her'); got {self.contrast!r}.")
+            raise ValueError(
+                f"target kind 'contrast' needs a contrast word (e.g. contrast='her'); got {self.contrast!r}."
+            )
 
     @classmethod
     def from_words(cls, target_word: str | None = None, contrast_word: str | None = None) -> "TargetSpec":
@@ -60,7 +63,9 @@ class TargetSpec:
             ValueError: a contrast word without a target word.
         """
         if contrast_word and not target_word:
-            raise ValueError(f"A contrast word ({contrast_word!r}) needs a target word to compare with; pass both, e.g. 'his' and 'her'.")
+            raise ValueError(
+                f"A contrast word ({contrast_word!r}) needs a target word to compare with; pass both, e.g. 'his' and 'her'."
+            )
         if target_word and contrast_word:
             return cls("contrast", target_word, contrast_word)
         if target_word:
@@ -154,7 +159,9 @@ def word_id(tokenizer: WordTokenizer, word: str, role: str = "target") -> int:
     if index is None:
         pieces = tokenizer.encode(cleaned).tokens
         if len(pieces) > 1:
-            raise ValueError(f"The {role} word must be a single token; {cleaned!r} splits into {pieces}. Pick one word, e.g. 'his'.")
+            raise ValueError(
+                f"The {role} word must be a single token; {cleaned!r} splits into {pieces}. Pick one word, e.g. 'his'."
+            )
         raise ValueError(
             f"The {role} word {cleaned!r} is not in the model's vocabulary of {tokenizer.vocab_size} words, "
             "so it has no probability to explain. Pick a word the model knows (words keep their case)."
@@ -162,7 +169,9 @@ def word_id(tokenizer: WordTokenizer, word: str, role: str = "target") -> int:
     return index
 
 
-def resolve_targets(spec: TargetSpec, tokenizer: WordTokenizer, word_ids: torch.Tensor, log_probs: torch.Tensor) -> PositionTargets:
+def resolve_targets(
+    spec: TargetSpec, tokenizer: WordTokenizer, word_ids: torch.Tensor, log_probs: torch.Tensor
+) -> PositionTargets:
     """Turn a spec into ids at each of the T output positions.
 
     Args:
@@ -192,11 +201,15 @@ def resolve_targets(spec: TargetSpec, tokenizer: WordTokenizer, word_ids: torch.
     good = torch.full((length,), word_id(tokenizer, spec.word, "target"), dtype=torch.long, device=word_ids.device)
     bad = None
     if spec.kind == "contrast":
-        bad = torch.full((length,), word_id(tokenizer, spec.contrast, "contrast"), dtype=torch.long, device=word_ids.device)
+        bad = torch.full(
+            (length,), word_id(tokenizer, spec.contrast, "contrast"), dtype=torch.long, device=word_ids.device
+        )
     return PositionTargets(good=good, bad=bad, last_is_guess=False, description=spec.describe())
 
 
-def selected_log_probs(model: LanguageModel, features: torch.Tensor, word_ids: torch.Tensor, decoder: Any = None) -> torch.Tensor:
+def selected_log_probs(
+    model: LanguageModel, features: torch.Tensor, word_ids: torch.Tensor, decoder: Any = None
+) -> torch.Tensor:
     """log P(word) for a few chosen words per row, without building the full [N, V] matrix.
 
     Equal to ``log_softmax(model.logits_from_features(features)).gather(-1, word_ids)``

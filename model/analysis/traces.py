@@ -15,6 +15,7 @@ A sigmoid gate near 0 lets nothing through and near 1 lets everything through;
 RNN the "gate" summarised is the slope: a slope below 0.1 means that unit
 passes on less than a tenth of any gradient (the vanishing-gradient story).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -33,7 +34,11 @@ TRACE_KEYS = {
     "rnn": ("hidden", "preactivation", "slope"),
 }
 # Values in (0, 1) summarised per word and by saturation.
-GATE_KEYS = {"lstm": ("input_gate", "forget_gate", "output_gate"), "gru": ("reset_gate", "update_gate"), "rnn": ("slope",)}
+GATE_KEYS = {
+    "lstm": ("input_gate", "forget_gate", "output_gate"),
+    "gru": ("reset_gate", "update_gate"),
+    "rnn": ("slope",),
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class Traces:
         result = {
             "arch": self.arch,
             "ids": [int(i) for i in self.ids.tolist()],
-            "layers": [{name: value.detach().double().tolist() for name, value in layer.items()} for layer in self.layers],
+            "layers": [
+                {name: value.detach().double().tolist() for name, value in layer.items()} for layer in self.layers
+            ],
         }
         if include_log_probs:
             result["log_probs"] = self.log_probs.detach().double().tolist()
@@ -104,7 +111,9 @@ def as_ids(ids: torch.Tensor | AnalysisInput, vocab_size: int) -> torch.Tensor:
     if ids.dim() == 1:
         ids = ids.unsqueeze(0)
     if ids.dim() != 2 or ids.size(0) != 1 or ids.size(1) == 0:
-        raise ValueError(f"ids must be [1, L] with L >= 1 (one text); got shape {tuple(ids.shape)}. Use prepare_input().")
+        raise ValueError(
+            f"ids must be [1, L] with L >= 1 (one text); got shape {tuple(ids.shape)}. Use prepare_input()."
+        )
     if ids.dtype != torch.long:
         raise ValueError(f"ids must be a long tensor; got {ids.dtype}.")
     low, high = int(ids.min()), int(ids.max())

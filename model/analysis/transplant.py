@@ -19,6 +19,7 @@ Every transplant of a sweep reuses the factual run: all rows, for every k, go th
 "staircase" batch (as in :mod:`model.analysis.occlusion`) that reads the factual words once per
 step; a row transplanted at k joins after word k with its edited state. Nothing re-runs a prefix.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -111,18 +112,26 @@ class PairRuns:
 
 def _ids(ids: torch.Tensor, name: str, vocab_size: int) -> torch.Tensor:
     if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
-        raise ValueError(f"{name} must be a long tensor of ids ([<eos>] + words, see prepare_input); got {type(ids).__name__} "
-                         f"{getattr(ids, 'dtype', '')}.")
+        raise ValueError(
+            f"{name} must be a long tensor of ids ([<eos>] + words, see prepare_input); got {type(ids).__name__} "
+            f"{getattr(ids, 'dtype', '')}."
+        )
     if ids.dim() == 2 and ids.shape[0] == 1:
         ids = ids[0]
     if ids.dim() != 1 or ids.numel() < 2:
-        raise ValueError(f"{name} must be 1-D [T + 1] ids with <eos> first and at least one word; got shape {tuple(ids.shape)}.")
+        raise ValueError(
+            f"{name} must be 1-D [T + 1] ids with <eos> first and at least one word; got shape {tuple(ids.shape)}."
+        )
     if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
-        raise ValueError(f"{name} must lie in [0, {vocab_size - 1}]; got values from {int(ids.min())} to {int(ids.max())}.")
+        raise ValueError(
+            f"{name} must lie in [0, {vocab_size - 1}]; got values from {int(ids.min())} to {int(ids.max())}."
+        )
     return ids
 
 
-def check_pair(factual_ids: torch.Tensor, counterfactual_ids: torch.Tensor, target_position: int, vocab_size: int) -> tuple[int, int]:
+def check_pair(
+    factual_ids: torch.Tensor, counterfactual_ids: torch.Tensor, target_position: int, vocab_size: int
+) -> tuple[int, int]:
     """Validate a pair of id sequences and return the cue: the (first, last + 1) span of differing words.
 
     Raises:
@@ -132,21 +141,29 @@ def check_pair(factual_ids: torch.Tensor, counterfactual_ids: torch.Tensor, targ
     factual_ids = _ids(factual_ids, "factual_ids", vocab_size)
     counterfactual_ids = _ids(counterfactual_ids, "counterfactual_ids", vocab_size)
     if factual_ids.numel() != counterfactual_ids.numel():
-        raise ValueError(f"The factual and counterfactual texts must have the same number of words; got {factual_ids.numel() - 1} "
-                         f"and {counterfactual_ids.numel() - 1}. Swap the cue for words of the same length ('Mr. Robert' -> 'Mrs. Mary').")
+        raise ValueError(
+            f"The factual and counterfactual texts must have the same number of words; got {factual_ids.numel() - 1} "
+            f"and {counterfactual_ids.numel() - 1}. Swap the cue for words of the same length ('Mr. Robert' -> 'Mrs. Mary')."
+        )
     if factual_ids[0] != counterfactual_ids[0]:
         raise ValueError("Both id sequences must start with the same <eos> (use prepare_input for both texts).")
     differing = (factual_ids[1:] != counterfactual_ids[1:]).nonzero().flatten().tolist()
     if not differing:
-        raise ValueError("The counterfactual is the same text as the factual one; swap the cue (e.g. 'Mr. Robert' -> 'Mrs. Mary').")
+        raise ValueError(
+            "The counterfactual is the same text as the factual one; swap the cue (e.g. 'Mr. Robert' -> 'Mrs. Mary')."
+        )
     length = factual_ids.numel() - 1
     if not isinstance(target_position, int) or not 0 <= target_position < length:
-        raise ValueError(f"target_position must be an output position in [0, {length - 1}] (the word before the target); "
-                         f"got {target_position!r}.")
+        raise ValueError(
+            f"target_position must be an output position in [0, {length - 1}] (the word before the target); "
+            f"got {target_position!r}."
+        )
     cue = (differing[0], differing[-1] + 1)
     if target_position + 1 < cue[1]:
-        raise ValueError(f"The target (word {target_position + 1}, predicted after word {target_position}) is at or before the cue "
-                         f"(words {cue[0]} to {cue[1] - 1}, where the texts differ); pick a target word after the cue.")
+        raise ValueError(
+            f"The target (word {target_position + 1}, predicted after word {target_position}) is at or before the cue "
+            f"(words {cue[0]} to {cue[1] - 1}, where the texts differ); pick a target word after the cue."
+        )
     return cue
 
 
@@ -206,12 +223,20 @@ def record_pair(
         value = _contrast_at(model, run.outputs[0, step : step + 1], target_id, contrast_id)[0]
         grads = None
         if gradients:
-            inputs = [tensors[t] for layer in run.layers for tensors in ((layer.hiddens, layer.cells) if arch == "lstm" else (layer.hiddens,))
-                      for t in range(1, step + 1)]
+            inputs = [
+                tensors[t]
+                for layer in run.layers
+                for tensors in ((layer.hiddens, layer.cells) if arch == "lstm" else (layer.hiddens,))
+                for t in range(1, step + 1)
+            ]
             found = torch.autograd.grad(value, inputs, allow_unused=True)
             found = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, found)]
-            per_part = torch.stack([torch.cat(found[i : i + step]) for i in range(0, len(found), step)])  # [L * P, p + 1, H]
-            grads = run.outputs.new_zeros(factual_ids.numel() - 1, *per_part.shape[:1], per_part.shape[-1])  # [T, L * P, H]
+            per_part = torch.stack(
+                [torch.cat(found[i : i + step]) for i in range(0, len(found), step)]
+            )  # [L * P, p + 1, H]
+            grads = run.outputs.new_zeros(
+                factual_ids.numel() - 1, *per_part.shape[:1], per_part.shape[-1]
+            )  # [T, L * P, H]
             grads[:step] = per_part.transpose(0, 1).detach()
             grads = grads.view(grads.shape[0], len(run.layers), len(parts), -1)  # [T, L, P, H]
     with torch.no_grad():
@@ -221,12 +246,22 @@ def record_pair(
         factual_values = _contrast_at(model, run.outputs[0, 1:].detach(), target_id, contrast_id)  # [T]
         counterfactual_values = _contrast_at(model, counter.outputs[0, 1:], target_id, contrast_id)  # [T]
     return PairRuns(
-        arch=arch, factual_ids=factual_ids, counterfactual_ids=counterfactual_ids, cue=cue, target_position=target_position,
-        target_id=target_id, contrast_id=contrast_id,
-        factual_states=_state_stack(factual_records, parts), counterfactual_states=_state_stack(counterfactual_records, parts),
-        gradients=grads, factual_values=factual_values, counterfactual_values=counterfactual_values,
+        arch=arch,
+        factual_ids=factual_ids,
+        counterfactual_ids=counterfactual_ids,
+        cue=cue,
+        target_position=target_position,
+        target_id=target_id,
+        contrast_id=contrast_id,
+        factual_states=_state_stack(factual_records, parts),
+        counterfactual_states=_state_stack(counterfactual_records, parts),
+        gradients=grads,
+        factual_values=factual_values,
+        counterfactual_values=counterfactual_values,
         factual_records=[{name: value[0, 1:] for name, value in layer.items()} for layer in factual_records],
-        counterfactual_records=[{name: value[0, 1:] for name, value in layer.items()} for layer in counterfactual_records],
+        counterfactual_records=[
+            {name: value[0, 1:] for name, value in layer.items()} for layer in counterfactual_records
+        ],
     )
 
 
@@ -256,10 +291,14 @@ def continue_runs(
     """
     arch = model_arch(model.recurrent)
     if ks.dim() != 1 or start_states.dim() != 4 or start_states.shape[0] != ks.numel():
-        raise ValueError(f"ks must be [R] and start_states [R, L, P, H]; got {tuple(ks.shape)} and {tuple(start_states.shape)}.")
+        raise ValueError(
+            f"ks must be [R] and start_states [R, L, P, H]; got {tuple(ks.shape)} and {tuple(start_states.shape)}."
+        )
     if ks.numel() and (int(ks.min()) < 0 or int(ks.max()) > target_position):
-        raise ValueError(f"Every transplant word must lie in [0, {target_position}] (at or before the word before the target); "
-                         f"got {int(ks.min())} to {int(ks.max())}.")
+        raise ValueError(
+            f"Every transplant word must lie in [0, {target_position}] (at or before the word before the target); "
+            f"got {int(ks.min())} to {int(ks.max())}."
+        )
     num_layers, num_parts, hidden_size = start_states.shape[1:]
     device = model.embedding.weight.device
     ids = ids.to(device)
@@ -273,7 +312,9 @@ def continue_runs(
         cells = [empty if arch == "lstm" else None for _ in range(num_layers)]
         joined = 0
         first = int(sorted_ks[0]) if ks.numel() else target_position
-        projected = layers[0].input(model.embed(ids[first + 2 : target_position + 2]))  # [p - first, G*H], words first+1..p
+        projected = layers[0].input(
+            model.embed(ids[first + 2 : target_position + 2])
+        )  # [p - first, G*H], words first+1..p
 
         def join(upto: int) -> None:
             nonlocal joined
@@ -295,8 +336,12 @@ def continue_runs(
                     layer_input = layer.input(hiddens[k - 1])  # [R, G*H] from the layer below, this word
                 hiddens[k], cells[k] = layer.step(layer_input, hiddens[k], cells[k])
         join(target_position)
-        targets = PositionTargets(good=sorted_ks.new_full((target_position + 1,), target_id),
-                                  bad=sorted_ks.new_full((target_position + 1,), contrast_id), last_is_guess=False, description="")
+        targets = PositionTargets(
+            good=sorted_ks.new_full((target_position + 1,), target_id),
+            bad=sorted_ks.new_full((target_position + 1,), contrast_id),
+            last_is_guess=False,
+            description="",
+        )
         positions = sorted_ks.new_full((hiddens[-1].shape[0],), target_position)
         values = target_values_at(model, hiddens[-1], targets, positions, PreparedDecoder(model.decoder))  # [R]
         parts = [torch.stack(hiddens, dim=1)] + ([torch.stack(cells, dim=1)] if arch == "lstm" else [])
@@ -306,8 +351,9 @@ def continue_runs(
     return values[inverse.to(device)], states[inverse.to(device)]
 
 
-def transplant(model: LanguageModel, pair: PairRuns, ks: torch.Tensor, masks: torch.Tensor,
-               source: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def transplant(
+    model: LanguageModel, pair: PairRuns, ks: torch.Tensor, masks: torch.Tensor, source: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Transplant masked units after word ks[r] into the factual run and read the target.
 
     Args:
@@ -327,18 +373,26 @@ def transplant(model: LanguageModel, pair: PairRuns, ks: torch.Tensor, masks: to
     """
     ks = ks.to(torch.long).cpu()
     if masks.shape != (ks.numel(), *pair.state_shape):
-        raise ValueError(f"masks must be [R, L, P, H] = [{ks.numel()}, {', '.join(map(str, pair.state_shape))}]; got {tuple(masks.shape)}.")
+        raise ValueError(
+            f"masks must be [R, L, P, H] = [{ks.numel()}, {', '.join(map(str, pair.state_shape))}]; got {tuple(masks.shape)}."
+        )
     if ks.numel() and (int(ks.min()) < 0 or int(ks.max()) >= pair.length):
-        raise ValueError(f"Transplant words must lie in [0, {pair.length - 1}]; got {int(ks.min())} to {int(ks.max())}.")
+        raise ValueError(
+            f"Transplant words must lie in [0, {pair.length - 1}]; got {int(ks.min())} to {int(ks.max())}."
+        )
     p = pair.target_position
     base = pair.factual_states[ks]  # [R, L, P, H]
     source = pair.counterfactual_states[ks] if source is None else source.to(base)
     starts = torch.where(masks.to(base.device), source, base)
-    values = pair.factual_values.new_full((ks.numel(),), pair.factual)  # an edit after word p cannot change what was read at p
+    values = pair.factual_values.new_full(
+        (ks.numel(),), pair.factual
+    )  # an edit after word p cannot change what was read at p
     states = starts.clone()  # ... and such a row's state is its own edited state, not one after word p
     early = (ks <= p).nonzero().flatten()
     if early.numel():
-        values[early], states[early] = continue_runs(model, pair.factual_ids, ks[early], starts[early], p, pair.target_id, pair.contrast_id)
+        values[early], states[early] = continue_runs(
+            model, pair.factual_ids, ks[early], starts[early], p, pair.target_id, pair.contrast_id
+        )
     return values, states
 
 
@@ -358,5 +412,7 @@ def part_distances(pair: PairRuns) -> dict[str, list[list[float]]]:
     for p, part in enumerate(pair.parts):
         factual = pair.factual_states[:, :, p].double()  # [T, L, H]
         difference = factual - pair.counterfactual_states[:, :, p].double()
-        result[part] = (torch.linalg.vector_norm(difference, dim=2) / torch.linalg.vector_norm(factual, dim=2).clamp_min(1e-300)).tolist()
+        result[part] = (
+            torch.linalg.vector_norm(difference, dim=2) / torch.linalg.vector_norm(factual, dim=2).clamp_min(1e-300)
+        ).tolist()
     return result

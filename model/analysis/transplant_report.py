@@ -23,6 +23,7 @@ indices; output position t is the prediction made after word t):
 
 Shares are None when the swap moves the target by less than 1e-9 nats (nothing to share out).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,7 +34,16 @@ from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_r
 from data.tokenizer import WordTokenizer
 from model.analysis.inputs import DEFAULT_MAX_WORDS, AnalysisInput, prepare_input
 from model.analysis.memory_units import (
-    RankedUnit, cumulative_shares, gradient_scores, grid_for, ranking, scope_mask, single_unit_shares, top_overlap, unit_lines, unit_of,
+    RankedUnit,
+    cumulative_shares,
+    gradient_scores,
+    grid_for,
+    ranking,
+    scope_mask,
+    single_unit_shares,
+    top_overlap,
+    unit_lines,
+    unit_of,
     units_needed,
 )
 from model.analysis.report import finite_or_none
@@ -43,7 +53,15 @@ from model.analysis.transplant_sweep import DEFAULT_COUNTS, transplant_sweep
 from model.language_model import LanguageModel
 
 SCHEMA = "memory-lab/transplant/1"
-_PRONOUN_SWAP = {"his": "her", "her": "his", "he": "she", "she": "he", "him": "her", "himself": "herself", "herself": "himself"}
+_PRONOUN_SWAP = {
+    "his": "her",
+    "her": "his",
+    "he": "she",
+    "she": "he",
+    "him": "her",
+    "himself": "herself",
+    "herself": "himself",
+}
 
 
 def prepare_pair(
@@ -75,14 +93,18 @@ def prepare_pair(
     if spans is None:
         span = default_cue_span(tokens)
         if span is None:
-            raise ValueError("No title-and-name cue found in the text (such as 'Mr. Robert'); mark the cue's tokens with a span "
-                             f"(--span START:END, 0-based, end excluded). The tokens are: {_numbered(tokens)}.")
+            raise ValueError(
+                "No title-and-name cue found in the text (such as 'Mr. Robert'); mark the cue's tokens with a span "
+                f"(--span START:END, 0-based, end excluded). The tokens are: {_numbered(tokens)}."
+            )
         spans = [span]
     spans = [(int(start), int(end)) for start, end in spans]
     for start, end in spans:
         if not 0 <= start < end <= len(tokens):
-            raise ValueError(f"A span must satisfy 0 <= start < end <= {len(tokens)} (the text's tokens); got {start}:{end}. "
-                             f"The tokens are: {_numbered(tokens)}.")
+            raise ValueError(
+                f"A span must satisfy 0 <= start < end <= {len(tokens)} (the text's tokens); got {start}:{end}. "
+                f"The tokens are: {_numbered(tokens)}."
+            )
     if counterfactual is None:
         counterfactual = text
         offsets = [tuple(offset) for offset in factual.encoded.offsets]
@@ -93,12 +115,16 @@ def prepare_pair(
     for index in pair.differing:
         for name, source in (("text", factual), ("counterfactual", swapped)):
             if source.encoded.unknown[index]:
-                raise ValueError(f"The {name}'s word {source.tokens[index]!r} (token {index}) is not in the model's vocabulary, so the "
-                                 "swap would compare <unk> with a word; use a cue the model knows (names and titles keep their case).")
+                raise ValueError(
+                    f"The {name}'s word {source.tokens[index]!r} (token {index}) is not in the model's vocabulary, so the "
+                    "swap would compare <unk> with a word; use a cue the model knows (names and titles keep their case)."
+                )
     return factual, swapped, spans
 
 
-def default_counterfactual(tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS) -> tuple[str, tuple[int, int]] | None:
+def default_counterfactual(
+    tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS
+) -> tuple[str, tuple[int, int]] | None:
     """The text with its first title-and-name cue gender-swapped, and that cue's span; None when it has no cue.
 
     Example:
@@ -113,7 +139,9 @@ def default_counterfactual(tokenizer: WordTokenizer, text: str, max_words: int =
     return replace_span(factual.text, offsets, span, default_replacement(factual.tokens, span)), span
 
 
-def default_target(tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS) -> tuple[int, str, str] | None:
+def default_target(
+    tokenizer: WordTokenizer, text: str, max_words: int = DEFAULT_MAX_WORDS
+) -> tuple[int, str, str] | None:
     """(index, word, contrast) of the first gendered pronoun after the text's cue (his -> her, she -> he, ...), or None."""
     factual = prepare_input(tokenizer, text, max_words)
     span = default_cue_span(factual.tokens)
@@ -125,8 +153,9 @@ def _numbered(tokens: list[str]) -> str:
     return shown + (" ..." if len(tokens) > 30 else "")
 
 
-def resolve_target(tokens: list[str], cue_end: int, target_word: str | None, contrast_word: str | None,
-                   target_index: int | None = None) -> tuple[int, str, str]:
+def resolve_target(
+    tokens: list[str], cue_end: int, target_word: str | None, contrast_word: str | None, target_index: int | None = None
+) -> tuple[int, str, str]:
     """(target index, target word, contrast word): given ones where given, the first pronoun after the cue otherwise.
 
     The target index is the target word's position in ``tokens`` (len(tokens): the word after the text).
@@ -137,10 +166,14 @@ def resolve_target(tokens: list[str], cue_end: int, target_word: str | None, con
     """
     if target_word is None:
         if contrast_word is not None:
-            raise ValueError(f"A contrast word ({contrast_word!r}) needs a target word; pass both, e.g. --target-word his --contrast her.")
+            raise ValueError(
+                f"A contrast word ({contrast_word!r}) needs a target word; pass both, e.g. --target-word his --contrast her."
+            )
         found = contrast_pair(tokens, after=cue_end)
         if found is None:
-            raise ValueError("No gendered pronoun after the cue to predict; pass a target and a contrast word (e.g. his and her).")
+            raise ValueError(
+                "No gendered pronoun after the cue to predict; pass a target and a contrast word (e.g. his and her)."
+            )
         index, target_word, contrast_word = found
         return (index if target_index is None else target_index), target_word, contrast_word
     target_word = target_word.strip()
@@ -153,22 +186,34 @@ def resolve_target(tokens: list[str], cue_end: int, target_word: str | None, con
         if later:
             target_index = later[0]
         elif target_word in tokens:
-            raise ValueError(f"The target word {target_word!r} occurs only at or before the cue (token "
-                             f"{tokens.index(target_word)}); the cue must come first. Pick a target after the cue.")
+            raise ValueError(
+                f"The target word {target_word!r} occurs only at or before the cue (token "
+                f"{tokens.index(target_word)}); the cue must come first. Pick a target after the cue."
+            )
         else:
             target_index = len(tokens)  # the prediction after the text
     if not isinstance(target_index, int) or not 1 <= target_index <= len(tokens):
-        raise ValueError(f"The target index must be in [1, {len(tokens)}] (a word of the text, or {len(tokens)} for the word "
-                         f"after it); got {target_index!r}.")
+        raise ValueError(
+            f"The target index must be in [1, {len(tokens)}] (a word of the text, or {len(tokens)} for the word "
+            f"after it); got {target_index!r}."
+        )
     return target_index, target_word, contrast_word
 
 
-def _shares_by_count(sweep: dict[str, list[float | None]], prefix: str, counts: tuple[int, ...], k: int) -> dict[str, float | None]:
+def _shares_by_count(
+    sweep: dict[str, list[float | None]], prefix: str, counts: tuple[int, ...], k: int
+) -> dict[str, float | None]:
     return {str(n): sweep[f"{prefix} {n}"][k] for n in counts if f"{prefix} {n}" in sweep}
 
 
-def pair_summary(model: LanguageModel, pair: PairRuns, scope: torch.Tensor, counts: tuple[int, ...] = DEFAULT_COUNTS,
-                 top: int = 16, level: float = 0.8) -> tuple[dict[str, Any], list[int]]:
+def pair_summary(
+    model: LanguageModel,
+    pair: PairRuns,
+    scope: torch.Tensor,
+    counts: tuple[int, ...] = DEFAULT_COUNTS,
+    top: int = 16,
+    level: float = 0.8,
+) -> tuple[dict[str, Any], list[int]]:
     """The memory units of a pair and how many units it takes (the non-positional part of the report).
 
     Returns:
@@ -185,18 +230,32 @@ def pair_summary(model: LanguageModel, pair: PairRuns, scope: torch.Tensor, coun
     needed_transplant = cumulative_shares(model, pair, before, order_before, grid)
     needed_gradient = cumulative_shares(model, pair, before, gradient_before, grid) if gradient_before else None
     flat_after, flat_before = shares_after.flatten(), shares_before.flatten()
-    return ({
-        "units": [unit_of(pair, flat, finite_or_none(flat_after[flat])).to_json() for flat in order_after[:top]],
-        "units_before_target": [unit_of(pair, flat, finite_or_none(flat_before[flat])).to_json() for flat in order_before[:top]],
-        "units_needed": {"level": level, "word": before, "counts": grid,
-                         "transplant": units_needed(grid, needed_transplant, level), "shares_transplant": needed_transplant,
-                         "gradient": None if needed_gradient is None else units_needed(grid, needed_gradient, level),
-                         "shares_gradient": needed_gradient},
-        "overlap": {"first_word": after, "second_word": before,
-                    "transplant": {str(n): top_overlap(order_after, order_before, n, pair.state_shape) for n in counts},
-                    "gradient": None if gradient_before is None else
-                    {str(n): top_overlap(gradient_after, gradient_before, n, pair.state_shape) for n in counts}},
-    }, order_after)
+    return (
+        {
+            "units": [unit_of(pair, flat, finite_or_none(flat_after[flat])).to_json() for flat in order_after[:top]],
+            "units_before_target": [
+                unit_of(pair, flat, finite_or_none(flat_before[flat])).to_json() for flat in order_before[:top]
+            ],
+            "units_needed": {
+                "level": level,
+                "word": before,
+                "counts": grid,
+                "transplant": units_needed(grid, needed_transplant, level),
+                "shares_transplant": needed_transplant,
+                "gradient": None if needed_gradient is None else units_needed(grid, needed_gradient, level),
+                "shares_gradient": needed_gradient,
+            },
+            "overlap": {
+                "first_word": after,
+                "second_word": before,
+                "transplant": {str(n): top_overlap(order_after, order_before, n, pair.state_shape) for n in counts},
+                "gradient": None
+                if gradient_before is None
+                else {str(n): top_overlap(gradient_after, gradient_before, n, pair.state_shape) for n in counts},
+            },
+        },
+        order_after,
+    )
 
 
 def transplant_report(
@@ -238,25 +297,48 @@ def transplant_report(
     parts = part_distances(pair)
     positions = []
     for k, word in enumerate(tokens):
-        positions.append({
-            "index": k, "word": word, "counterfactual_word": swapped.tokens[k], "state_distance": finite_or_none(distance[k]),
-            "hidden_distance": parts["h"][k], "cell_distance": parts["c"][k] if "c" in parts else None,
-            "factual_value": finite_or_none(pair.factual_values[k]), "counterfactual_value": finite_or_none(pair.counterfactual_values[k]),
-            "share_all": sweep["all"][k], "share_cell": sweep["c"][k] if "c" in sweep else None,
-            "share_hidden": sweep["h"][k] if "h" in sweep else None,
-            "share_top": _shares_by_count(sweep, "top", tuple(counts), k), "share_units": _shares_by_count(sweep, "units", tuple(counts), k),
-        })
+        positions.append(
+            {
+                "index": k,
+                "word": word,
+                "counterfactual_word": swapped.tokens[k],
+                "state_distance": finite_or_none(distance[k]),
+                "hidden_distance": parts["h"][k],
+                "cell_distance": parts["c"][k] if "c" in parts else None,
+                "factual_value": finite_or_none(pair.factual_values[k]),
+                "counterfactual_value": finite_or_none(pair.counterfactual_values[k]),
+                "share_all": sweep["all"][k],
+                "share_cell": sweep["c"][k] if "c" in sweep else None,
+                "share_hidden": sweep["h"][k] if "h" in sweep else None,
+                "share_top": _shares_by_count(sweep, "top", tuple(counts), k),
+                "share_units": _shares_by_count(sweep, "units", tuple(counts), k),
+            }
+        )
     config = model.config
     line_units = [RankedUnit(**unit) for unit in summary["units"][:lines]]
     return {
         "schema": SCHEMA,
         "model": {"arch": config.arch, "hidden_size": config.hidden_size, "num_layers": config.num_layers},
-        "text": factual.text, "counterfactual_text": swapped.text, "tokens": list(tokens), "counterfactual_tokens": list(swapped.tokens),
-        "unknown_words": factual.encoded.unknown_words, "spans": [list(span) for span in spans],
-        "cue": list(pair.cue), "word_after_cue": pair.word_after_cue,
-        "target": {"word": target, "contrast": contrast, "index": index, "position": index - 1,
-                   "description": f"log P({target!r}) - log P({contrast!r})"},
-        "layer": layer, "factual": pair.factual, "counterfactual": pair.counterfactual, "effect": pair.effect,
-        "positions": positions, **summary,
+        "text": factual.text,
+        "counterfactual_text": swapped.text,
+        "tokens": list(tokens),
+        "counterfactual_tokens": list(swapped.tokens),
+        "unknown_words": factual.encoded.unknown_words,
+        "spans": [list(span) for span in spans],
+        "cue": list(pair.cue),
+        "word_after_cue": pair.word_after_cue,
+        "target": {
+            "word": target,
+            "contrast": contrast,
+            "index": index,
+            "position": index - 1,
+            "description": f"log P({target!r}) - log P({contrast!r})",
+        },
+        "layer": layer,
+        "factual": pair.factual,
+        "counterfactual": pair.counterfactual,
+        "effect": pair.effect,
+        "positions": positions,
+        **summary,
         "unit_lines": unit_lines(pair, line_units),
     }

@@ -13,6 +13,7 @@ All rows, for all k and all variants, are one staircase batch over the factual r
 (variants x (p - cue) / 2) rows, and no prefix is re-run. Before the cue the two states are equal,
 and after word p the target has been read, so those words get share 0 without a run.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,9 @@ from model.language_model import LanguageModel
 DEFAULT_COUNTS = (1, 4, 16)
 
 
-def sweep_masks(pair: PairRuns, scope: torch.Tensor, counts: tuple[int, ...], fixed: list[int] | None) -> tuple[list[int], list[str], torch.Tensor]:
+def sweep_masks(
+    pair: PairRuns, scope: torch.Tensor, counts: tuple[int, ...], fixed: list[int] | None
+) -> tuple[list[int], list[str], torch.Tensor]:
     """The rows of a sweep: (k of each row, variant name of each row, masks [R, L, P, H])."""
     if pair.gradients is None and counts:
         raise ValueError("The top-n rows rank units by gradient; record the pair with gradients=True.")
@@ -93,7 +96,9 @@ def transplant_sweep(
     values, _ = transplant(model, pair, torch.tensor(ks, dtype=torch.long), masks)
     shares = pair.shares(values).tolist()
     undefined = abs(pair.effect) < 1e-9
-    result: dict[str, list[float | None]] = {name: [None if undefined else 0.0] * pair.length for name in dict.fromkeys(names)}
+    result: dict[str, list[float | None]] = {
+        name: [None if undefined else 0.0] * pair.length for name in dict.fromkeys(names)
+    }
     for k, name, share in zip(ks, names, shares):
         result[name][k] = None if share != share else float(share)
     return result

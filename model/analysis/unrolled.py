@@ -5,6 +5,7 @@
 every layer's per-step tensors: the gates for traces, and the exact state
 tensors passed from step to step for gradients through time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def split_state(
     return hiddens, cells
 
 
-def unrolled_forward(model: nn.Module, embeddings: torch.Tensor, state: State | None = None, record: bool = False) -> UnrolledRun:
+def unrolled_forward(
+    model: nn.Module, embeddings: torch.Tensor, state: State | None = None, record: bool = False
+) -> UnrolledRun:
     """The model's recurrent stack, unrolled, from embeddings.
 
     Args:

@@ -1,4 +1,5 @@
 """Helpers for reading what an AppTest page shows: chart data, captions, messages."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def charts(at: AppTest) -> list[dict]:
     found = []
     for element in at.get("vega_lite_chart"):
         spec = json.loads(element.proto.spec)
-        frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data) for dataset in element.proto.datasets]
+        frames = [
+            dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data) for dataset in element.proto.datasets
+        ]
         if element.proto.data.data:
             frames.append(dataframe_util.convert_arrow_bytes_to_pandas_df(element.proto.data.data))
         data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

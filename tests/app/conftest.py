@@ -1,4 +1,5 @@
 """Fixtures for the AppTest tests: a private checkpoints folder with the tiny models, fresh caches."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,8 +25,6 @@ def app_models(tmp_path, tiny_checkpoints, monkeypatch) -> str:
     yield str(root)
     st.cache_data.clear()
     st.cache_resource.clear()
-
-
 
 
 @pytest.fixture

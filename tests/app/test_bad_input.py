@@ -1,8 +1,8 @@
 """Bad input gets a clear message and the page keeps working."""
+
 from __future__ import annotations
 
 import pytest
-
 from app_helpers import chart_titled, exception_free, html_blocks, open_app
 
 

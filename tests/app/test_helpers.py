@@ -1,4 +1,5 @@
 """The small pure helpers behind the views: text checks, escaping, the calculator, corpora."""
+
 from __future__ import annotations
 
 import math

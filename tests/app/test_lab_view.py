@@ -1,4 +1,5 @@
 """ui/lab.py: the per-lag bands over the seeds, the learned share, the budget line and the effective-context chart; no training here."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,10 +20,12 @@ def _context_page() -> None:
 
     curve = {"drop": [0.9, 0.4, 0.1], "shuffle": [0.7, 0.3, 0.05], "replace": [0.8, 0.35, 0.08]}
     errors = {name: [0.01, 0.01, 0.01] for name in curve}
-    render_effective_context({
-        "novels-rnn": ContextResult([1, 10, 100], 4.8, curve, errors, 150, 250),
-        "novels-lstm": ContextResult([1, 10, 100], 4.5, curve, errors, 150, 250),
-    })
+    render_effective_context(
+        {
+            "novels-rnn": ContextResult([1, 10, 100], 4.8, curve, errors, 150, 250),
+            "novels-lstm": ContextResult([1, 10, 100], 4.5, curve, errors, 150, 250),
+        }
+    )
 
 
 def test_lab_without_a_run_offers_to_start(monkeypatch):
@@ -40,7 +43,9 @@ def test_lab_without_a_run_offers_to_start(monkeypatch):
 def _share(lag: int, values: list[float], chance: float):
     from model.lab import LagShare
 
-    return LagShare(lag, sum(v >= 0.9 for v in values), len(values), sum(values) / len(values), min(values), max(values), chance)
+    return LagShare(
+        lag, sum(v >= 0.9 for v in values), len(values), sum(values) / len(values), min(values), max(values), chance
+    )
 
 
 def _finished_job(session: str):
@@ -48,8 +53,24 @@ def _finished_job(session: str):
     from model.lab import LabConfig, LabPlan
 
     job = ui.lab.LabJob(session_id=session, config=LabConfig(seeds=4), started=100.0)
-    job.shares = {"rnn": (400, [_share(1, [1.0, 0.9, 1.0, 0.95], 1 / 3), _share(20, [0.5, 0.6, 0.4, 0.45], 5 / 12), _share(60, [0.4, 0.42, 0.45, 0.41], 5 / 12)]),
-                  "lstm": (400, [_share(1, [1.0] * 4, 1 / 3), _share(20, [1.0, 1.0, 0.99, 1.0], 5 / 12), _share(60, [1.0, 0.98, 0.97, 0.6], 5 / 12)])}
+    job.shares = {
+        "rnn": (
+            400,
+            [
+                _share(1, [1.0, 0.9, 1.0, 0.95], 1 / 3),
+                _share(20, [0.5, 0.6, 0.4, 0.45], 5 / 12),
+                _share(60, [0.4, 0.42, 0.45, 0.41], 5 / 12),
+            ],
+        ),
+        "lstm": (
+            400,
+            [
+                _share(1, [1.0] * 4, 1 / 3),
+                _share(20, [1.0, 1.0, 0.99, 1.0], 5 / 12),
+                _share(60, [1.0, 0.98, 0.97, 0.6], 5 / 12),
+            ],
+        ),
+    }
     job.plan = LabPlan({"rnn": 0.05, "lstm": 0.12}, {"rnn": 0.2, "lstm": 0.3}, steps=400, evaluations=8, seeds=4)
     job.status, job.ended = "stopped", 171.5
     return job
@@ -69,14 +90,20 @@ def test_lab_draws_bands_over_the_seeds_and_the_learned_share_with_chance(monkey
     assert (lstm_60["low"], lstm_60["high"], lstm_60["learned"]) == (0.6, 1.0, 3)
     assert lstm_60["mean"] == (1.0 + 0.98 + 0.97 + 0.6) / 4
     assert len(bands["data"].dropna(subset=["chance"])) == 3  # the chance line
-    assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in bands["spec"]["layer"]] == ["area", "line", "line"]
+    assert [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in bands["spec"]["layer"]
+    ] == ["area", "line", "line"]
     learned = chart_titled(at, "How many seeds")
     shares = learned["data"].dropna(subset=["model"])
     assert shares[(shares["model"] == "RNN") & (shares["lag"] == 1)]["learned_share"].iloc[0] == 1.0
     assert shares[(shares["model"] == "LSTM") & (shares["lag"] == 60)]["learned_share"].iloc[0] == 0.75
     assert assert_every_chart_captioned(at) == 2
     caption = captions(at)
-    assert "chance, 0.33 to 0.42" in caption and "128 held-out sequences" in caption and "worst to the best seed" in caption
+    assert (
+        "chance, 0.33 to 0.42" in caption
+        and "128 held-out sequences" in caption
+        and "worst to the best seed" in caption
+    )
     assert "4 seeds per model" in caption
 
 
@@ -110,8 +137,25 @@ def test_lab_tab_shows_the_stored_effective_context_of_the_chosen_models(app_mod
     from tests.app.app_helpers import open_app
 
     lstm = f"{app_models}/tiny-lstm"
-    assert context_main([lstm, "--text", f"{corpus_dir}/test.txt", "--positions", "6", "--distances", "1", "3",
-                         "--context-length", "10", "--save", "--json"]) == 0
+    assert (
+        context_main(
+            [
+                lstm,
+                "--text",
+                f"{corpus_dir}/test.txt",
+                "--positions",
+                "6",
+                "--distances",
+                "1",
+                "3",
+                "--context-length",
+                "10",
+                "--save",
+                "--json",
+            ]
+        )
+        == 0
+    )
     stored = json.loads(capsys.readouterr().out)["checkpoints"][0]
     at = open_app("Long-range lab", models=["tiny-rnn", "tiny-lstm"])
     assert not at.exception

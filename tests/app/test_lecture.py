@@ -1,4 +1,5 @@
 """Lecture mode in AppTest: every step by URL, Back and Next, every preset, and bad links."""
+
 from __future__ import annotations
 
 import html
@@ -7,9 +8,19 @@ import os
 import re
 
 import pytest
+from app_helpers import (
+    ROOT_APP,
+    SEED,
+    assert_every_chart_captioned,
+    captions,
+    charts,
+    exception_free,
+    messages,
+    open_app,
+    plain,
+)
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import ROOT_APP, SEED, assert_every_chart_captioned, captions, charts, exception_free, messages, open_app, plain
 from ui.lecture.steps import STEPS
 from ui.lecture.url_state import STEP_COUNT
 from ui.presets import PRESETS
@@ -32,7 +43,11 @@ def lecture(step: int | str | None = 1, **params: str) -> AppTest:
 
 def title(at: AppTest) -> str:
     """The step's title (the one lecture-title heading), as read."""
-    found = [html.unescape(re.sub(r"<[^>]+>", "", element.value)) for element in at.markdown if 'class="lecture-title"' in element.value]
+    found = [
+        html.unescape(re.sub(r"<[^>]+>", "", element.value))
+        for element in at.markdown
+        if 'class="lecture-title"' in element.value
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -123,10 +138,19 @@ def test_every_preset_runs_every_step(app_models, preset):
         assert params.get("sentence", SEED) == preset.text and params["target"] == preset.target
         assert params["contrast"] == preset.contrast and not messages(at, "warning")
     else:  # the tiny models do not know a word: the notice names it and the lesson goes on
-        assert any(repr(unknown[0]) in text and "not in the model's vocabulary" in text for text in messages(at, "warning"))
+        assert any(
+            repr(unknown[0]) in text and "not in the model's vocabulary" in text for text in messages(at, "warning")
+        )
     for step in range(1, STEP_COUNT + 1):
-        shown = exception_free(lecture(step, sentence=preset.text, counterfactual=preset_counterfactual(preset),
-                                       target=preset.target, contrast=preset.contrast))
+        shown = exception_free(
+            lecture(
+                step,
+                sentence=preset.text,
+                counterfactual=preset_counterfactual(preset),
+                target=preset.target,
+                contrast=preset.contrast,
+            )
+        )
         assert bool(messages(shown, "warning")) == bool(unknown), (step, messages(shown, "warning"))
         assert title(shown)
 
@@ -137,19 +161,22 @@ def preset_counterfactual(preset) -> str:
     return counterfactual_text(preset.text, preset.cue, preset.counterfactual)
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"lesson": "nope"}, ["no lesson “nope”"]),
-    ({"step": "99"}, ["step “99”"]),
-    ({"step": "<script>"}, ["step “<script>”"]),
-    ({"models": "ghost"}, ["“ghost”"]),
-    ({"target": "two words"}, ["must be one word"]),
-    ({"target": "zebra", "contrast": "her"}, ["not in the model's vocabulary", "own defaults"]),
-    ({"target": "tea"}, ["no default contrast"]),
-    ({"counterfactual": "Mrs. Mary Anne is going"}, ["same number of tokens", "own defaults"]),
-    ({"sentence": "the road was long ."}, ["no title-and-name cue", "seed sentence"]),
-    ({"sentence": "..."}, ["seed sentence"]),
-    ({"colour": "red"}, ["unknown URL parameter “colour”"]),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"lesson": "nope"}, ["no lesson “nope”"]),
+        ({"step": "99"}, ["step “99”"]),
+        ({"step": "<script>"}, ["step “<script>”"]),
+        ({"models": "ghost"}, ["“ghost”"]),
+        ({"target": "two words"}, ["must be one word"]),
+        ({"target": "zebra", "contrast": "her"}, ["not in the model's vocabulary", "own defaults"]),
+        ({"target": "tea"}, ["no default contrast"]),
+        ({"counterfactual": "Mrs. Mary Anne is going"}, ["same number of tokens", "own defaults"]),
+        ({"sentence": "the road was long ."}, ["no title-and-name cue", "seed sentence"]),
+        ({"sentence": "..."}, ["seed sentence"]),
+        ({"colour": "red"}, ["unknown URL parameter “colour”"]),
+    ],
+)
 def test_bad_links_get_a_notice_and_the_defaults(app_models, params, words):
     step = params.pop("step", "2")
     at = exception_free(lecture(step, **params))
@@ -189,7 +216,9 @@ def test_the_sidebar_switches_between_explore_and_lecture(app_models):
 
 def test_a_sidebar_counterfactual_and_words_go_into_the_link(app_models):
     at = exception_free(lecture(2))
-    at.text_input(key="lecture_counterfactual").set_value("Mr. Mary is going on a vacation with his wife to Hawaii next month.").run()
+    at.text_input(key="lecture_counterfactual").set_value(
+        "Mr. Mary is going on a vacation with his wife to Hawaii next month."
+    ).run()
     exception_free(at)
     assert "with “Mr. Mary”" in set(charts(at)[0]["data"]["sentence"])
     at.text_input(key="lecture_target").set_value("her").run()  # its default contrast follows: "his"
@@ -205,5 +234,9 @@ def test_the_ladder_says_once_why_it_cannot_be_built(app_models):
     at = exception_free(lecture(6, sentence="Mr. John said that the road was long ,", target="his", contrast="her"))
     assert title(at) == "The distance ladder cannot be built for this sentence"
     (notice,) = messages(at, "info")  # one notice for the three models, which share the reason
-    assert plain(notice).startswith("The RNN, the LSTM and the GRU: The distance ladder needs the target 'his' inside the sentence")
-    assert any("lecture-slot" in element.value for element in at.markdown)  # the strip shows the word after the text as a slot
+    assert plain(notice).startswith(
+        "The RNN, the LSTM and the GRU: The distance ladder needs the target 'his' inside the sentence"
+    )
+    assert any(
+        "lecture-slot" in element.value for element in at.markdown
+    )  # the strip shows the word after the text as a slot

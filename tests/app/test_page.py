@@ -1,4 +1,5 @@
 """The page opens offline on the models in the checkpoints folder, lists broken folders, picks up new ones."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,20 @@ import shutil
 
 from app_helpers import SEED, exception_free, open_app
 
-TABS = ["Next word", "Gates and cell state", "Memory and influence", "Where the memory lives", "Vanishing and exploding gradients",
-        "Distance ladder", "Long-range lab", "Word by word", "Generate", "Train", "Models", "Export"]
+TABS = [
+    "Next word",
+    "Gates and cell state",
+    "Memory and influence",
+    "Where the memory lives",
+    "Vanishing and exploding gradients",
+    "Distance ladder",
+    "Long-range lab",
+    "Word by word",
+    "Generate",
+    "Train",
+    "Models",
+    "Export",
+]
 
 
 def test_opens_with_seed_sentence_and_every_model(app_models):
@@ -68,7 +81,6 @@ def test_no_models_gives_a_clear_message(tmp_path, monkeypatch):
     assert at.metric[0].label.startswith("Product of the 9 slopes")
 
 
-
 def test_a_failing_view_becomes_a_message_not_a_traceback(app_models, monkeypatch):
     from ui import analysis_cache
 
@@ -79,7 +91,9 @@ def test_a_failing_view_becomes_a_message_not_a_traceback(app_models, monkeypatc
     at = open_app("Next word")
     assert not at.exception
     errors = [error.value for error in at.error]
-    assert len(errors) == 1 and errors[0].startswith("The Next word view could not be drawn: RuntimeError: simulated failure")
+    assert len(errors) == 1 and errors[0].startswith(
+        "The Next word view could not be drawn: RuntimeError: simulated failure"
+    )
     assert "<b>" not in errors[0] and "Traceback" not in errors[0]
     assert at.text_input(key="text").value == SEED  # the rest of the page is still there
 

@@ -1,4 +1,5 @@
 """Presenter mode and the example sentences."""
+
 from __future__ import annotations
 
 from app_helpers import exception_free, open_app
@@ -36,13 +37,23 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     assert presenter_config(False) == {}
     config = presenter_config(True)
     assert PRESENTER_FONT_PX >= 20
-    for part, key in (("axis", "labelFontSize"), ("axis", "titleFontSize"), ("legend", "labelFontSize"), ("text", "fontSize")):
+    for part, key in (
+        ("axis", "labelFontSize"),
+        ("axis", "titleFontSize"),
+        ("legend", "labelFontSize"),
+        ("text", "fontSize"),
+    ):
         assert config[part][key] == PRESENTER_FONT_PX
     spec = {"mark": "bar", "height": {"step": 24}, "config": {"axis": {"grid": False}}}
     styled = style_spec(spec, True)
     assert styled["config"]["axis"] == {"grid": False, **config["axis"]} and styled["height"]["step"] > 24
     assert style_spec(spec, False) is spec and spec["height"] == {"step": 24}  # the original is not changed
-    chart = alt.Chart(pd.DataFrame({"x": [1], "y": ["a"]})).mark_bar().encode(x="x:Q", y="y:N").properties(height=alt.Step(20))
+    chart = (
+        alt.Chart(pd.DataFrame({"x": [1], "y": ["a"]}))
+        .mark_bar()
+        .encode(x="x:Q", y="y:N")
+        .properties(height=alt.Step(20))
+    )
     layered = style_chart(chart + chart.mark_text(), True).to_dict()
     assert layered["config"]["axis"]["labelFontSize"] == PRESENTER_FONT_PX
     assert layered["config"]["text"]["fontSize"] == PRESENTER_FONT_PX
@@ -52,7 +63,9 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     # A dark page: text marks get a light colour (Vega's black would vanish); the light theme keeps Vega's default.
     from ui.charts import DARK_THEME_TEXT, chart_config
 
-    assert chart_config(False, dark=True) == {"text": {"color": DARK_THEME_TEXT}} and chart_config(False, dark=False) == {}
+    assert (
+        chart_config(False, dark=True) == {"text": {"color": DARK_THEME_TEXT}} and chart_config(False, dark=False) == {}
+    )
     assert chart_config(True, dark=True)["text"] == {"fontSize": PRESENTER_FONT_PX, "color": DARK_THEME_TEXT}
 
 
@@ -70,6 +83,8 @@ def test_shaded_words_contrast_in_light_and_dark_themes():
     spans = re.findall(r'<span[^>]*style="([^"]*)"', html)
     # Unshaded words (the target "his" here) set no colour of their own: they take the theme's text colour.
     assert "color:" not in spans[2] and "background" not in spans[2] and "currentColor" in spans[2]
-    assert "color:rgb(0,0,0)" in spans[0] and "color:rgb(255,255,255)" in spans[1]  # light shade: black; deep shade: white
+    assert (
+        "color:rgb(0,0,0)" in spans[0] and "color:rgb(255,255,255)" in spans[1]
+    )  # light shade: black; deep shade: white
     assert "color:#" not in html and 'style="line-height:2.1"' in html
     assert "color:rgb(" in legend("raises", "lowers")

@@ -1,4 +1,5 @@
 """Export view: the per-word CSV and the whole analysis as JSON, downloadable."""
+
 from __future__ import annotations
 
 import io
@@ -6,7 +7,6 @@ import json
 import math
 
 import pandas as pd
-
 from app_helpers import SEED, exception_free, open_app
 
 
@@ -40,11 +40,16 @@ def test_download_buttons_do_not_rerun_on_click():
 
     from ui import view_export
 
-    calls = [node for node in ast.walk(ast.parse(inspect.getsource(view_export)))
-             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "download_button"]
+    calls = [
+        node
+        for node in ast.walk(ast.parse(inspect.getsource(view_export)))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "download_button"
+    ]
     assert len(calls) == 4
     for call in calls:
-        assert any(k.arg == "on_click" and getattr(k.value, "value", None) == "ignore" for k in call.keywords), ast.unparse(call)
+        assert any(k.arg == "on_click" and getattr(k.value, "value", None) == "ignore" for k in call.keywords), (
+            ast.unparse(call)
+        )
 
 
 def test_every_drawn_chart_saves_as_svg_and_png(app_models, downloads):

@@ -1,10 +1,12 @@
 """Gates view: heatmaps, gate means and saturation come from the model's own gates."""
+
 from __future__ import annotations
 
 import math
 import os
 
 from app_helpers import SEED, assert_every_chart_captioned, chart_titled, exception_free, open_app
+
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import compute_traces
 from model.checkpoint import load_checkpoint
@@ -77,4 +79,6 @@ def test_units_ordered_by_influence_on_his_vs_her(app_models):
     heat = chart_titled(at, "tiny-lstm: forget gate f")["data"]
     shown = list(dict.fromkeys(heat["unit"]))
     assert set(shown) == set(expected)
-    assert "influence on log P('his') − log P('her') at the prediction of word 10" in " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "influence on log P('his') − log P('her') at the prediction of word 10" in " ".join(
+        c.value for c in at.caption
+    ).replace("\\", "")

@@ -1,4 +1,5 @@
 """Gradients view: the chain-rule calculator, the measured flow and the exploding demo."""
+
 from __future__ import annotations
 
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app

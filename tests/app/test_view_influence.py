@@ -1,12 +1,21 @@
 """Memory and influence view: coloured text, all-pairs matrix, source curve and counterfactual."""
+
 from __future__ import annotations
 
 import math
 import os
 
 import torch
+from app_helpers import (
+    SEED,
+    assert_every_chart_captioned,
+    captions,
+    chart_titled,
+    exception_free,
+    html_blocks,
+    open_app,
+)
 
-from app_helpers import captions, SEED, assert_every_chart_captioned, chart_titled, exception_free, html_blocks, open_app
 from model.analysis.inputs import prepare_input
 from model.checkpoint import load_checkpoint
 
@@ -31,21 +40,32 @@ def test_default_target_is_his_with_the_contrast(app_models):
 def _margin(checkpoint, text: str, position: int, good: str = "his", bad: str = "her") -> float:
     prepared = prepare_input(checkpoint.tokenizer, text)
     with torch.no_grad():
-        log_probs = torch.log_softmax(checkpoint.model(prepared.ids)[0][0, position], dim=-1)  # the prediction of word position + 1
+        log_probs = torch.log_softmax(
+            checkpoint.model(prepared.ids)[0][0, position], dim=-1
+        )  # the prediction of word position + 1
     return float(log_probs[checkpoint.tokenizer.token_to_id(good)] - log_probs[checkpoint.tokenizer.token_to_id(bad)])
 
 
 def test_counterfactual_swaps_the_whole_cue_and_each_part(app_models):
     at = exception_free(open_app("Memory and influence"))
-    assert at.text_input(key="swap_cue").value == "Mr. Robert" and at.text_input(key="swap_replacement").value == "Mrs. Mary"
+    assert (
+        at.text_input(key="swap_cue").value == "Mr. Robert"
+        and at.text_input(key="swap_replacement").value == "Mrs. Mary"
+    )
     bars = chart_titled(at, "log P(his) − log P(her) with each version of the cue")["data"].dropna(subset=["sentence"])
     checkpoint = load_checkpoint(os.path.join(app_models, "tiny-gru"))
-    versions = {"Mr. Robert (as typed)": SEED, "Mrs. Mary": SEED.replace("Mr. Robert", "Mrs. Mary"),
-                "Mrs. Robert (one part swapped)": SEED.replace("Mr.", "Mrs."), "Mr. Mary (one part swapped)": SEED.replace("Robert", "Mary")}
+    versions = {
+        "Mr. Robert (as typed)": SEED,
+        "Mrs. Mary": SEED.replace("Mr. Robert", "Mrs. Mary"),
+        "Mrs. Robert (one part swapped)": SEED.replace("Mr.", "Mrs."),
+        "Mr. Mary (one part swapped)": SEED.replace("Robert", "Mary"),
+    }
     assert set(bars["sentence"]) == set(versions)
     for sentence, text in versions.items():
         shown = bars[(bars["model"] == "tiny-gru") & (bars["sentence"] == sentence)]
-        assert math.isclose(float(shown["margin"].iloc[0]), _margin(checkpoint, text, 9), rel_tol=1e-4, abs_tol=1e-5), sentence
+        assert math.isclose(float(shown["margin"].iloc[0]), _margin(checkpoint, text, 9), rel_tol=1e-4, abs_tol=1e-5), (
+            sentence
+        )
     # The finding under the heading is computed from the same numbers.
     assert any(m.value.startswith("**The swap ") for m in at.markdown)
     # Another cue, typed: one word for one word.
@@ -64,7 +84,9 @@ def test_spans_are_summed_and_the_methods_compared(app_models):
     assert set(spans["span"]) == {"Mr.", "Robert", "Mr. Robert"}
     assert set(spans["method"]) == {"swap", "occlusion", "ig", "gradxinput", "grad"}
     checkpoint = load_checkpoint(os.path.join(app_models, "tiny-lstm"))
-    swap = spans[(spans["model"] == "tiny-lstm") & (spans["span"] == "Mr. Robert") & (spans["method"] == "swap")]["value"].iloc[0]
+    swap = spans[(spans["model"] == "tiny-lstm") & (spans["span"] == "Mr. Robert") & (spans["method"] == "swap")][
+        "value"
+    ].iloc[0]
     expected = _margin(checkpoint, SEED, 9) - _margin(checkpoint, SEED.replace("Mr. Robert", "Mrs. Mary"), 9)
     assert math.isclose(swap, expected, rel_tol=1e-4, abs_tol=1e-5)
     shown = " ".join(m.value for m in at.markdown) + " ".join(w.value for w in at.warning)

@@ -1,10 +1,12 @@
 """Distance ladder view: spans with definitions, curves against distance, bad words explained."""
+
 from __future__ import annotations
 
 import math
 import os
 
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
+
 from model.analysis.ladder import run_ladder
 from model.checkpoint import load_checkpoint
 
@@ -39,17 +41,33 @@ def test_the_ladder_follows_the_preset(app_models):
 
     agreement = next(preset for preset in PRESETS if preset.target == "were")
     at = exception_free(open_app("Distance ladder", text=agreement.text))
-    assert [at.text_input(key=f"ladder_{name}").value for name in ("source", "target", "contrast")] == ["letters", "were", "was"]
+    assert [at.text_input(key=f"ladder_{name}").value for name in ("source", "target", "contrast")] == [
+        "letters",
+        "were",
+        "was",
+    ]
     assert f"starts from the sentence above: “{agreement.text}”" in captions(at)
     assert "contain one of the ladder's words and are left out" in captions(at)  # "once the letters from the bank ..."
     checkpoint = load_checkpoint(os.path.join(app_models, "tiny-gru"))
     fillers = safe_fillers(DEFAULT_FILLERS, ["letters", "were", "was"])
     if checkpoint.tokenizer.token_to_id("were") is not None:
-        expected = run_ladder(checkpoint.model, checkpoint.tokenizer, LadderSpec(
-            sentence=agreement.text, source_word="letters", target_word="were", contrast_word="was", rungs=10, fillers=fillers)).to_json()
+        expected = run_ladder(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            LadderSpec(
+                sentence=agreement.text,
+                source_word="letters",
+                target_word="were",
+                contrast_word="was",
+                rungs=10,
+                fillers=fillers,
+            ),
+        ).to_json()
         contrast = chart_titled(at, "Preference for “were” over “was”")["data"]
         gru = contrast[contrast["model"] == "tiny-gru"]
-        assert all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7) for a, b in zip(gru["contrast"], expected["contrast"]))
+        assert all(
+            math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7) for a, b in zip(gru["contrast"], expected["contrast"])
+        )
     else:
         assert any("'were'" in error.value for error in at.error)
     # The quotation: the closing quote comes after the text, so the ladder reads it after the text.

@@ -1,10 +1,12 @@
 """Where the memory lives: the view draws the transplant report's own numbers, and the suite runs on demand."""
+
 from __future__ import annotations
 
 import math
 import os
 
 from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
+
 from model.analysis.memory_suite import suite_memory_units
 from model.analysis.transplant_report import transplant_report
 from model.checkpoint import load_checkpoint
@@ -17,13 +19,25 @@ def test_defaults_come_from_the_cue_swap_and_the_charts_show_the_report(app_mode
     at = exception_free(open_app(VIEW))
     inputs = {element.label.split(":")[0].split(" (")[0]: element.value for element in at.text_input}
     assert inputs["Counterfactual"] == SWAPPED and inputs["Target word"] == "his" and inputs["Contrast word"] == "her"
-    assert assert_every_chart_captioned(at) >= 1 + 3 + 3 + 1  # distance, three share charts, three unit lines, one forget gate
+    assert (
+        assert_every_chart_captioned(at) >= 1 + 3 + 3 + 1
+    )  # distance, three share charts, three unit lines, one forget gate
     checkpoint = load_checkpoint(os.path.join(app_models, "tiny-lstm"))
-    report = transplant_report(checkpoint.model, checkpoint.tokenizer, SEED, counterfactual=SWAPPED, target_word="his", contrast_word="her", max_words=80)
+    report = transplant_report(
+        checkpoint.model,
+        checkpoint.tokenizer,
+        SEED,
+        counterfactual=SWAPPED,
+        target_word="his",
+        contrast_word="her",
+        max_words=80,
+    )
 
     distance = chart_titled(at, "How far apart the two memories are")["data"]
     lstm = distance[distance["model"] == "tiny-lstm"]["distance"].tolist()
-    assert len(lstm) == 16 and all(math.isclose(a, p["state_distance"], rel_tol=1e-6) for a, p in zip(lstm, report["positions"]))
+    assert len(lstm) == 16 and all(
+        math.isclose(a, p["state_distance"], rel_tol=1e-6) for a, p in zip(lstm, report["positions"])
+    )
     assert distance["word"].iloc[0] == "1 Mr→Mrs" and distance["word"].iloc[2] == "3 Robert→Mary"
 
     shares = chart_titled(at, "tiny-lstm: transplanting the counterfactual's state")
@@ -36,8 +50,12 @@ def test_defaults_come_from_the_cue_swap_and_the_charts_show_the_report(app_mode
     assert x["axis"]["labelOverlap"] is False  # every word keeps its label up to 30 words
 
     top = report["unit_lines"][0]
-    unit = chart_titled(at, f"tiny-lstm: {'cell state c' if top['part'] == 'c' else 'hidden state h'}, unit {top['unit']} in both runs")["data"]
-    assert [round(v, 5) for v in unit[unit["run"] == "counterfactual"]["value"]] == [round(v, 5) for v in top["counterfactual"]]
+    unit = chart_titled(
+        at, f"tiny-lstm: {'cell state c' if top['part'] == 'c' else 'hidden state h'}, unit {top['unit']} in both runs"
+    )["data"]
+    assert [round(v, 5) for v in unit[unit["run"] == "counterfactual"]["value"]] == [
+        round(v, 5) for v in top["counterfactual"]
+    ]
     assert chart_titled(at, f"tiny-lstm: forget gate of unit {top['unit']}")["data"]["value"].between(0, 1).all()
     table = at.dataframe[0].value
     row = table[table["model"] == "tiny-lstm"].iloc[0]

@@ -1,4 +1,5 @@
 """Models view: a card per checkpoint read from its metrics.json and config.json."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ def test_model_cards_show_the_metrics(app_models):
     assert card["Validation perplexity"] == f"{metrics['valid_ppl']:,.1f}"
     assert card["Gradient clipping"] == "global norm ≤ 0.5"
     curve = chart_titled(at, "tiny-lstm: perplexity during training")["data"]
-    assert sorted(curve["perplexity"][curve["split"] == "valid (held out)"]) == sorted(r["ppl"] for r in metrics["validation"])
+    assert sorted(curve["perplexity"][curve["split"] == "valid (held out)"]) == sorted(
+        r["ppl"] for r in metrics["validation"]
+    )
 
 
 def test_a_two_stage_model_shows_its_whole_history(app_models):
@@ -43,4 +46,7 @@ def test_a_two_stage_model_shows_its_whole_history(app_models):
     assert stages.startswith("stage 1 of 2: 8 epochs at BPTT 70") and "stage 2 of 2: 1 epoch at BPTT 200" in stages
     curve = chart_titled(at, "tiny-lstm: perplexity during training")["data"]
     assert set(curve["stage"]) == {"stage 1 of 2", "stage 2 of 2"}
-    assert curve[curve["stage"] == "stage 2 of 2"]["step"].min() > curve[curve["stage"] == "stage 1 of 2"]["step"].max() - 1
+    assert (
+        curve[curve["stage"] == "stage 2 of 2"]["step"].min()
+        > curve[curve["stage"] == "stage 1 of 2"]["step"].max() - 1
+    )

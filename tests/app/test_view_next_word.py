@@ -1,4 +1,5 @@
 """Next word view: the probabilities shown are the model's own, per model, with unknown words marked."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,17 @@ import math
 import os
 
 import torch
+from app_helpers import (
+    SEED,
+    assert_every_chart_captioned,
+    captions,
+    chart_titled,
+    exception_free,
+    html_blocks,
+    open_app,
+    plain,
+)
 
-from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titled, exception_free, html_blocks, open_app, plain
 from model.analysis.inputs import prepare_input
 from model.checkpoint import load_checkpoint
 
@@ -34,7 +44,10 @@ def test_strip_and_top_words_match_the_model(app_models):
         assert math.isclose(lstm.loc[index, "probability"], expected, rel_tol=1e-4, abs_tol=1e-7), token
         # The number printed in the cell: two decimals, or one significant digit when that would read 0.00.
         label = lstm.loc[index, "label"]
-        assert label == (f"{expected:.2f}" if expected >= 0.005 else f"{expected:.0e}") and label != "0.00", (token, label)
+        assert label == (f"{expected:.2f}" if expected >= 0.005 else f"{expected:.0e}") and label != "0.00", (
+            token,
+            label,
+        )
     # The top-10 chart opens at the lesson's word: what the model expects after "with", where "his" comes.
     assert at.select_slider(key="next_word_position").value == "after 9 “with”"
     top = chart_titled(at, "tiny-lstm: top 10")["data"]
@@ -49,7 +62,10 @@ def test_strip_and_top_words_match_the_model(app_models):
         assert row["rank"] == rank and bool(row["highlight"]) and (word in words or f"(rank {rank})" in row["label"])
     assert not top[~top["word"].isin(["his", "her"])]["highlight"].any()
     # One probability axis for every model, so the bars compare across models.
-    domains = {json.dumps(chart_titled(at, f"tiny-{arch}: top 10")["spec"]["encoding"]["x"]["scale"]) for arch in ("rnn", "lstm", "gru")}
+    domains = {
+        json.dumps(chart_titled(at, f"tiny-{arch}: top 10")["spec"]["encoding"]["x"]["scale"])
+        for arch in ("rnn", "lstm", "gru")
+    }
     assert len(domains) == 1
     largest = max(chart_titled(at, f"tiny-{arch}: top 10")["data"]["prob"].max() for arch in ("rnn", "lstm", "gru"))
     assert math.isclose(json.loads(domains.pop())["domain"][1], max(0.05, largest) * 1.35)  # room for the label
@@ -57,7 +73,10 @@ def test_strip_and_top_words_match_the_model(app_models):
     assert "Baseline" in shown and "1 / vocabulary size" in shown and "one probability axis for every model" in shown
     # The finding at the target, from the numbers: log P(his) - log P(her) per model.
     finding = " ".join(plain(m.value) for m in at.markdown) + " ".join(plain(w.value) for w in at.warning)
-    margin = math.log(float(probs[9, checkpoint.tokenizer.token_to_id("his")]) / float(probs[9, checkpoint.tokenizer.token_to_id("her")]))
+    margin = math.log(
+        float(probs[9, checkpoint.tokenizer.token_to_id("his")])
+        / float(probs[9, checkpoint.tokenizer.token_to_id("her")])
+    )
     assert "tiny-lstm " + f"{margin:+.2f}".replace("-", "−") in finding
 
 
@@ -105,7 +124,9 @@ def test_a_preset_brings_its_own_words_and_says_when_every_model_fails(app_model
         known = [word for word, index in zip(("were", "was"), ids) if index is not None]
         top = chart_titled(at, f"tiny-{arch}: top 10")["data"]
         assert set(top[top["highlight"]]["word"]) == set(known)  # the preset's words, not his/her
-        margins[arch] = None if None in ids else math.log(float(model_probs[17, ids[0]]) / float(model_probs[17, ids[1]]))
+        margins[arch] = (
+            None if None in ids else math.log(float(model_probs[17, ids[0]]) / float(model_probs[17, ids[1]]))
+        )
     warnings = " ".join(plain(w.value) for w in at.warning)
     measured = [value for value in margins.values() if value is not None]
     if measured and all(value <= 0 for value in measured):

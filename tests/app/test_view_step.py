@@ -1,4 +1,5 @@
 """Word by word view: reveal one word at a time; predictions, gates and memory follow."""
+
 from __future__ import annotations
 
 from app_helpers import assert_every_chart_captioned, chart_titled, exception_free, html_blocks, open_app
@@ -23,7 +24,11 @@ def test_step_through_reveals_words(app_models):
     from ui.model_store import discover
 
     tables = [frame.value for frame in at.dataframe]
-    assert [list(table["gate"]) for table in tables] == [["slope tanh′"], ["input i", "forget f", "output o"], ["reset r", "update z"]]
+    assert [list(table["gate"]) for table in tables] == [
+        ["slope tanh′"],
+        ["input i", "forget f", "output o"],
+        ["reset r", "update z"],
+    ]
     lstm = tables[1].set_index("gate")
     entry = {e.name: e for e in discover(app_models)}["tiny-lstm"]
     means = analysis_cache.gates(entry.path, entry.signature, at.session_state["text"])["means"]

@@ -1,12 +1,13 @@
 """Train view: a background run on the built-in text appears in the picker; bad uploads are refused."""
+
 from __future__ import annotations
 
 import os
 import time
 
 import pytest
-
 from app_helpers import chart_titled, exception_free, open_app
+
 from ui import training_jobs
 
 
@@ -65,7 +66,9 @@ def test_names_are_checked_and_nothing_is_overwritten(app_models, no_jobs):
 
 def test_binary_upload_is_refused(app_models, no_jobs):
     at = open_app("Train", train_source="Upload a .txt file")
-    at.file_uploader(key="train_upload").set_value(("model.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 50, "text/plain"))
+    at.file_uploader(key="train_upload").set_value(
+        ("model.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 50, "text/plain")
+    )
     at.run()
     at.button(key="train_start").click().run()
     exception_free(at)
@@ -78,8 +81,15 @@ def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
 
     corpus = builtin_corpus(train=2000, valid=20, test=20)
     out = os.path.join(app_models, "stopped-lstm")
-    job = training_jobs.start_job("session-a", corpus, {"lstm": out}, {"embedding_size": 16, "hidden_size": 16},
-                                  {"batch_size": 8, "bptt": 10, "log_every": 1}, time_limit_s=600, epochs=5)
+    job = training_jobs.start_job(
+        "session-a",
+        corpus,
+        {"lstm": out},
+        {"embedding_size": 16, "hidden_size": 16},
+        {"batch_size": 8, "bptt": 10, "log_every": 1},
+        time_limit_s=600,
+        epochs=5,
+    )
     with pytest.raises(RuntimeError, match="Another training run"):
         training_jobs.start_job("session-b", corpus, {"lstm": out + "2"}, {}, {}, time_limit_s=60, epochs=1)
     # Stop right after the first curve point: long before the first epoch (and its checkpoint) ends,

@@ -1,4 +1,5 @@
 """The analysis latency bench runs end to end on tiny checkpoints and prints every part."""
+
 from __future__ import annotations
 
 from bench import analysis_latency
@@ -6,7 +7,12 @@ from bench import analysis_latency
 
 def test_bench_smoke_prints_parts_speedup_and_targets(tiny_checkpoints, capsys):
     paths = [tiny_checkpoints["lstm"], tiny_checkpoints["rnn"]]
-    assert analysis_latency.main(["--checkpoints", *paths, "--lengths", "12", "--repeats", "1", "--threads", "1", "--full-lengths", "25"]) == 0
+    assert (
+        analysis_latency.main(
+            ["--checkpoints", *paths, "--lengths", "12", "--repeats", "1", "--threads", "1", "--full-lengths", "25"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     for part in analysis_latency.PARTS:
         assert part in out

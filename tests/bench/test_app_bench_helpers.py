@@ -2,6 +2,7 @@
 
 The browser itself is exercised by tests/browser (same driver, same oracle, same in-page timer).
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,11 @@ def test_oracle_matches_top_k_and_the_app_cut(tiny_checkpoints, tmp_path):
     expected = oracle.expected("Mr. John said so", ["tiny-lstm"])["tiny-lstm"]
     checkpoint = load_checkpoint(tiny_checkpoints["lstm"])
     word, probability = top_k_next_words(checkpoint.model, checkpoint.tokenizer, "Mr. John said so", 1)[0]
-    assert expected == {"words": ["Mr", ".", "John", "said", "so"], "top1": word, "probability": pytest.approx(probability)}
+    assert expected == {
+        "words": ["Mr", ".", "John", "said", "so"],
+        "top1": word,
+        "probability": pytest.approx(probability),
+    }
     long_text = " ".join(["Mr. John said so ,"] * 40)  # 200 tokens: the app keeps the first MAX_WORDS
     from ui.settings import MAX_WORDS
 
@@ -94,7 +99,9 @@ def _live_autogroup() -> bool:
     return autogroup_nice("/proc/self/autogroup") is not None
 
 
-@pytest.mark.skipif(not _live_autogroup(), reason="this process is not in a sched autogroup (none, or a cgroup task group)")
+@pytest.mark.skipif(
+    not _live_autogroup(), reason="this process is not in a sched autogroup (none, or a cgroup task group)"
+)
 def test_the_server_shares_the_callers_scheduler_priority():
     import subprocess
 

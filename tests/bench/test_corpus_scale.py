@@ -1,10 +1,11 @@
 """The corpus-scale bench runs end to end on a small generated text (never ../shared) and judges memory."""
+
 from __future__ import annotations
 
 import pytest
+from text_fixtures import patterned_paragraphs
 
 from bench import corpus_scale
-from text_fixtures import patterned_paragraphs
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """bench/lab.py: the claim check per instruction set and the verdict, on stand-in lab summaries; the timing on a tiny run."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,19 +12,39 @@ LAGS = [5, 30, 60]
 def _summary(isa: str, rnn_holds: int) -> dict:
     """A child's --json summary for 16 seeds: the LSTM learns everything; ``rnn_holds`` RNN seeds keep the cue at 0.8."""
     lstm = {str(seed): {str(lag): 1.0 for lag in LAGS} for seed in range(16)}
-    rnn = {str(seed): {"5": 1.0, "30": 0.8 if seed < rnn_holds else 0.45, "60": 0.8 if seed < rnn_holds else 0.4} for seed in range(16)}
+    rnn = {
+        str(seed): {"5": 1.0, "30": 0.8 if seed < rnn_holds else 0.45, "60": 0.8 if seed < rnn_holds else 0.4}
+        for seed in range(16)
+    }
 
     def rows(curves):
         out = []
         for lag in LAGS:
             values = [curve[str(lag)] for curve in curves.values()]
-            out.append({"lag": lag, "learned": sum(v >= 0.9 for v in values), "learned_share": sum(v >= 0.9 for v in values) / 16,
-                        "mean_accuracy": sum(values) / 16, "min_accuracy": min(values), "max_accuracy": max(values)})
+            out.append(
+                {
+                    "lag": lag,
+                    "learned": sum(v >= 0.9 for v in values),
+                    "learned_share": sum(v >= 0.9 for v in values) / 16,
+                    "mean_accuracy": sum(values) / 16,
+                    "min_accuracy": min(values),
+                    "max_accuracy": max(values),
+                }
+            )
         return out
 
-    models = {name: {"accuracy_by_seed": curves, "lags": rows(curves), "seconds_per_step": 0.05}
-              for name, curves in (("rnn", rnn), ("lstm", lstm))}
-    return {"isa": isa, "torch_threads": 2, "wall_seconds": 40.0, "plan": {"expected_seconds": 41.0}, "config": {"eval_lags": LAGS}, "models": models}
+    models = {
+        name: {"accuracy_by_seed": curves, "lags": rows(curves), "seconds_per_step": 0.05}
+        for name, curves in (("rnn", rnn), ("lstm", lstm))
+    }
+    return {
+        "isa": isa,
+        "torch_threads": 2,
+        "wall_seconds": 40.0,
+        "plan": {"expected_seconds": 41.0},
+        "config": {"eval_lags": LAGS},
+        "models": models,
+    }
 
 
 def test_each_instruction_set_runs_in_its_own_child_and_the_claim_is_judged_per_set(monkeypatch, capsys):
@@ -31,12 +52,25 @@ def test_each_instruction_set_runs_in_its_own_child_and_the_claim_is_judged_per_
 
     def fake_child(isa, seeds, threads):
         seen.append((isa, seeds))
-        return _summary("AVX512" if isa == "default" else "AVX2", rnn_holds=0 if isa == "default" else 2)  # avx2: two RNN seeds hold the cue
+        return _summary(
+            "AVX512" if isa == "default" else "AVX2", rnn_holds=0 if isa == "default" else 2
+        )  # avx2: two RNN seeds hold the cue
 
     monkeypatch.setattr(lab_bench, "run_lab_child", fake_child)
-    monkeypatch.setattr(lab_bench, "measure_speedup", lambda seeds, steps, threads: {
-        "seeds": seeds, "steps": steps, "threads": threads, "speedup": 3.5,
-        "archs": {"rnn": {"batched_seconds": 1.0, "separate_seconds": 4.0, "speedup": 4.0}, "lstm": {"batched_seconds": 2.0, "separate_seconds": 6.5, "speedup": 3.25}}})
+    monkeypatch.setattr(
+        lab_bench,
+        "measure_speedup",
+        lambda seeds, steps, threads: {
+            "seeds": seeds,
+            "steps": steps,
+            "threads": threads,
+            "speedup": 3.5,
+            "archs": {
+                "rnn": {"batched_seconds": 1.0, "separate_seconds": 4.0, "speedup": 4.0},
+                "lstm": {"batched_seconds": 2.0, "separate_seconds": 6.5, "speedup": 3.25},
+            },
+        },
+    )
     code = lab_bench.main([])
     out = capsys.readouterr().out
     assert seen == [("default", 16), ("avx2", 16)]
@@ -73,4 +107,6 @@ def test_the_speedup_is_measured_side_by_side_on_the_lab_data(monkeypatch):
     for numbers in speed["archs"].values():
         assert numbers["batched_seconds"] > 0 and numbers["separate_seconds"] > 0
         # The speed-up is printed to two decimals, so it agrees with the seconds to that precision.
-        assert numbers["speedup"] == pytest.approx(numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02, abs=0.006)
+        assert numbers["speedup"] == pytest.approx(
+            numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02, abs=0.006
+        )

@@ -1,11 +1,27 @@
 """The transplant bench runs end to end on tiny checkpoints and prints the ratio to one forward pass."""
+
 from __future__ import annotations
 
 from bench import transplant
 
 
 def test_bench_smoke_prints_every_part_and_the_ratio(tiny_checkpoints, capsys):
-    assert transplant.main(["--checkpoints", tiny_checkpoints["lstm"], tiny_checkpoints["rnn"], "--lengths", "12", "--repeats", "1", "--threads", "1"]) == 0
+    assert (
+        transplant.main(
+            [
+                "--checkpoints",
+                tiny_checkpoints["lstm"],
+                tiny_checkpoints["rnn"],
+                "--lengths",
+                "12",
+                "--repeats",
+                "1",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     for part in ("forward", "record", "sweep", "units", "report", "sweep/fwd", "staircase steps vs re-run"):
         assert part in out

@@ -4,6 +4,7 @@ One Streamlit server and one browser serve a test module; both stop right after 
 end of the whole run. A missing Chromium or Playwright is a test error with the install
 command, never a skip: CI installs both (.ci/run: chromium; requirements-test.txt: playwright).
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ inert text in the DOM, the Word by word buttons work, and parallel sessions are 
 Every expected prediction is computed directly from the same checkpoint folders with
 model.predict.top_k_next_words (see bench.app_oracle).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,13 @@ except ImportError:  # the `browser` fixture then fails every test with the inst
     PlaywrightTimeout, expect = TimeoutError, None
 
 from bench.app_driver import (
-    SENTENCE_INPUT, SLOW_TIMEOUT_MS, STATUS_WIDGET, read_next_word, submit_sentence, timed_result_ms, timed_submit,
+    SENTENCE_INPUT,
+    SLOW_TIMEOUT_MS,
+    STATUS_WIDGET,
+    read_next_word,
+    submit_sentence,
+    timed_result_ms,
+    timed_submit,
     wait_for_predictions,
 )
 from bench.app_server import REPOSITORY
@@ -55,7 +62,10 @@ READ_STEP_JS = r"""() => {
   return {busy: !!document.querySelector('[data-testid="stStatusWidget"]'), revealed: revealed ? [...revealed.children].map(span => span.textContent) : [], models};
 }"""
 # Idle, the expected words revealed, and each model's top bar is its expected top-1 word (or ties with it).
-STEP_READY_JS = "(arg) => { const step = (" + READ_STEP_JS + r""")();
+STEP_READY_JS = (
+    "(arg) => { const step = ("
+    + READ_STEP_JS
+    + r""")();
   if (step.busy || JSON.stringify(step.revealed) !== JSON.stringify(arg.revealed)) return false;
   return Object.entries(arg.top1).every(([model, word]) => {
     const bars = step.models[model];
@@ -63,6 +73,7 @@ STEP_READY_JS = "(arg) => { const step = (" + READ_STEP_JS + r""")();
     return same && Math.abs(same[1] - bars[0][1]) <= 1e-4;
   });
 }"""
+)
 
 
 def wait_idle(page) -> None:
@@ -77,7 +88,9 @@ def show_sentence(page, oracle, text: str) -> dict:
     try:
         wait_for_predictions(page, expected, SLOW_TIMEOUT_MS)
     except PlaywrightTimeout:
-        pytest.fail(f"the page never showed the expected predictions for {text!r}.\nexpected: {expected}\nshown: {read_next_word(page)}")
+        pytest.fail(
+            f"the page never showed the expected predictions for {text!r}.\nexpected: {expected}\nshown: {read_next_word(page)}"
+        )
     return expected
 
 
@@ -152,10 +165,14 @@ def test_presenter_mode_steps_through_the_sentence(app_page, oracle):
         try:
             page.wait_for_function(STEP_READY_JS, arg={"revealed": revealed, "top1": top1}, timeout=SLOW_TIMEOUT_MS)
         except PlaywrightTimeout:
-            pytest.fail(f"after {shown} words: expected revealed {revealed} and top-1 {top1}; shown {page.evaluate(READ_STEP_JS)}")
+            pytest.fail(
+                f"after {shown} words: expected revealed {revealed} and top-1 {top1}; shown {page.evaluate(READ_STEP_JS)}"
+            )
         step = page.evaluate(READ_STEP_JS)
         seen_tops.append({model: step["models"][model] for model in MODELS})
-    assert all(seen_tops[index] != seen_tops[index + 1] for index in range(len(seen_tops) - 1)), "predictions did not change"
+    assert all(seen_tops[index] != seen_tops[index + 1] for index in range(len(seen_tops) - 1)), (
+        "predictions did not change"
+    )
     page.get_by_role("button", name="◀ Back").click()
     expect(page.locator(".memory-lab-words > span")).to_have_text(tokens.tokens[:3] + ["▢"] * (len(tokens.tokens) - 3))
     page.get_by_text("Presenter mode").click()
@@ -168,7 +185,9 @@ def assert_inert(page, payload: str) -> None:
     expect(page).to_have_title(TITLE)
     assert page.locator('img[src="x"], img[onerror]').count() == 0
     assert page.locator("iframe").count() == 0
-    injected_styles = page.evaluate("() => [...document.querySelectorAll('style')].filter(s => s.textContent.includes('body{display:none}')).length")
+    injected_styles = page.evaluate(
+        "() => [...document.querySelectorAll('style')].filter(s => s.textContent.includes('body{display:none}')).length"
+    )
     assert injected_styles == 0
     assert page.evaluate("() => getComputedStyle(document.body).display") != "none"
     expect(page.locator('[data-testid="stApp"]')).to_be_visible()
@@ -184,7 +203,10 @@ def test_html_typed_as_the_sentence_stays_inert_text(app_page, oracle):
         assert_inert(page, payload)
         # Shown escaped: every token, "<" and ">" included, is the text of its own span in each column.
         for model in MODELS:
-            assert "<" in expected[model]["words"] and read_next_word(page)["models"][model]["words"] == expected[model]["words"]
+            assert (
+                "<" in expected[model]["words"]
+                and read_next_word(page)["models"][model]["words"] == expected[model]["words"]
+            )
     combined = " ".join(XSS_PAYLOADS)
     show_sentence(page, oracle, combined)
     for label in ("Gates and cell state", "Memory and influence", "Word by word", "Export"):
@@ -197,7 +219,9 @@ def test_html_typed_as_the_sentence_stays_inert_text(app_page, oracle):
 
 def test_parallel_sessions_each_get_their_own_predictions(new_page, app_url, oracle):
     expected = [oracle.expected(text, MODELS) for text in PARALLEL_SENTENCES]
-    assert len({answer["tiny-rnn"]["top1"] for answer in expected}) == len(PARALLEL_SENTENCES), "sentences must differ in answer"
+    assert len({answer["tiny-rnn"]["top1"] for answer in expected}) == len(PARALLEL_SENTENCES), (
+        "sentences must differ in answer"
+    )
     pages = [new_page() for _ in PARALLEL_SENTENCES]
     for page in pages:
         page.goto(app_url, wait_until="commit")
@@ -209,10 +233,15 @@ def test_parallel_sessions_each_get_their_own_predictions(new_page, app_url, ora
         try:
             assert timed_result_ms(page, SLOW_TIMEOUT_MS) > 0
         except PlaywrightTimeout:
-            pytest.fail(f"session for {text!r} never showed its predictions.\nexpected: {answer}\nshown: {read_next_word(page)}")
+            pytest.fail(
+                f"session for {text!r} never showed its predictions.\nexpected: {answer}\nshown: {read_next_word(page)}"
+            )
     for page, text, answer in zip(pages, PARALLEL_SENTENCES, expected):
         shown = read_next_word(page)["models"]
         expect(page.locator(SENTENCE_INPUT)).to_have_value(text)
         for model in MODELS:
             assert shown[model]["words"] == answer[model]["words"], (text, model)
-            assert shown[model]["top"][0][0] == answer[model]["top1"] or abs(dict(shown[model]["top"])[answer[model]["top1"]] - shown[model]["top"][0][1]) <= 1e-4
+            assert (
+                shown[model]["top"][0][0] == answer[model]["top1"]
+                or abs(dict(shown[model]["top"])[answer[model]["top1"]] - shown[model]["top"][0][1]) <= 1e-4
+            )

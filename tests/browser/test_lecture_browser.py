@@ -5,6 +5,7 @@ the first viewport without scrolling, no exception may show, and its title must 
 sentence (the findings are computed, not written in). In the dark theme the target word must keep a
 WCAG contrast of at least 4.5 against its background. The arrow keys step through the lesson.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,9 @@ def test_dark_theme_keeps_the_target_word_readable(app_url, browser):
             assert page.evaluate("() => matchMedia('(prefers-color-scheme: dark)').matches")
             ratio = contrast_ratio(target["color"], target["background"])
             assert ratio >= 4.5, (step, target, ratio)
-        body = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+        body = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+        )
         assert contrast_ratio(body, "rgb(0, 0, 0)") < 3  # the page really is dark, so the check above means something
     finally:
         context.close()

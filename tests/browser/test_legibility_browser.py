@@ -4,11 +4,11 @@ What AppTest cannot see: the colours the browser really paints in a dark theme (
 the computer's prefers-color-scheme), the font size Vega draws inside a chart in presenter mode,
 whether every word of a heatmap axis is labelled, and that one download does not break the next.
 """
+
 from __future__ import annotations
 
-import re
-
 import json
+import re
 
 import pytest
 
@@ -20,7 +20,24 @@ except ImportError:  # the `browser` fixture then fails every test with the inst
 from bench.app_driver import SENTENCE_INPUT, SLOW_TIMEOUT_MS, STATUS_WIDGET
 
 VIEWPORT = {"width": 1280, "height": 720}
-SEED_TOKENS = ["Mr", ".", "Robert", "is", "going", "on", "a", "vacation", "with", "his", "wife", "to", "Hawaii", "next", "month", "."]
+SEED_TOKENS = [
+    "Mr",
+    ".",
+    "Robert",
+    "is",
+    "going",
+    "on",
+    "a",
+    "vacation",
+    "with",
+    "his",
+    "wife",
+    "to",
+    "Hawaii",
+    "next",
+    "month",
+    ".",
+]
 
 # Every word span of the shaded sentences: its painted text colour, the first non-transparent background behind it
 # (its own or an ancestor's), and the WCAG contrast ratio between the two.
@@ -77,7 +94,7 @@ def _tab(page, label: str) -> None:
 def test_shaded_words_and_the_target_contrast_in_both_themes(new_page, app_url, scheme):
     page = _open(new_page, app_url, scheme)
     painted = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
-    dark = sum(int(v) for v in painted[painted.index("(") + 1:painted.index(")")].split(",")[:3]) < 3 * 100
+    dark = sum(int(v) for v in painted[painted.index("(") + 1 : painted.index(")")].split(",")[:3]) < 3 * 100
     assert dark == (scheme == "dark"), f"the app did not follow prefers-color-scheme: {scheme} -> background {painted}"
     _tab(page, "Memory and influence")
     expect(page.locator(".memory-lab-words").first).to_be_visible()
@@ -86,7 +103,9 @@ def test_shaded_words_and_the_target_contrast_in_both_themes(new_page, app_url, 
     targets = [span for span in spans if span["target"]]
     assert targets and all(span["word"] == "his" for span in targets)  # one underlined "his" per model column
     for span in spans:
-        assert span["ratio"] >= 4.5, f"{scheme}: {span['word']!r} is {span['text']} on {span['back']} (contrast {span['ratio']:.2f})"
+        assert span["ratio"] >= 4.5, (
+            f"{scheme}: {span['word']!r} is {span['text']} on {span['back']} (contrast {span['ratio']:.2f})"
+        )
 
 
 def test_presenter_type_inside_charts_and_every_word_labelled(new_page, app_url):
@@ -104,7 +123,9 @@ def test_presenter_type_inside_charts_and_every_word_labelled(new_page, app_url)
         assert label in labels and labels[label]["visible"], f"the matrix has no visible label {label!r}"
         assert labels[label]["size"] >= 20, (label, labels[label]["size"])
     _tab(page, "Next word")
-    page.wait_for_function("(t) => !!(" + CHART_TEXT_JS + ")(t)", arg="Probability each model gave", timeout=SLOW_TIMEOUT_MS)
+    page.wait_for_function(
+        "(t) => !!(" + CHART_TEXT_JS + ")(t)", arg="Probability each model gave", timeout=SLOW_TIMEOUT_MS
+    )
     strip = page.evaluate(CHART_TEXT_JS, "Probability each model gave")
     sizes = [item["size"] for item in strip if item["text"] in ("3 Robert", "10 his", "tiny-lstm")]
     assert len(sizes) == 3 and min(sizes) >= 20, strip

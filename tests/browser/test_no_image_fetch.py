@@ -5,11 +5,11 @@ metrics.json's corpus made every viewer's browser fetch that URL (anyone could t
 model card). A local HTTP listener counts the requests; the page must make none, while an image
 the test itself asks the page for proves that the listener would have seen one.
 """
+
 from __future__ import annotations
 
 import http.server
 import json
-import os
 import shutil
 import threading
 from typing import Iterator
@@ -60,8 +60,11 @@ def poisoned_app(tmp_path_factory, tiny_checkpoints, listener) -> Iterator[str]:
         shutil.copytree(folder, root / f"tiny-{arch}", ignore=shutil.ignore_patterns("resume", "resume.previous"))
     metrics_file = root / "tiny-lstm" / "metrics.json"
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-    metrics.update(corpus=f"![t](http://127.0.0.1:{port}/corpus.png)", status=f"![s](http://127.0.0.1:{port}/status.png)",
-                   storage_dtype=f'<img src="http://127.0.0.1:{port}/html.png">')
+    metrics.update(
+        corpus=f"![t](http://127.0.0.1:{port}/corpus.png)",
+        status=f"![s](http://127.0.0.1:{port}/status.png)",
+        storage_dtype=f'<img src="http://127.0.0.1:{port}/html.png">',
+    )
     metrics_file.write_text(json.dumps(metrics), encoding="utf-8")
     broken = root / "broken"
     shutil.copytree(root / "tiny-gru", broken)
@@ -93,7 +96,9 @@ def test_an_image_in_metrics_json_is_not_fetched(poisoned_app, listener, new_pag
     assert paths == [], f"the page fetched {paths}"
 
     # Control: an image the page is told to load does reach the listener.
-    page.evaluate("(url) => { const image = new Image(); image.src = url; document.body.appendChild(image); }",
-                  f"http://127.0.0.1:{port}/control.png")
+    page.evaluate(
+        "(url) => { const image = new Image(); image.src = url; document.body.appendChild(image); }",
+        f"http://127.0.0.1:{port}/control.png",
+    )
     page.wait_for_timeout(1500)
     assert paths == ["/control.png"]

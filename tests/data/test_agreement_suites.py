@@ -1,4 +1,5 @@
 """The agreement suites: well-formed minimal pairs, right distances and attractors, known words only."""
+
 from __future__ import annotations
 
 import re
@@ -43,9 +44,13 @@ def test_agreement_attractors_have_the_other_number():
 def test_groups_cover_attractor_counts_and_distances():
     groups = {row["group"] for row in build_suite("agreement").rows}
     assert "agreement 0 attractors d3-4" in groups and "agreement 2 attractors d8+" in groups
-    assert not any(group.startswith("agreement 2 attractors d3-4") for group in groups)  # two phrases never fit in 4 tokens
+    assert not any(
+        group.startswith("agreement 2 attractors d3-4") for group in groups
+    )  # two phrases never fit in 4 tokens
     relative = {row["group"] for row in build_suite("relative_clause").rows}
-    assert relative == {f"relative clause {kind} {a}" for kind in ("subject", "object") for a in ("attractor", "no attractor")}
+    assert relative == {
+        f"relative clause {kind} {a}" for kind in ("subject", "object") for a in ("attractor", "no attractor")
+    }
 
 
 def test_same_seed_same_suite_other_seed_other_suite():

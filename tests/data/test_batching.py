@@ -1,4 +1,5 @@
 """TBPTT batching: the layout drawn in data/batching.py's docstring."""
+
 from __future__ import annotations
 
 import pytest

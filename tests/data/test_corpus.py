@@ -1,4 +1,5 @@
 """Corpus loading: folders and files, paragraphs, sha256, and every bad-input error."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,10 +1,19 @@
 """Counterfactual spans: the default cue, its gender swap, replacing by offsets and checking a pair."""
+
 from __future__ import annotations
 
 import pytest
 
 from data.cue_swap import (
-    align_pair, contrast_pair, default_cue_span, default_replacement, find_span, join_words, plan_for, replace_span, tokenize,
+    align_pair,
+    contrast_pair,
+    default_cue_span,
+    default_replacement,
+    find_span,
+    join_words,
+    plan_for,
+    replace_span,
+    tokenize,
 )
 from data.tokenizer import WordTokenizer
 
@@ -67,14 +76,24 @@ def test_join_words():
 
 
 def test_find_span():
-    tokens = tokenize("He said, \" I am happy . \"")
+    tokens = tokenize('He said, " I am happy . "')
     assert find_span(tokens, ['"']) == (3, 4) and find_span(tokens, ['"'], start=4) == (8, 9)
-    assert find_span(tokens, ["am", "happy"]) == (5, 7) and find_span(tokens, ["sad"]) is None and find_span(tokens, []) is None
+    assert (
+        find_span(tokens, ["am", "happy"]) == (5, 7)
+        and find_span(tokens, ["sad"]) is None
+        and find_span(tokens, []) is None
+    )
 
 
 def test_plan_for_defaults_and_given_choices():
     plan = plan_for(tokenize(SEED))
-    assert (plan.target_index, plan.target, plan.contrast, plan.cue_span, plan.replacement) == (9, "his", "her", (0, 3), "Mrs. Mary")
+    assert (plan.target_index, plan.target, plan.contrast, plan.cue_span, plan.replacement) == (
+        9,
+        "his",
+        "her",
+        (0, 3),
+        "Mrs. Mary",
+    )
     assert plan.source_index == 2  # "Robert": the ladder's clauses go after the name
     she = plan_for(tokenize("Mrs. Mary said that she would come."))
     assert (she.target, she.contrast, she.replacement) == ("she", "he", "Mr. Robert")

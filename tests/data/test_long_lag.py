@@ -1,4 +1,5 @@
 """The long-lag generator: deterministic, the advertised lags, and text the ordinary tokenizer reads back exactly."""
+
 from __future__ import annotations
 
 import math
@@ -81,7 +82,9 @@ def test_two_bands_draw_short_and_long_lags_and_none_between():
 
 
 def test_echo_filler_repeats_every_third_word_and_distractors_are_the_familys_openers():
-    echo = generate_sequences(LongLagSpec(LagDistribution("fixed", 14), num_cue_types=2, num_sequences=200, filler_pattern="echo"))
+    echo = generate_sequences(
+        LongLagSpec(LagDistribution("fixed", 14), num_cue_types=2, num_sequences=200, filler_pattern="echo")
+    )
     for sequence in echo:
         start = 3 if sequence.cue_type == "title" else 1  # after "Mr . Brown" or "("
         filler = sequence.tokens[start : sequence.lag]

@@ -1,4 +1,5 @@
 """The pronoun suite: deterministic, paired by gender, gender-neutral filler, every bucket covered."""
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,21 @@ def test_filler_is_gender_neutral(suite):
         assert not words & FORBIDDEN_FILLER_WORDS, row["prefix"]
         assert not words & names, row["prefix"]
     # The check has teeth: the forbidden list holds the pronouns and gendered nouns.
-    assert {"he", "she", "his", "her", "him", "himself", "herself", "man", "woman", "lady", "gentleman", "sir", "madam"} <= FORBIDDEN_FILLER_WORDS
+    assert {
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "himself",
+        "herself",
+        "man",
+        "woman",
+        "lady",
+        "gentleman",
+        "sir",
+        "madam",
+    } <= FORBIDDEN_FILLER_WORDS
 
 
 def test_prefix_ends_with_a_slot_verb(suite):
@@ -105,7 +120,9 @@ def test_unknown_template_words_uses_the_tokenizer():
     unknown = unknown_template_words(tokenizer)
     assert "Mrs" not in unknown and "John" not in unknown and "shook" not in unknown and "held" not in unknown
     assert {"Thomas", "Harriet", "rain", "clock"} <= set(unknown)
-    assert set(unknown) | {"Mr", ".", "Mrs", "John", "Mary", "shook", "his", "her", "held", "out", ",", "and"} == set(template_words())
+    assert set(unknown) | {"Mr", ".", "Mrs", "John", "Mary", "shook", "his", "her", "held", "out", ",", "and"} == set(
+        template_words()
+    )
 
 
 def test_write_tsv_header_and_rows(suite, tmp_path):

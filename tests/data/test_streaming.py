@@ -1,4 +1,5 @@
 """Streaming a corpus from disk gives exactly the ids and batches of the in-memory path."""
+
 from __future__ import annotations
 
 import os
@@ -6,15 +7,14 @@ import os
 import numpy as np
 import pytest
 import torch
+from text_fixtures import write_corpus
 
 import data.streaming as streaming
-from text_fixtures import write_corpus
 from data.batching import batchify, windows
 from data.corpus import load_local
 from data.streaming import open_token_file, should_stream, stream_corpus
 from data.tokenizer import WordTokenizer
 from model.training import encode_splits
-
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,9 @@ def folder(tmp_path_factory) -> str:
     write_corpus(folder, train=300, valid=40, test=40, seed=3)
     # A paragraph spread over several lines, odd white space and Unicode: all must survive the same way.
     with open(folder / "train.txt", "a", encoding="utf-8") as stream:
-        stream.write("\nMrs. Mary   said\nthat the tea\twas cold ,\r\nso her friend \U0001F642 came .\n\n \n\nl'été x\u200by שלום .\n")
+        stream.write(
+            "\nMrs. Mary   said\nthat the tea\twas cold ,\r\nso her friend \U0001f642 came .\n\n \n\nl'été x\u200by שלום .\n"
+        )
     return str(folder)
 
 
@@ -46,7 +48,8 @@ def test_streamed_ids_equal_the_in_memory_ids(folder, in_memory, tmp_path):
     assert streamed_corpus.splits == {}  # no paragraph held in memory
     # One flat int32 file per split, named by text hash + vocabulary, nothing else left behind.
     assert sorted(name for name in os.listdir(tmp_path) if name.endswith(".int32")) == sorted(
-        streaming.token_file_key(corpus.files[split]["sha256"], tokenizer) + ".int32" for split in expected)
+        streaming.token_file_key(corpus.files[split]["sha256"], tokenizer) + ".int32" for split in expected
+    )
 
 
 def test_streamed_batches_equal_the_in_memory_batches(folder, in_memory, tmp_path):
@@ -111,7 +114,9 @@ def test_a_tokenization_that_dies_before_its_rename_leaves_no_token_file(folder,
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="simulated crash"):
         stream_corpus(tokenizer, folder=folder, cache_dir=str(tmp_path))
-    assert [name for name in os.listdir(tmp_path) if not name.endswith(".lock")] == []  # no partial file a later run could trust
+    assert [
+        name for name in os.listdir(tmp_path) if not name.endswith(".lock")
+    ] == []  # no partial file a later run could trust
     monkeypatch.setattr(os, "replace", real_replace)
     _, _, streams = stream_corpus(tokenizer, folder=folder, cache_dir=str(tmp_path))
     assert torch.equal(streams["train"].long(), expected["train"])

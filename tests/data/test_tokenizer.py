@@ -1,4 +1,5 @@
 """WordTokenizer: splitting, vocabulary rules, ids, offsets into odd Unicode, save/load."""
+
 from __future__ import annotations
 
 import json

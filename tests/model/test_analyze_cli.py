@@ -1,4 +1,5 @@
 """`python -m model.analyze`: --help, --json keyed by checkpoint, the summary, errors."""
+
 from __future__ import annotations
 
 import json
@@ -7,23 +8,36 @@ import subprocess
 import sys
 
 import pytest
-
 from text_fixtures import ROOT
+
 from model import analyze
 
 TEXT = "Mr. Robert said that the weather was fine , so"
 
 
 def test_help_lists_every_flag():
-    result = subprocess.run([sys.executable, "-m", "model.analyze", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "model.analyze", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
-    for flag in ("--text", "--target-word", "--contrast", "--method", "--ladder", "--json", "--ig-steps", "--replacement"):
+    for flag in (
+        "--text",
+        "--target-word",
+        "--contrast",
+        "--method",
+        "--ladder",
+        "--json",
+        "--ig-steps",
+        "--replacement",
+    ):
         assert flag in result.stdout
 
 
 def test_json_is_keyed_by_checkpoint_and_has_the_documented_keys(tiny_checkpoints, capsys):
     paths = [tiny_checkpoints["lstm"], tiny_checkpoints["rnn"]]
-    code = analyze.main([*paths, "--text", TEXT, "--target-word", "his", "--contrast", "her", "--ladder", "--json", "--no-traces"])
+    code = analyze.main(
+        [*paths, "--text", TEXT, "--target-word", "his", "--contrast", "her", "--ladder", "--json", "--no-traces"]
+    )
     assert code == 0
     output = json.loads(capsys.readouterr().out)
     assert set(output) == {os.path.basename(path) for path in paths}

@@ -1,4 +1,5 @@
 """model/batched_recurrent.py and model/batched_cells.py: S stacked models are S ordinary nn.RNN / nn.LSTM models."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,9 @@ from model.batched_recurrent import BatchedRecurrentLM, hidden_size_for_paramete
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm"])
 def test_each_seed_gives_the_logits_of_its_language_model(arch):
-    model = BatchedRecurrentLM(arch, [0, 1, 2], vocab_size=20, embedding_size=4, hidden_size=5, embedding_init=1.0, dtype=torch.float64)
+    model = BatchedRecurrentLM(
+        arch, [0, 1, 2], vocab_size=20, embedding_size=4, hidden_size=5, embedding_init=1.0, dtype=torch.float64
+    )
     ids = torch.randint(0, 20, (3, 2, 7), generator=torch.Generator().manual_seed(0))
     logits, last = model(ids)  # [S, B, T, V]
     h = last[0] if arch == "lstm" else last  # [S, B, H]
@@ -68,7 +71,9 @@ def test_a_seed_starts_from_the_same_weights_whatever_its_neighbours():
 def test_the_rnn_can_be_given_the_lstms_parameter_count():
     target = parameter_count("lstm", 40, 32, 32)
     hidden = hidden_size_for_parameters("rnn", target, 40, 32)
-    assert abs(parameter_count("rnn", 40, 32, hidden) - target) <= parameter_count("rnn", 40, 32, hidden + 1) - parameter_count("rnn", 40, 32, hidden)
+    assert abs(parameter_count("rnn", 40, 32, hidden) - target) <= parameter_count(
+        "rnn", 40, 32, hidden + 1
+    ) - parameter_count("rnn", 40, 32, hidden)
     assert 55 <= hidden <= 70  # about twice as wide: one block of recurrent weights instead of four
 
 

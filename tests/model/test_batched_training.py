@@ -1,4 +1,5 @@
 """model/batched_training.py: a batched run of S seeds is S ordinary runs, and each seed reads its own order."""
+
 from __future__ import annotations
 
 import random
@@ -28,7 +29,9 @@ def test_each_seed_of_a_batched_run_follows_its_own_run_alone(arch):
         mine = torch.tensor([losses[index] for losses in run.losses])
         theirs = torch.tensor([losses[0] for losses in reference.losses])
         assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6), (index, mine, theirs)
-        assert torch.allclose(torch.tensor([n[index] for n in run.norms]), torch.tensor([n[0] for n in reference.norms]), rtol=1e-4)
+        assert torch.allclose(
+            torch.tensor([n[index] for n in run.norms]), torch.tensor([n[0] for n in reference.norms]), rtol=1e-4
+        )
         clipped += sum(n[0] > 0.5 for n in reference.norms)
         trained = batched.to_language_model(index)
         for name, parameter in model.named_parameters():

@@ -1,4 +1,5 @@
 """Checkpoints: round trips, every corrupt or mismatched folder named, and atomic saves."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def tokenizer() -> WordTokenizer:
 
 
 def _model(tokenizer, seed=0, **overrides) -> LanguageModel:
-    values = dict(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=6, hidden_size=8, dropout=0.1, decoder="full")
+    values = dict(
+        arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=6, hidden_size=8, dropout=0.1, decoder="full"
+    )
     values.update(overrides)
     torch.manual_seed(seed)
     model = LanguageModel(ModelConfig(**values))
@@ -89,7 +92,9 @@ def test_fp16_storage_round_trip_is_close(tmp_path, tokenizer):
     save_checkpoint(path16, model, tokenizer, {}, storage_dtype=torch.float16)
     stored = load_file(os.path.join(path16, "model.safetensors"))
     assert all(tensor.dtype == torch.float16 for tensor in stored.values())
-    assert os.path.getsize(os.path.join(path16, "model.safetensors")) < 0.6 * os.path.getsize(os.path.join(path32, "model.safetensors"))
+    assert os.path.getsize(os.path.join(path16, "model.safetensors")) < 0.6 * os.path.getsize(
+        os.path.join(path32, "model.safetensors")
+    )
     loaded = load_checkpoint(path16)
     assert loaded.metrics["storage_dtype"] == "float16"
     assert loaded.model.embedding.weight.dtype == torch.float32  # computed in float32
@@ -132,7 +137,10 @@ def test_tokenizer_of_another_size(saved, tokenizer):
     other = WordTokenizer.train(TEXTS + ["plus some brand new words"], min_frequency=1)
     assert other.vocab_size != tokenizer.vocab_size
     other.save(os.path.join(path, "tokenizer.json"))
-    _expect(path, f"tokenizer.json .* has {other.vocab_size} tokens but the model's embedding has {tokenizer.vocab_size} rows")
+    _expect(
+        path,
+        f"tokenizer.json .* has {other.vocab_size} tokens but the model's embedding has {tokenizer.vocab_size} rows",
+    )
 
 
 def test_tokenizer_of_the_same_size_but_other_words(saved, tokenizer):

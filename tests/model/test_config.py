@@ -1,4 +1,5 @@
 """ModelConfig: validation names the broken rule; JSON round trip; default cut-offs."""
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,9 @@ def test_adaptive_clusters_must_keep_at_least_one_dimension():
 
 
 def test_json_round_trip():
-    config = _config(arch="gru", num_layers=2, dropout=0.3, hidden_size=32, decoder="adaptive", adaptive_cutoffs=[20, 60])
+    config = _config(
+        arch="gru", num_layers=2, dropout=0.3, hidden_size=32, decoder="adaptive", adaptive_cutoffs=[20, 60]
+    )
     assert ModelConfig.from_dict(json.loads(config.to_json())) == config
 
 

@@ -1,4 +1,5 @@
 """Effective context: flat for a model that ignores context, positive where context matters, batched right."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ from model.language_model import LanguageModel
 def _memoryless_rnn(vocab_size: int) -> LanguageModel:
     """An RNN whose recurrent weights are zero: each output depends on the current word only."""
     torch.manual_seed(1)
-    model = LanguageModel(ModelConfig(arch="rnn", vocab_size=vocab_size, embedding_size=8, hidden_size=8, dropout=0.0, decoder="full"))
+    model = LanguageModel(
+        ModelConfig(arch="rnn", vocab_size=vocab_size, embedding_size=8, hidden_size=8, dropout=0.0, decoder="full")
+    )
     with torch.no_grad():
         model.recurrent.weight_hh_l0.zero_()
     return model.eval()
@@ -38,13 +41,17 @@ def test_contexts_perturb_only_the_far_part():
 
 
 def test_right_padding_does_not_change_the_last_real_output():
-    model = LanguageModel(ModelConfig(arch="lstm", vocab_size=20, embedding_size=6, hidden_size=7, dropout=0.0, decoder="full")).eval()
+    model = LanguageModel(
+        ModelConfig(arch="lstm", vocab_size=20, embedding_size=6, hidden_size=7, dropout=0.0, decoder="full")
+    ).eval()
     ids = torch.randint(2, 20, (3, 12))  # [R, C]
     lengths = torch.tensor([5, 12, 8])
     targets = torch.randint(0, 20, (3,))
     batched = last_token_losses(model, ids, lengths, targets)  # one right-padded batch
     for row in range(3):
-        alone = last_token_losses(model, ids[row : row + 1, : lengths[row]], lengths[row : row + 1], targets[row : row + 1])
+        alone = last_token_losses(
+            model, ids[row : row + 1, : lengths[row]], lengths[row : row + 1], targets[row : row + 1]
+        )
         torch.testing.assert_close(batched[row : row + 1], alone)
 
 
@@ -79,8 +86,22 @@ def test_bad_arguments_name_the_rule():
 
 
 def test_cli_prints_json_for_each_checkpoint(tiny_checkpoints, corpus_dir, capsys):
-    code = main([tiny_checkpoints["rnn"], tiny_checkpoints["lstm"], "--text", f"{corpus_dir}/test.txt", "--positions", "10",
-                 "--distances", "1", "5", "--context-length", "20", "--json"])
+    code = main(
+        [
+            tiny_checkpoints["rnn"],
+            tiny_checkpoints["lstm"],
+            "--text",
+            f"{corpus_dir}/test.txt",
+            "--positions",
+            "10",
+            "--distances",
+            "1",
+            "5",
+            "--context-length",
+            "20",
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert [entry["name"] for entry in report["checkpoints"]] == ["tiny-rnn", "tiny-lstm"]
@@ -103,14 +124,32 @@ def test_save_stores_the_result_in_metrics_and_it_reads_back(tiny_checkpoints, c
     folder = tmp_path / "copy"
     shutil.copytree(tiny_checkpoints["lstm"], folder)
     before = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    code = main([str(folder), "--text", f"{corpus_dir}/test.txt", "--positions", "6", "--distances", "1", "3",
-                 "--context-length", "10", "--save", "--json"])
+    code = main(
+        [
+            str(folder),
+            "--text",
+            f"{corpus_dir}/test.txt",
+            "--positions",
+            "6",
+            "--distances",
+            "1",
+            "3",
+            "--context-length",
+            "10",
+            "--save",
+            "--json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)["checkpoints"][0]
     after = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     stored = after.pop("effective_context")
     assert after == before  # nothing else in metrics.json changed
-    assert stored["text"] == "test.txt" and len(stored["text_sha256"]) == 64 and stored["command"][:3] == ["python", "-m", "model.context"]
+    assert (
+        stored["text"] == "test.txt"
+        and len(stored["text_sha256"]) == 64
+        and stored["command"][:3] == ["python", "-m", "model.context"]
+    )
     result = ContextResult.from_dict(stored)
     assert result.increase == printed["increase"] and result.distances == [1, 3] and result.positions == 6
     load_checkpoint(str(folder))  # still a valid checkpoint

@@ -7,6 +7,7 @@ different samples; with dropout 0 the only difference left is the order in
 which floating-point sums are taken (DDP averages two half-batch gradients),
 so the curves agree to allclose, not bit for bit.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,23 +20,59 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from text_fixtures import ROOT, write_corpus
 
 from model.train import main
-from text_fixtures import ROOT, write_corpus
 
 EPOCHS = 3
 
 
 def _flags(corpus: str, out: str, *extra: str) -> list[str]:
     return [
-        "--corpus-dir", corpus, "--out", out, "--arch", "lstm", "--embedding-size", "8", "--hidden-size", "8",
-        "--decoder", "full", "--dropout", "0", "--min-frequency", "1", "--batch-size", "4", "--bptt", "10",
-        "--epochs", str(EPOCHS), "--threads", "1", "--no-progress", "--log-every", "1", "--stream", "off", *extra,
+        "--corpus-dir",
+        corpus,
+        "--out",
+        out,
+        "--arch",
+        "lstm",
+        "--embedding-size",
+        "8",
+        "--hidden-size",
+        "8",
+        "--decoder",
+        "full",
+        "--dropout",
+        "0",
+        "--min-frequency",
+        "1",
+        "--batch-size",
+        "4",
+        "--bptt",
+        "10",
+        "--epochs",
+        str(EPOCHS),
+        "--threads",
+        "1",
+        "--no-progress",
+        "--log-every",
+        "1",
+        "--stream",
+        "off",
+        *extra,
     ]
 
 
 def _torchrun(flags: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "model.train", *flags]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "model.train",
+        *flags,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -70,7 +107,9 @@ def _assert_same_training(out_a: str, out_b: str) -> None:
     assert [point["step"] for point in curve_a] == [point["step"] for point in curve_b]
     assert len(curve_a) == metrics_a["total_steps_trained"] > 30  # one point per step (--log-every 1)
     for key in ("train_loss", "grad_norm_mean", "lr"):
-        assert torch.allclose(torch.tensor([p[key] for p in curve_a]), torch.tensor([p[key] for p in curve_b]), atol=2e-4), key
+        assert torch.allclose(
+            torch.tensor([p[key] for p in curve_a]), torch.tensor([p[key] for p in curve_b]), atol=2e-4
+        ), key
     # The curve really moves, so agreeing on it means something.
     assert curve_a[0]["train_loss"] - curve_a[-1]["train_loss"] > 0.3
     assert metrics_a["valid_loss"] == pytest.approx(metrics_b["valid_loss"], abs=1e-4)
@@ -83,7 +122,9 @@ def _assert_same_training(out_a: str, out_b: str) -> None:
 @pytest.mark.distributed
 def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_process):
     out = str(tmp_path / "two")
-    done = subprocess.run(_torchrun(_flags(corpus, out)), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        _torchrun(_flags(corpus, out)), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("finished:") == 1  # rank 0 alone reports
     metrics = _metrics(out)
@@ -98,8 +139,14 @@ def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_p
 def test_a_run_interrupted_at_two_processes_resumes_at_one(tmp_path, corpus, one_process, capsys):
     out = str(tmp_path / "two-then-one")
     state_path = os.path.join(out, "resume", "state.json")
-    process = subprocess.Popen(_torchrun(_flags(corpus, out, "--save-every", "0.001")), cwd=ROOT, env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _torchrun(_flags(corpus, out, "--save-every", "0.001")),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     while True:
         try:

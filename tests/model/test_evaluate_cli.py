@@ -1,4 +1,5 @@
 """`python -m model.evaluate`: perplexity, pairs and the pronoun suite, in-process through main(argv)."""
+
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from text_fixtures import ROOT, patterned_paragraphs
 
 from data.corpus import split_paragraphs
 from data.pronoun_suite import SUITE_GROUPS
@@ -16,7 +18,6 @@ from model import evaluate
 from model.checkpoint import load_checkpoint
 from model.pairs import read_pairs_tsv, score_pairs
 from model.scoring import perplexity, stream_loss
-from text_fixtures import ROOT, patterned_paragraphs
 
 PAIRS = "group\tprefix\tgood\tbad\tnote\nagree\tMr. John said so , and\this\ther\ta\nagree\tMrs. Mary said so , and\ther\this\tb\nmissing\tMr. John said\tzebra\ther\tc\n"
 
@@ -41,7 +42,9 @@ def run_json(capsys, argv):
 
 
 def test_help_runs_as_a_module():
-    completed = subprocess.run([sys.executable, "-m", "model.evaluate", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "model.evaluate", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0
     assert "--pairs" in completed.stdout and "--suite" in completed.stdout
 
@@ -72,7 +75,9 @@ def test_pairs_json_schema_and_numbers(capsys, tiny_checkpoints, pairs_file):
 
 
 def test_suite_json_has_every_bucket_and_a_swap_section(capsys, tiny_checkpoints):
-    report = run_json(capsys, [tiny_checkpoints["lstm"], "--suite", "pronoun", "--templates-per-bucket", "4"])["checkpoints"][0]
+    report = run_json(capsys, [tiny_checkpoints["lstm"], "--suite", "pronoun", "--templates-per-bucket", "4"])[
+        "checkpoints"
+    ][0]
     suite = report["suite"]
     assert list(suite["groups"]) == list(SUITE_GROUPS) == list(suite["swap"])
     for group in SUITE_GROUPS:

@@ -1,4 +1,5 @@
 """The long-range lab: per-lag shares over seeds, the claim check, lag accuracy measured right, the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,28 @@ from model.lag_accuracy import LagCurve, batched_lag_accuracy, lag_accuracy
 from model.language_model import LanguageModel
 
 # The lab shrunk to seconds: 3 seeds of tiny models, 12 steps, lags up to 12.
-TINY = LabConfig(seeds=3, first_seed=5, eval_lags=(1, 3, 12), train_lags=LagDistribution("loguniform", 1, 12), num_sequences=400,
-                 embedding_size=8, lstm_hidden_size=8, batch_size=8, bptt=32, steps=12, eval_every=4, eval_per_lag=12)
+TINY = LabConfig(
+    seeds=3,
+    first_seed=5,
+    eval_lags=(1, 3, 12),
+    train_lags=LagDistribution("loguniform", 1, 12),
+    num_sequences=400,
+    embedding_size=8,
+    lstm_hidden_size=8,
+    batch_size=8,
+    bptt=32,
+    steps=12,
+    eval_every=4,
+    eval_per_lag=12,
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_lab():
     progress, plans = [], []
-    result = run_lab(TINY, on_plan=plans.append, on_progress=lambda arch, step, shares: progress.append((arch, step, shares)))
+    result = run_lab(
+        TINY, on_plan=plans.append, on_progress=lambda arch, step, shares: progress.append((arch, step, shares))
+    )
     return result, progress, plans
 
 
@@ -65,10 +80,18 @@ def test_shares_are_reported_while_training_and_the_plan_before(tiny_lab):
     [plan] = plans
     assert plan is result.plan and plan.steps == 12 and plan.evaluations == 3 and plan.seeds == 3
     assert all(seconds > 0 for seconds in plan.seconds_per_step.values())
-    assert plan.expected_seconds == pytest.approx(sum(plan.seconds_per_step[a] * 12 + plan.seconds_per_evaluation[a] * 3 for a in ("rnn", "lstm")))
+    assert plan.expected_seconds == pytest.approx(
+        sum(plan.seconds_per_step[a] * 12 + plan.seconds_per_evaluation[a] * 3 for a in ("rnn", "lstm"))
+    )
     summary = json.loads(json.dumps(result.summary()))
     assert summary["seeds"] == [5, 6, 7] and summary["claim"]["seeds"] == 3
-    assert set(summary["models"]["lstm"]["lags"][0]) >= {"lag", "learned_share", "mean_accuracy", "min_accuracy", "max_accuracy"}
+    assert set(summary["models"]["lstm"]["lags"][0]) >= {
+        "lag",
+        "learned_share",
+        "mean_accuracy",
+        "min_accuracy",
+        "max_accuracy",
+    }
 
 
 def test_a_stop_ends_the_run_where_it_is_and_skips_the_rest():
@@ -87,7 +110,9 @@ def test_a_stop_ends_the_run_where_it_is_and_skips_the_rest():
 
 
 def _curve(accuracy: dict[int, float]) -> LagCurve:
-    return LagCurve(accuracy=accuracy, by_cue={}, chance={lag: 0.5 for lag in accuracy}, count={lag: 8 for lag in accuracy})
+    return LagCurve(
+        accuracy=accuracy, by_cue={}, chance={lag: 0.5 for lag in accuracy}, count={lag: 8 for lag in accuracy}
+    )
 
 
 def test_lag_shares_count_seeds_at_or_above_the_threshold():
@@ -118,7 +143,11 @@ def test_lag_accuracy_counts_the_right_closer():
     spec = LongLagSpec(num_cue_types=2)
     sequences = evaluation_sequences([3, 7], 10, spec)
     tokenizer = WordTokenizer.train([" ".join(s.tokens) for s in sequences] + ["his her ) ] }"], min_frequency=1)
-    model = LanguageModel(ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, dropout=0.0, decoder="full"))
+    model = LanguageModel(
+        ModelConfig(
+            arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, dropout=0.0, decoder="full"
+        )
+    )
     with torch.no_grad():
         model.decoder.weight.zero_()
         model.decoder.bias.zero_()
@@ -137,7 +166,11 @@ def test_lag_accuracy_counts_the_right_closer():
 def test_unknown_evaluation_words_are_refused():
     sequences = evaluation_sequences([3], 2, LongLagSpec())
     tokenizer = WordTokenizer.train(["Mr . his her"], min_frequency=1)
-    model = LanguageModel(ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, dropout=0.0, decoder="full")).eval()
+    model = LanguageModel(
+        ModelConfig(
+            arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, dropout=0.0, decoder="full"
+        )
+    ).eval()
     with pytest.raises(ValueError, match="not in the tokenizer's vocabulary"):
         lag_accuracy(model, tokenizer, sequences)
 
@@ -152,8 +185,33 @@ def test_settings_that_cannot_work_are_refused():
 
 
 def test_cli_json_has_per_lag_shares_wall_time_and_time_per_step(capsys):
-    code = main(["--seeds", "2", "--sequences", "300", "--steps", "3", "--lags", "3", "6", "--hidden-size", "8", "--cue-types", "1",
-                 "--min-lag", "3", "--max-lag", "8", "--eval-every", "2", "--batch-size", "4", "--json", "--quiet"])
+    code = main(
+        [
+            "--seeds",
+            "2",
+            "--sequences",
+            "300",
+            "--steps",
+            "3",
+            "--lags",
+            "3",
+            "6",
+            "--hidden-size",
+            "8",
+            "--cue-types",
+            "1",
+            "--min-lag",
+            "3",
+            "--max-lag",
+            "8",
+            "--eval-every",
+            "2",
+            "--batch-size",
+            "4",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(summary["models"]) == {"rnn", "lstm"} and summary["seeds"] == [0, 1]

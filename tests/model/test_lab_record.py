@@ -1,4 +1,5 @@
 """The recorded lab claim: the worst case over instruction sets, written atomically, crafted files refused."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,25 @@ from model.lab_record import SCHEMA, claim_from_runs, load_measured, save_measur
 
 
 def _run(capability: str, lstm: int, rnn: int, holds: bool) -> dict:
-    return {"capability": capability, "claim": {"seeds": 16, "lags": [30, 40, 50, 60], "lstm_learned": lstm, "rnn_below": rnn,
-                                                "required": 15, "holds": holds}}
+    return {
+        "capability": capability,
+        "claim": {
+            "seeds": 16,
+            "lags": [30, 40, 50, 60],
+            "lstm_learned": lstm,
+            "rnn_below": rnn,
+            "required": 15,
+            "holds": holds,
+        },
+    }
 
 
 def test_the_record_keeps_the_worst_count_of_each_model_over_the_runs(tmp_path):
-    claim = claim_from_runs([_run("AVX512", 16, 15, True), _run("AVX2", 14, 16, False)], first_seed=0, command="python -m bench.lab --record")
+    claim = claim_from_runs(
+        [_run("AVX512", 16, 15, True), _run("AVX2", 14, 16, False)],
+        first_seed=0,
+        command="python -m bench.lab --record",
+    )
     assert (claim.lstm_learned, claim.rnn_below, claim.holds, claim.isas) == (14, 15, False, ("AVX512", "AVX2"))
     path = tmp_path / "lab_measured.json"
     save_measured(claim, str(path))
@@ -32,13 +46,16 @@ def test_no_record_is_none_and_mismatched_runs_are_refused(tmp_path):
         claim_from_runs([_run("AVX512", 16, 15, True), other], 0, "x")
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"schema": "something/else"}, "schema"),
-    ({"lstm_learned": 17}, "0..seeds"),
-    ({"rnn_below": True}, "integer"),
-    ({"seeds": "16"}, "integer"),
-    ({"lags": []}, "no lags"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"schema": "something/else"}, "schema"),
+        ({"lstm_learned": 17}, "0..seeds"),
+        ({"rnn_below": True}, "integer"),
+        ({"seeds": "16"}, "integer"),
+        ({"lags": []}, "no lags"),
+    ],
+)
 def test_a_crafted_record_is_refused_with_the_rule(tmp_path, change, message):
     claim = claim_from_runs([_run("AVX512", 16, 15, True)], 0, "python -m bench.lab --record").to_dict()
     claim.update(change)

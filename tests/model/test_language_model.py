@@ -1,4 +1,5 @@
 """LanguageModel: shapes, adaptive log-probs, tying, features+loss vs forward, a side-effect-free forward."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,8 +16,15 @@ VOCAB, EMBED, HIDDEN, B, T = 40, 6, 8, 3, 5
 
 def _model(arch="lstm", decoder="full", num_layers=1, dropout=0.0, **overrides) -> LanguageModel:
     values = dict(
-        arch=arch, vocab_size=VOCAB, embedding_size=EMBED, hidden_size=HIDDEN, num_layers=num_layers,
-        dropout=dropout, decoder=decoder, adaptive_cutoffs=[8, 20], adaptive_div_value=2.0,
+        arch=arch,
+        vocab_size=VOCAB,
+        embedding_size=EMBED,
+        hidden_size=HIDDEN,
+        num_layers=num_layers,
+        dropout=dropout,
+        decoder=decoder,
+        adaptive_cutoffs=[8, 20],
+        adaptive_div_value=2.0,
     )
     values.update(overrides)
     torch.manual_seed(0)
@@ -140,7 +148,10 @@ def test_forward_changes_nothing_in_the_module(decoder):
     assert [module.training for module in model.modules()] == modes
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, before[name]), name
-    assert all(not module._forward_hooks and not module._forward_pre_hooks and not module._backward_hooks for module in model.modules())
+    assert all(
+        not module._forward_hooks and not module._forward_pre_hooks and not module._backward_hooks
+        for module in model.modules()
+    )
 
 
 def test_forward_keeps_train_mode_and_builds_a_graph():

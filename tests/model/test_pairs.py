@@ -1,4 +1,5 @@
 """Minimal pairs: batched next-word log-probs, TSV reading, scoring and the name-swap effect."""
+
 from __future__ import annotations
 
 import math
@@ -34,11 +35,20 @@ def test_batched_log_probs_match_one_prefix_at_a_time(lstm):
     assert torch.allclose(log_probs.exp().sum(dim=-1), torch.ones(4), atol=1e-5)
     for row, prefix in enumerate(prefixes):
         for word in ("his", "her", "friend"):
-            assert log_probs[row, lstm.tokenizer.token_to_id(word)].item() == pytest.approx(by_hand(lstm, prefix, word), abs=1e-5)
+            assert log_probs[row, lstm.tokenizer.token_to_id(word)].item() == pytest.approx(
+                by_hand(lstm, prefix, word), abs=1e-5
+            )
 
 
 def test_adaptive_decoder_gives_normalised_log_probs(lstm):
-    config = ModelConfig(arch="gru", vocab_size=lstm.tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="adaptive", adaptive_cutoffs=(10,))
+    config = ModelConfig(
+        arch="gru",
+        vocab_size=lstm.tokenizer.vocab_size,
+        embedding_size=8,
+        hidden_size=8,
+        decoder="adaptive",
+        adaptive_cutoffs=(10,),
+    )
     model = LanguageModel(config).eval()  # a fresh, unshared model
     log_probs = next_word_log_probs(model, lstm.tokenizer, ["Mr. John", "Mrs. Mary said so"])  # [2, V]
     assert torch.allclose(torch.logsumexp(log_probs, dim=-1), torch.zeros(2), atol=1e-5)
@@ -51,11 +61,13 @@ def test_model_in_training_mode_is_refused(lstm):
 
 
 def test_score_pairs_numbers_match_a_hand_computation(lstm):
-    rows = rows_from_dicts([
-        {"group": "a", "prefix": "Mr. John said so", "good": "his", "bad": "her"},
-        {"group": "a", "prefix": "Mrs. Mary said so", "good": "her", "bad": "his"},
-        {"group": "b", "prefix": "Mr. John said that the road was long ,", "good": "so", "bad": "friend"},
-    ])
+    rows = rows_from_dicts(
+        [
+            {"group": "a", "prefix": "Mr. John said so", "good": "his", "bad": "her"},
+            {"group": "a", "prefix": "Mrs. Mary said so", "good": "her", "bad": "his"},
+            {"group": "b", "prefix": "Mr. John said that the road was long ,", "good": "so", "bad": "friend"},
+        ]
+    )
     result = score_pairs(lstm.model, lstm.tokenizer, rows)
     assert set(result) == {"overall", "groups", "unknown_words"}  # no template/gender columns: no swap section
     margins = [by_hand(lstm, row.prefix, row.good) - by_hand(lstm, row.prefix, row.bad) for row in rows]
@@ -68,12 +80,14 @@ def test_score_pairs_numbers_match_a_hand_computation(lstm):
 
 
 def test_unknown_or_multi_token_words_are_reported_and_not_scored(lstm):
-    rows = rows_from_dicts([
-        {"group": "g", "prefix": "Mr. John said", "good": "his", "bad": "her"},
-        {"group": "g", "prefix": "Mr. John said", "good": "zebra", "bad": "her"},
-        {"group": "g", "prefix": "Mr. John said", "good": "his", "bad": "don't"},
-        {"group": "h", "prefix": "Mrs. Mary said", "good": "zebra", "bad": "his"},
-    ])
+    rows = rows_from_dicts(
+        [
+            {"group": "g", "prefix": "Mr. John said", "good": "his", "bad": "her"},
+            {"group": "g", "prefix": "Mr. John said", "good": "zebra", "bad": "her"},
+            {"group": "g", "prefix": "Mr. John said", "good": "his", "bad": "don't"},
+            {"group": "h", "prefix": "Mrs. Mary said", "good": "zebra", "bad": "his"},
+        ]
+    )
     result = score_pairs(lstm.model, lstm.tokenizer, rows)
     assert result["unknown_words"] == ["zebra", "don't"]
     assert result["overall"]["n"] == 1
@@ -83,11 +97,32 @@ def test_unknown_or_multi_token_words_are_reported_and_not_scored(lstm):
 
 def test_swap_effect_is_man_margin_plus_woman_margin(lstm):
     records = [
-        {"group": "g", "prefix": "Mr. John said that the tea was cold , so", "good": "his", "bad": "her", "template": "t1", "gender": "man"},
-        {"group": "g", "prefix": "Mrs. Mary said that the tea was cold , so", "good": "her", "bad": "his", "template": "t1", "gender": "woman"},
+        {
+            "group": "g",
+            "prefix": "Mr. John said that the tea was cold , so",
+            "good": "his",
+            "bad": "her",
+            "template": "t1",
+            "gender": "man",
+        },
+        {
+            "group": "g",
+            "prefix": "Mrs. Mary said that the tea was cold , so",
+            "good": "her",
+            "bad": "his",
+            "template": "t1",
+            "gender": "woman",
+        },
         {"group": "g", "prefix": "Mr. Robert said so", "good": "his", "bad": "her", "template": "t2", "gender": "man"},
         {"group": "g", "prefix": "Mrs. Anne said so", "good": "her", "bad": "his", "template": "t2", "gender": "woman"},
-        {"group": "g", "prefix": "Mr. James said", "good": "his", "bad": "her", "template": "t3", "gender": "man"},  # no partner
+        {
+            "group": "g",
+            "prefix": "Mr. James said",
+            "good": "his",
+            "bad": "her",
+            "template": "t3",
+            "gender": "man",
+        },  # no partner
     ]
     result = score_pairs(lstm.model, lstm.tokenizer, rows_from_dicts(records))
     effects = []
@@ -112,12 +147,17 @@ def test_swap_effect_rejects_inconsistent_templates():
     with pytest.raises(ValueError, match="line 7.*gender"):
         swap_effects([odd], [1.0])
     woman = PairRow("g", "Mrs. Mary", "her", "his", {"template": "t", "gender": "female"})
-    assert swap_effects([man, woman], [0.5, -0.2]) == {"g": {"n_templates": 1, "right_sign_rate": 1.0, "mean_effect": pytest.approx(0.3)}}
+    assert swap_effects([man, woman], [0.5, -0.2]) == {
+        "g": {"n_templates": 1, "right_sign_rate": 1.0, "mean_effect": pytest.approx(0.3)}
+    }
 
 
 def test_read_pairs_tsv_keeps_extra_columns_and_order(tmp_path):
     path = tmp_path / "pairs.tsv"
-    path.write_text('prefix\tgood\tbad\tgroup\tnote\n"Quoted" Mr. John shook\this\ther\tg1\tfirst\n\nMrs. Mary\ther\this\tg2\t\n', encoding="utf-8")
+    path.write_text(
+        'prefix\tgood\tbad\tgroup\tnote\n"Quoted" Mr. John shook\this\ther\tg1\tfirst\n\nMrs. Mary\ther\this\tg2\t\n',
+        encoding="utf-8",
+    )
     rows = read_pairs_tsv(path)
     assert [(row.group, row.prefix, row.good, row.bad, row.extra, row.line) for row in rows] == [
         ("g1", '"Quoted" Mr. John shook', "his", "her", {"note": "first"}, 2),
@@ -153,7 +193,9 @@ def test_suite_tsv_round_trip_scores_like_the_rows_in_memory(lstm, tmp_path):
     write_tsv(records, tmp_path / "suite.tsv")
     from_file = read_pairs_tsv(tmp_path / "suite.tsv")
     in_memory = rows_from_dicts(records)
-    assert [(r.group, r.prefix, r.good, r.bad, r.extra) for r in from_file] == [(r.group, r.prefix, r.good, r.bad, r.extra) for r in in_memory]
+    assert [(r.group, r.prefix, r.good, r.bad, r.extra) for r in from_file] == [
+        (r.group, r.prefix, r.good, r.bad, r.extra) for r in in_memory
+    ]
     scored = score_pairs(lstm.model, lstm.tokenizer, from_file)
     assert set(scored["swap"]) == set(scored["groups"]) and all(v["n_templates"] == 2 for v in scored["swap"].values())
     assert all(math.isfinite(v["mean_margin"]) for v in scored["groups"].values())

@@ -1,4 +1,5 @@
 """`python -m model.predict`: top-k next words, seeded generation, joining tokens, the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from text_fixtures import ROOT
+
 from model import predict
 from model.checkpoint import load_checkpoint
 from model.pairs import next_word_log_probs
@@ -60,7 +61,10 @@ def test_low_temperature_follows_the_most_probable_word(gru):
 
 def test_join_tokens():
     assert join_tokens(["Mr", ".", "Robert", ",", "who", "don", "'", "t", "care", "!"]) == "Mr. Robert, who don't care!"
-    assert join_tokens(["to", "-", "day", "(", "so", ")", "said", '"', "Yes", ",", '"', "and"]) == 'to-day (so) said "Yes," and'
+    assert (
+        join_tokens(["to", "-", "day", "(", "so", ")", "said", '"', "Yes", ",", '"', "and"])
+        == 'to-day (so) said "Yes," and'
+    )
     assert join_tokens(["end", ".", "<eos>", "Next"]) == "end.\n\nNext"
     assert append_continuation("Mr", ". Robert") == "Mr. Robert"
     assert append_continuation("Mr.", "Robert") == "Mr. Robert"
@@ -93,5 +97,7 @@ def test_cli_table_and_validation(capsys, tiny_checkpoints, tmp_path):
 
 
 def test_help_runs_as_a_module():
-    completed = subprocess.run([sys.executable, "-m", "model.predict", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "model.predict", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0 and "--temperature" in completed.stdout and "--top-k" in completed.stdout

@@ -1,4 +1,5 @@
 """Resuming: an interrupted run continues exactly; SIGTERM and kill -9 of the real CLI leave usable state."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ def paragraphs(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):
-        title, name, pronoun = rng.choice([("Mr.", "Robert", "his"), ("Mr.", "John", "his"), ("Mrs.", "Mary", "her"), ("Mrs.", "Anne", "her")])
+        title, name, pronoun = rng.choice(
+            [("Mr.", "Robert", "his"), ("Mr.", "John", "his"), ("Mrs.", "Mary", "her"), ("Mrs.", "Anne", "her")]
+        )
         filler = rng.choice(["", " said the tea was cold and", " went out as the bell rang and"])
         out.append(f"{title} {name}{filler} took {pronoun} hat.")
     return out
@@ -38,7 +41,9 @@ def paragraphs(count: int, seed: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def setting():
-    corpus = Corpus(name="resume", splits={"train": paragraphs(60, 0), "valid": paragraphs(15, 1), "test": paragraphs(15, 2)})
+    corpus = Corpus(
+        name="resume", splits={"train": paragraphs(60, 0), "valid": paragraphs(15, 1), "test": paragraphs(15, 2)}
+    )
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     return corpus, tokenizer
 
@@ -47,8 +52,24 @@ def _config(out: str, tokenizer: WordTokenizer) -> TrainConfig:
     return TrainConfig(
         out=out,
         # dropout > 0 (and 2 layers, so dropout between them too): resuming must restore the RNG.
-        model=ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=12, num_layers=2, dropout=0.3, decoder="full"),
-        batch_size=4, bptt=10, lr=1e-2, epochs=2, seed=7, progress=False, threads=1, log_every=4, command=["pytest"],
+        model=ModelConfig(
+            arch="lstm",
+            vocab_size=tokenizer.vocab_size,
+            embedding_size=8,
+            hidden_size=12,
+            num_layers=2,
+            dropout=0.3,
+            decoder="full",
+        ),
+        batch_size=4,
+        bptt=10,
+        lr=1e-2,
+        epochs=2,
+        seed=7,
+        progress=False,
+        threads=1,
+        log_every=4,
+        command=["pytest"],
     )
 
 
@@ -155,7 +176,9 @@ def test_resume_from_a_state_whose_save_died_mid_swap(tmp_path, setting, uninter
 def _dummy_model(tokenizer):
     from model.language_model import LanguageModel
 
-    return LanguageModel(ModelConfig(arch="gru", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, decoder="full"))
+    return LanguageModel(
+        ModelConfig(arch="gru", vocab_size=tokenizer.vocab_size, embedding_size=4, hidden_size=4, decoder="full")
+    )
 
 
 def _dummy_optimizer():
@@ -178,10 +201,35 @@ def _write_corpus(folder) -> str:
 
 def _cli(corpus: str, out: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "model.train", "--corpus-dir", corpus, "--out", out, "--arch", "gru",
-        "--embedding-size", "8", "--hidden-size", "8", "--decoder", "full", "--min-frequency", "1",
-        "--batch-size", "4", "--bptt", "10", "--threads", "1", "--no-progress", "--log-every", "1",
-        "--save-every", "0.001", *extra,
+        sys.executable,
+        "-m",
+        "model.train",
+        "--corpus-dir",
+        corpus,
+        "--out",
+        out,
+        "--arch",
+        "gru",
+        "--embedding-size",
+        "8",
+        "--hidden-size",
+        "8",
+        "--decoder",
+        "full",
+        "--min-frequency",
+        "1",
+        "--batch-size",
+        "4",
+        "--bptt",
+        "10",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--log-every",
+        "1",
+        "--save-every",
+        "0.001",
+        *extra,
     ]
 
 
@@ -221,7 +269,14 @@ def _resume_in_process(corpus: str, out: str, capsys) -> str:
 @pytest.mark.slow
 def test_sigterm_saves_state_and_resume_completes(tmp_path, capsys):
     corpus, out = _write_corpus(tmp_path / "corpus"), str(tmp_path / "out")
-    process = subprocess.Popen(_cli(corpus, out, "--epochs", "6"), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _cli(corpus, out, "--epochs", "6"),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(lambda: bool((_state(out) or {}).get("curve")), process)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
@@ -246,10 +301,19 @@ def test_sigterm_saves_state_and_resume_completes(tmp_path, capsys):
 @pytest.mark.slow
 def test_kill_9_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, capsys):
     corpus, out = _write_corpus(tmp_path / "corpus"), str(tmp_path / "out")
-    process = subprocess.Popen(_cli(corpus, out, "--epochs", "12"), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _cli(corpus, out, "--epochs", "12"),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Wait for the first best checkpoint (end of epoch 1), then kill while training goes on
     # (snapshots every few steps, so the kill may well land in the middle of a save).
-    _wait_for(lambda: os.path.exists(os.path.join(out, "metrics.json")) and (_state(out) or {}).get("epoch", 0) >= 1, process)
+    _wait_for(
+        lambda: os.path.exists(os.path.join(out, "metrics.json")) and (_state(out) or {}).get("epoch", 0) >= 1, process
+    )
     process.kill()  # SIGKILL: no handler, no clean-up
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL

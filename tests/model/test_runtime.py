@@ -1,4 +1,5 @@
 """tune_allocator puts glibc's thresholds in force: a 16 MB block then comes from the heap, not a fresh mmap."""
+
 from __future__ import annotations
 
 import os
@@ -55,9 +56,18 @@ PROBE = textwrap.dedent("""
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not _glibc(), reason="glibc's mallopt and mallinfo2 only")
 def test_tuning_moves_large_blocks_from_mmap_to_the_heap():
     # glibc's defaults, whatever this machine's environment sets for malloc
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
-    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False, env=environment,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environment,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
     assert result.returncode == 0, result.stderr
     before, after = (int(value) for value in result.stdout.split())
     assert before == 1  # glibc's default: a 16 MB block is its own mmap

@@ -1,4 +1,5 @@
 """run_suite: the built-in suites load, keep to known words and score on small models."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,11 @@ def suite_vocabulary() -> WordTokenizer:
 
 def _verb_prior_model(tokenizer: WordTokenizer) -> LanguageModel:
     """A model whose next-word scores ignore the prefix and favour singular verbs."""
-    model = LanguageModel(ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, dropout=0.0, decoder="full"))
+    model = LanguageModel(
+        ModelConfig(
+            arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, dropout=0.0, decoder="full"
+        )
+    )
     with torch.no_grad():
         model.decoder.weight.zero_()
         model.decoder.bias.zero_()
@@ -56,11 +61,22 @@ def test_all_runs_every_suite_with_the_same_keys(tiny_checkpoints):
 
 
 def test_one_suite_by_name(tiny_checkpoints, suite_vocabulary):
-    model = LanguageModel(ModelConfig(arch="rnn", vocab_size=suite_vocabulary.vocab_size, embedding_size=8, hidden_size=8, dropout=0.0, decoder="full")).eval()
+    model = LanguageModel(
+        ModelConfig(
+            arch="rnn",
+            vocab_size=suite_vocabulary.vocab_size,
+            embedding_size=8,
+            hidden_size=8,
+            dropout=0.0,
+            decoder="full",
+        )
+    ).eval()
     results = run_suite(model, suite_vocabulary, "relative_clause", templates_per_group=5)
     assert list(results) == ["relative_clause"]
     groups = results["relative_clause"]["groups"]
-    assert set(groups) == {f"relative clause {kind} {a}" for kind in ("subject", "object") for a in ("attractor", "no attractor")}
+    assert set(groups) == {
+        f"relative clause {kind} {a}" for kind in ("subject", "object") for a in ("attractor", "no attractor")
+    }
     assert all(group["n"] == 10 for group in groups.values())
 
 

@@ -1,4 +1,5 @@
 """`python -m model.train`: help on every flag, bad values refused with exit code 2 and no traceback."""
+
 from __future__ import annotations
 
 import argparse
@@ -103,40 +104,100 @@ def test_hub_dataset_fails_fast_offline_and_points_to_local_files(tmp_path, caps
     monkeypatch.delenv("MEMORY_LAB_ONLINE", raising=False)
     cli_common.set_offline_defaults()  # what importing model.train does in a fresh process
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_DATASETS_OFFLINE"] == "1"
-    seconds = _expect_failure(["--dataset", "wikitext", "--dataset-config", "wikitext-2-raw-v1", "--out", str(tmp_path / "o")], capsys, "wikitext", "--corpus-dir", "--train")
+    seconds = _expect_failure(
+        ["--dataset", "wikitext", "--dataset-config", "wikitext-2-raw-v1", "--out", str(tmp_path / "o")],
+        capsys,
+        "wikitext",
+        "--corpus-dir",
+        "--train",
+    )
     assert seconds < 5.0
 
 
 def test_exactly_one_corpus(tmp_path, capsys):
     corpus = _corpus(tmp_path)
     _expect_failure(["--out", str(tmp_path / "o")], capsys, "Pass exactly one corpus")
-    _expect_failure(["--corpus-dir", corpus, "--dataset", "wikitext", "--out", str(tmp_path / "o")], capsys, "Pass exactly one corpus")
+    _expect_failure(
+        ["--corpus-dir", corpus, "--dataset", "wikitext", "--out", str(tmp_path / "o")],
+        capsys,
+        "Pass exactly one corpus",
+    )
 
 
 def test_missing_corpus_folder(tmp_path, capsys):
-    _expect_failure(["--corpus-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], capsys, "Corpus folder not found", "nowhere")
+    _expect_failure(
+        ["--corpus-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")],
+        capsys,
+        "Corpus folder not found",
+        "nowhere",
+    )
 
 
 def test_resume_without_state(tmp_path, capsys):
-    _expect_failure(["--corpus-dir", _corpus(tmp_path), "--out", str(tmp_path / "o"), "--resume"], capsys, "No resumable state")
+    _expect_failure(
+        ["--corpus-dir", _corpus(tmp_path), "--out", str(tmp_path / "o"), "--resume"], capsys, "No resumable state"
+    )
 
 
 def test_inconsistent_model_flags_are_reported_without_traceback(tmp_path, capsys):
     corpus = _corpus(tmp_path)
-    _expect_failure(["--corpus-dir", corpus, "--out", str(tmp_path / "o"), "--tie-weights", "--min-frequency", "1"], capsys, "tie_weights needs decoder='full'")
     _expect_failure(
-        ["--corpus-dir", corpus, "--out", str(tmp_path / "o"), "--decoder", "adaptive", "--cutoffs", "5000", "--min-frequency", "1"],
-        capsys, "adaptive_cutoffs must be increasing",
+        ["--corpus-dir", corpus, "--out", str(tmp_path / "o"), "--tie-weights", "--min-frequency", "1"],
+        capsys,
+        "tie_weights needs decoder='full'",
     )
-    _expect_failure(["--corpus-dir", corpus, "--out", str(tmp_path / "o"), "--max-vocab", "2"], capsys, "max_size must be at least 3")
+    _expect_failure(
+        [
+            "--corpus-dir",
+            corpus,
+            "--out",
+            str(tmp_path / "o"),
+            "--decoder",
+            "adaptive",
+            "--cutoffs",
+            "5000",
+            "--min-frequency",
+            "1",
+        ],
+        capsys,
+        "adaptive_cutoffs must be increasing",
+    )
+    _expect_failure(
+        ["--corpus-dir", corpus, "--out", str(tmp_path / "o"), "--max-vocab", "2"],
+        capsys,
+        "max_size must be at least 3",
+    )
 
 
 def test_a_tiny_run_through_the_cli(tmp_path, capsys):
     out = str(tmp_path / "out")
     argv = [
-        "--corpus-dir", _corpus(tmp_path), "--out", out, "--arch", "rnn", "--embedding-size", "8", "--hidden-size", "8",
-        "--decoder", "full", "--tie-weights", "--min-frequency", "1", "--batch-size", "4", "--bptt", "8",
-        "--threads", "1", "--no-progress", "--fp16-storage", "--no-clip", "--seed", "5",
+        "--corpus-dir",
+        _corpus(tmp_path),
+        "--out",
+        out,
+        "--arch",
+        "rnn",
+        "--embedding-size",
+        "8",
+        "--hidden-size",
+        "8",
+        "--decoder",
+        "full",
+        "--tie-weights",
+        "--min-frequency",
+        "1",
+        "--batch-size",
+        "4",
+        "--bptt",
+        "8",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--fp16-storage",
+        "--no-clip",
+        "--seed",
+        "5",
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out

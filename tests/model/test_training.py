@@ -1,4 +1,5 @@
 """The training loop: it learns a pattern down to its entropy, keeps the best checkpoint, writes full metrics."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,17 @@ def trained(tmp_path_factory, pattern_corpus):
     tokenizer = WordTokenizer.train(pattern_corpus.splits["train"], min_frequency=1)
     config = TrainConfig(
         out=str(tmp_path_factory.mktemp("run") / "lstm"),
-        model=ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=32, dropout=0.0, decoder="full"),
-        batch_size=8, bptt=20, lr=3e-2, epochs=12, seed=0, progress=False, threads=1, log_every=10,
+        model=ModelConfig(
+            arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=32, dropout=0.0, decoder="full"
+        ),
+        batch_size=8,
+        bptt=20,
+        lr=3e-2,
+        epochs=12,
+        seed=0,
+        progress=False,
+        threads=1,
+        log_every=10,
         command=["python", "-m", "model.train", "--test"],
     )
     logged = []
@@ -96,13 +106,25 @@ def test_best_checkpoint_matches_the_lowest_validation_loss(trained, pattern_cor
 def test_an_overfitting_run_keeps_the_early_checkpoint(tmp_path):
     """Random words: a large model memorises train and gets worse on valid, so the first epoch stays best."""
     rng = random.Random(0)
-    paragraphs = {split: [" ".join(f"w{rng.randrange(12)}" for _ in range(8)) for _ in range(30)] for split in ("train", "valid")}
+    paragraphs = {
+        split: [" ".join(f"w{rng.randrange(12)}" for _ in range(8)) for _ in range(30)] for split in ("train", "valid")
+    }
     corpus = Corpus(name="random", splits=paragraphs)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     config = TrainConfig(
         out=str(tmp_path / "run"),
-        model=ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=64, dropout=0.0, decoder="full"),
-        batch_size=2, bptt=20, lr=2e-2, schedule="constant", epochs=8, seed=0, progress=False, threads=1, command=["pytest"],
+        model=ModelConfig(
+            arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=64, dropout=0.0, decoder="full"
+        ),
+        batch_size=2,
+        bptt=20,
+        lr=2e-2,
+        schedule="constant",
+        epochs=8,
+        seed=0,
+        progress=False,
+        threads=1,
+        command=["pytest"],
     )
     result = train(config, corpus, tokenizer)
     losses = [record["loss"] for record in result.metrics["validation"]]
@@ -137,7 +159,16 @@ def test_metrics_json_has_every_required_key(trained, pattern_corpus):
     assert metrics["status"] == "finished"
     assert metrics["tokenizer_sha256"] == tokenizer.fingerprint()
     curve = metrics["curve"]
-    for key in ("step", "epoch", "train_loss", "train_ppl", "lr", "tokens_per_second", "grad_norm_mean", "grad_norm_max"):
+    for key in (
+        "step",
+        "epoch",
+        "train_loss",
+        "train_ppl",
+        "lr",
+        "tokens_per_second",
+        "grad_norm_mean",
+        "grad_norm_max",
+    ):
         assert all(key in point for point in curve), key
     assert all(0 < point["grad_norm_mean"] <= point["grad_norm_max"] for point in curve)
     assert [point["step"] for point in curve] == sorted(point["step"] for point in curve)
@@ -160,7 +191,9 @@ def test_learning_rate_values_in_the_curve_follow_the_schedule(trained):
 
 
 def _schedule(**overrides) -> TrainConfig:
-    values = dict(out="unused", model=ModelConfig(vocab_size=10, decoder="full"), lr=1.0, min_lr_ratio=0.1, command=["pytest"])
+    values = dict(
+        out="unused", model=ModelConfig(vocab_size=10, decoder="full"), lr=1.0, min_lr_ratio=0.1, command=["pytest"]
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -185,9 +218,21 @@ def test_learning_rate_schedule_values():
 def _sgd_run(tmp_path, corpus, tokenizer, clip, name):
     config = TrainConfig(
         out=str(tmp_path / name),
-        model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=16, dropout=0.0, decoder="full"),
-        optimizer="sgd", lr=1.0, schedule="constant", clip=clip, batch_size=4, bptt=10, epochs=1, seed=3,
-        progress=False, threads=1, log_every=1, command=["pytest"],
+        model=ModelConfig(
+            arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=16, dropout=0.0, decoder="full"
+        ),
+        optimizer="sgd",
+        lr=1.0,
+        schedule="constant",
+        clip=clip,
+        batch_size=4,
+        bptt=10,
+        epochs=1,
+        seed=3,
+        progress=False,
+        threads=1,
+        log_every=1,
+        command=["pytest"],
     )
     return config, train(config, corpus, tokenizer)
 
@@ -210,7 +255,9 @@ def test_clipping_limits_each_step_and_the_curve_records_norms_before_clipping(t
     assert min(point["grad_norm_max"] for point in clipped.metrics["curve"]) > 100 * clip
     assert free.metrics["train_config"]["clip"] is None
     # Same first step (same seed, same data): the same norm is recorded with and without clipping.
-    assert clipped.metrics["curve"][0]["grad_norm_max"] == pytest.approx(free.metrics["curve"][0]["grad_norm_max"], rel=1e-5)
+    assert clipped.metrics["curve"][0]["grad_norm_max"] == pytest.approx(
+        free.metrics["curve"][0]["grad_norm_max"], rel=1e-5
+    )
     # With SGD each clipped step moves the weights by at most lr * clip; unclipped steps move far more.
     assert _weight_change(clipped_config) <= steps * 1.0 * clip * (1 + 1e-4)
     assert _weight_change(free_config) > 10 * steps * clip
@@ -218,7 +265,12 @@ def test_clipping_limits_each_step_and_the_curve_records_norms_before_clipping(t
 
 def test_tokenizer_and_config_sizes_must_agree(tmp_path, pattern_corpus):
     tokenizer = WordTokenizer.train(pattern_corpus.splits["train"], min_frequency=1)
-    config = TrainConfig(out=str(tmp_path / "x"), model=ModelConfig(vocab_size=tokenizer.vocab_size + 1, decoder="full"), progress=False, command=["pytest"])
+    config = TrainConfig(
+        out=str(tmp_path / "x"),
+        model=ModelConfig(vocab_size=tokenizer.vocab_size + 1, decoder="full"),
+        progress=False,
+        command=["pytest"],
+    )
     with pytest.raises(ValueError, match="tokenizer has .* tokens but the model config says"):
         train(config, pattern_corpus, tokenizer)
 
@@ -226,18 +278,39 @@ def test_tokenizer_and_config_sizes_must_agree(tmp_path, pattern_corpus):
 def test_a_diverging_run_stops_before_the_weights_turn_nan(tmp_path):
     """No clipping and an absurd rate: the loss overflows; the run stops with finite, JSON-safe state."""
     rng = random.Random(0)
-    corpus = Corpus(name="random", splits={"train": [" ".join(f"w{rng.randrange(12)}" for _ in range(8)) for _ in range(40)], "valid": ["w1 w2 w3 w4"] * 5})
+    corpus = Corpus(
+        name="random",
+        splits={
+            "train": [" ".join(f"w{rng.randrange(12)}" for _ in range(8)) for _ in range(40)],
+            "valid": ["w1 w2 w3 w4"] * 5,
+        },
+    )
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     config = TrainConfig(
         out=str(tmp_path / "run"),
-        model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=16, dropout=0.0, decoder="full"),
-        optimizer="sgd", lr=1e38, schedule="constant", clip=None, batch_size=4, bptt=10, epochs=2, seed=0,
-        progress=False, threads=1, log_every=1, command=["pytest"],
+        model=ModelConfig(
+            arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=16, dropout=0.0, decoder="full"
+        ),
+        optimizer="sgd",
+        lr=1e38,
+        schedule="constant",
+        clip=None,
+        batch_size=4,
+        bptt=10,
+        epochs=2,
+        seed=0,
+        progress=False,
+        threads=1,
+        log_every=1,
+        command=["pytest"],
     )
     result = train(config, corpus, tokenizer)
     assert result.status == "diverged"
     assert 0 < result.steps < 2 * 8  # it stopped early
-    assert all(math.isfinite(point["train_loss"]) and math.isfinite(point["grad_norm_max"]) for point in result.metrics["curve"])
+    assert all(
+        math.isfinite(point["train_loss"]) and math.isfinite(point["grad_norm_max"])
+        for point in result.metrics["curve"]
+    )
     json.dumps(result.metrics, allow_nan=False)
     state = load_file(os.path.join(config.out, "resume", "state.safetensors"))
     assert all(torch.isfinite(tensor).all() for name, tensor in state.items() if name.startswith("model."))
@@ -248,16 +321,39 @@ def test_init_from_starts_at_the_checkpoint_weights_and_refuses_a_mismatch(train
     source = load_checkpoint(result.out)
     config = source.config
     seen = {}
-    warm = TrainConfig(out=str(tmp_path / "warm"), model=config, batch_size=4, bptt=8, epochs=1, seed=3,
-                       progress=False, threads=1, init_from=result.out, command=["pytest"])
+    warm = TrainConfig(
+        out=str(tmp_path / "warm"),
+        model=config,
+        batch_size=4,
+        bptt=8,
+        epochs=1,
+        seed=3,
+        progress=False,
+        threads=1,
+        init_from=result.out,
+        command=["pytest"],
+    )
     # Capture the weights before the first step: they must be the checkpoint's, not a fresh init.
-    train(warm, pattern_corpus, source.tokenizer,
-          on_model=lambda model: seen.update({k: v.clone() for k, v in model.state_dict().items()}),
-          should_stop=lambda: True)
+    train(
+        warm,
+        pattern_corpus,
+        source.tokenizer,
+        on_model=lambda model: seen.update({k: v.clone() for k, v in model.state_dict().items()}),
+        should_stop=lambda: True,
+    )
     for name, tensor in source.model.state_dict().items():
         assert torch.equal(seen[name], tensor), name
     other = ModelConfig(**{**config.__dict__, "hidden_size": config.hidden_size + 1})
-    bad = TrainConfig(out=str(tmp_path / "bad"), model=other, batch_size=4, bptt=8, epochs=1, progress=False,
-                      threads=1, init_from=result.out, command=["pytest"])
+    bad = TrainConfig(
+        out=str(tmp_path / "bad"),
+        model=other,
+        batch_size=4,
+        bptt=8,
+        epochs=1,
+        progress=False,
+        threads=1,
+        init_from=result.out,
+        command=["pytest"],
+    )
     with pytest.raises(ValueError, match="--init-from"):
         train(bad, pattern_corpus, source.tokenizer)

@@ -1,4 +1,5 @@
 """`python -m model.transplant` and `python -m model.memory_units`: --help, JSON keyed by checkpoint, summaries, errors."""
+
 from __future__ import annotations
 
 import json
@@ -7,19 +8,37 @@ import subprocess
 import sys
 
 import pytest
+from text_fixtures import ROOT
 
 from model import memory_units, transplant
-from text_fixtures import ROOT
 
 TEXT = "Mr. Robert said that the weather was fine , so his friend came to tea ."
 
 
-@pytest.mark.parametrize("module, flags", [
-    ("model.transplant", ("--text", "--counterfactual", "--span", "--target-word", "--contrast", "--target-index", "--layer", "--counts", "--json")),
-    ("model.memory_units", ("--suite", "--seed", "--templates-per-bucket", "--top", "--draws", "--json")),
-])
+@pytest.mark.parametrize(
+    "module, flags",
+    [
+        (
+            "model.transplant",
+            (
+                "--text",
+                "--counterfactual",
+                "--span",
+                "--target-word",
+                "--contrast",
+                "--target-index",
+                "--layer",
+                "--counts",
+                "--json",
+            ),
+        ),
+        ("model.memory_units", ("--suite", "--seed", "--templates-per-bucket", "--top", "--draws", "--json")),
+    ],
+)
 def test_help_lists_every_flag(module, flags):
-    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
     for flag in flags:
         assert flag in result.stdout
@@ -28,14 +47,35 @@ def test_help_lists_every_flag(module, flags):
 def test_transplant_json_is_keyed_by_checkpoint_with_the_contract_keys(tiny_checkpoints, capsys):
     paths = [tiny_checkpoints["rnn"], tiny_checkpoints["lstm"]]
     counterfactual = TEXT.replace("Mr. Robert", "Mrs. Mary")
-    code = transplant.main([*paths, "--text", TEXT, "--counterfactual", counterfactual, "--target-word", "his", "--contrast", "her", "--json"])
+    code = transplant.main(
+        [
+            *paths,
+            "--text",
+            TEXT,
+            "--counterfactual",
+            counterfactual,
+            "--target-word",
+            "his",
+            "--contrast",
+            "her",
+            "--json",
+        ]
+    )
     assert code == 0
     output = json.loads(capsys.readouterr().out)
     assert set(output) == {os.path.basename(path) for path in paths}
     for name, report in output.items():
         assert {"factual", "counterfactual", "positions", "units"} <= set(report)
         position = report["positions"][5]
-        assert set(position) >= {"index", "word", "state_distance", "share_all", "share_cell", "share_hidden", "share_top"}
+        assert set(position) >= {
+            "index",
+            "word",
+            "state_distance",
+            "share_all",
+            "share_cell",
+            "share_hidden",
+            "share_top",
+        }
         assert set(position["share_top"]) == {"1", "4", "16"}
         assert (position["share_cell"] is None) == name.endswith("rnn")
         assert set(report["units"][0]) == {"unit", "layer", "part", "effect"}
@@ -51,8 +91,14 @@ def test_transplant_errors_exit_2_with_the_reason(tiny_checkpoints, capsys):
     lstm = tiny_checkpoints["lstm"]
     cases = [
         (["--layer", "1"], "1 layer, so layer must be in [-1, 0]"),
-        (["--counterfactual", "Mary said that the weather was fine , so his friend came to tea ."], "same number of tokens"),
-        (["--counterfactual", TEXT.replace("Mr. Robert", "Mrs. Mary").replace("his", "her")], "differ at token 11 ('his' vs 'her')"),
+        (
+            ["--counterfactual", "Mary said that the weather was fine , so his friend came to tea ."],
+            "same number of tokens",
+        ),
+        (
+            ["--counterfactual", TEXT.replace("Mr. Robert", "Mrs. Mary").replace("his", "her")],
+            "differ at token 11 ('his' vs 'her')",
+        ),
         (["--target-word", "Zebraa", "--contrast", "her"], "'Zebraa' is not in the model's vocabulary"),
         (["--target-index", "2"], "at or before the cue"),
     ]
@@ -67,9 +113,27 @@ def test_transplant_errors_exit_2_with_the_reason(tiny_checkpoints, capsys):
 
 
 def test_memory_units_json_and_table(tiny_checkpoints, capsys):
-    assert memory_units.main([tiny_checkpoints["gru"], "--suite", "pronoun", "--templates-per-bucket", "3", "--draws", "2", "--top", "3", "--json"]) == 0
+    assert (
+        memory_units.main(
+            [
+                tiny_checkpoints["gru"],
+                "--suite",
+                "pronoun",
+                "--templates-per-bucket",
+                "3",
+                "--draws",
+                "2",
+                "--top",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)["tiny-gru"]
-    assert result["suite"] == "pronoun" and len(result["units"]) == 3 and result["draws"] == 2 and result["seconds"] >= 0
+    assert (
+        result["suite"] == "pronoun" and len(result["units"]) == 3 and result["draws"] == 2 and result["seconds"] >= 0
+    )
     assert {"units_needed", "overlap", "ablation", "mean_effect"} <= set(result["overall"])
     assert memory_units.main([tiny_checkpoints["gru"], "--templates-per-bucket", "3", "--draws", "2"]) == 0
     out = capsys.readouterr().out

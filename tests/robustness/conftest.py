@@ -1,4 +1,5 @@
 """Fixtures for the robustness tests: a private checkpoints folder for the app, fresh caches."""
+
 from __future__ import annotations
 
 import shutil

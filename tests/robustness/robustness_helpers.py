@@ -1,4 +1,5 @@
 """Building crafted checkpoint folders inside a test: copy a tiny checkpoint, then edit one file."""
+
 from __future__ import annotations
 
 import json

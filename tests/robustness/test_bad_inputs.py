@@ -8,6 +8,7 @@ arriving through the train CLI (in memory and streamed) and through
 --init-from / --resume / model.analyze, a single 16 MB line, a broken
 resumable state, and the flags added for streaming and distributed training.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ import threading
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-
 from text_fixtures import ROOT
+
 from data.streaming import open_token_file
 from data.tokenizer import WordTokenizer
 from model import analyze
@@ -72,8 +73,23 @@ def test_a_bad_corpus_is_refused_and_the_checkpoint_in_out_survives(tmp_path, ti
     out = str(tmp_path / "out")
     shutil.copytree(tiny_checkpoints["gru"], out)
     before = _files(out)
-    err = _exit_2(train_main, ["--train", str(bad), "--out", out, "--stream", stream, "--token-cache", str(tmp_path / "tokens"),
-                               "--min-frequency", "1", "--no-progress"], capsys)
+    err = _exit_2(
+        train_main,
+        [
+            "--train",
+            str(bad),
+            "--out",
+            out,
+            "--stream",
+            stream,
+            "--token-cache",
+            str(tmp_path / "tokens"),
+            "--min-frequency",
+            "1",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert message in err and str(bad) in err
     assert _files(out) == before
     load_checkpoint(out)
@@ -82,8 +98,21 @@ def test_a_bad_corpus_is_refused_and_the_checkpoint_in_out_survives(tmp_path, ti
 # ------------------------------------------------------------------ one enormous line
 def test_a_long_paragraph_is_tokenized_in_pieces_to_the_same_ids():
     rng = random.Random(0)
-    words = ["Robert", "said", ",", "x\u200by", "\u05e9\u05dc\u05d5\u05dd", "tea", ".", "\U0001F642\U0001F642", "a_b", "l'été"]
-    text = "".join(rng.choice(words) + rng.choice([" ", "  ", "\t", ""]) for _ in range(60_000))  # ~250k characters, one line
+    words = [
+        "Robert",
+        "said",
+        ",",
+        "x\u200by",
+        "\u05e9\u05dc\u05d5\u05dd",
+        "tea",
+        ".",
+        "\U0001f642\U0001f642",
+        "a_b",
+        "l'été",
+    ]
+    text = "".join(
+        rng.choice(words) + rng.choice([" ", "  ", "\t", ""]) for _ in range(60_000)
+    )  # ~250k characters, one line
     tokenizer = WordTokenizer.train([text], min_frequency=1)
     whole = tokenizer.encode(text).ids  # one call over the whole line
     (pieces,) = list(tokenizer.iter_ids([text]))  # cut into ~64k-character pieces
@@ -103,11 +132,40 @@ def test_a_single_16_mb_line_trains_in_bounded_memory(tmp_path):
         stream.write("\n")
     assert os.path.getsize(train_file) > 16 * 2**20
     valid_file = tmp_path / "valid.txt"
-    valid_file.write_text("\n\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(20)) + "\n", encoding="utf-8")
+    valid_file.write_text(
+        "\n\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(20)) + "\n", encoding="utf-8"
+    )
     out = str(tmp_path / "out")
-    command = [sys.executable, "-m", "model.train", "--train", str(train_file), "--valid", str(valid_file), "--out", out,
-               "--arch", "gru", "--embedding-size", "8", "--hidden-size", "8", "--decoder", "full", "--min-frequency", "1",
-               "--batch-size", "16", "--bptt", "10", "--threads", "1", "--no-progress", "--time-limit", "0.03"]
+    command = [
+        sys.executable,
+        "-m",
+        "model.train",
+        "--train",
+        str(train_file),
+        "--valid",
+        str(valid_file),
+        "--out",
+        out,
+        "--arch",
+        "gru",
+        "--embedding-size",
+        "8",
+        "--hidden-size",
+        "8",
+        "--decoder",
+        "full",
+        "--min-frequency",
+        "1",
+        "--batch-size",
+        "16",
+        "--bptt",
+        "10",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--time-limit",
+        "0.03",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
@@ -170,9 +228,27 @@ def test_broken_checkpoints_are_refused_by_init_from_and_analyze(tmp_path, tiny_
     before = _files(broken)
 
     out = str(tmp_path / "out")
-    flags = ["--corpus-dir", corpus_dir, "--out", out, "--arch", "gru", "--embedding-size", "16", "--hidden-size", "24",
-             "--decoder", "full", "--tokenizer", os.path.join(tiny_checkpoints["gru"], "tokenizer.json"),
-             "--init-from", broken, "--no-progress", "--stream", "off"]
+    flags = [
+        "--corpus-dir",
+        corpus_dir,
+        "--out",
+        out,
+        "--arch",
+        "gru",
+        "--embedding-size",
+        "16",
+        "--hidden-size",
+        "24",
+        "--decoder",
+        "full",
+        "--tokenizer",
+        os.path.join(tiny_checkpoints["gru"], "tokenizer.json"),
+        "--init-from",
+        broken,
+        "--no-progress",
+        "--stream",
+        "off",
+    ]
     assert message in _exit_2(train_main, flags, capsys)
     assert not os.path.exists(os.path.join(out, "model.safetensors"))  # nothing trained from it
 
@@ -189,8 +265,18 @@ def interrupted_run(tmp_path_factory, corpus_dir):
     corpus = load_local(folder=corpus_dir)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     out = str(tmp_path_factory.mktemp("interrupted") / "run")
-    config = TrainConfig(out=out, model=ModelConfig(arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
-                         batch_size=8, bptt=10, epochs=2, progress=False, threads=1, command=["pytest"])
+    config = TrainConfig(
+        out=out,
+        model=ModelConfig(
+            arch="lstm", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"
+        ),
+        batch_size=8,
+        bptt=10,
+        epochs=2,
+        progress=False,
+        threads=1,
+        command=["pytest"],
+    )
     steps = iter(range(1, 100))
     result = train(config, corpus, tokenizer, should_stop=lambda: next(steps) == 5)
     assert result.status == "stopped" and result.steps == 5
@@ -217,8 +303,14 @@ def _pickled_state(run: str) -> None:
 
 BROKEN_STATES = {
     "pickle renamed to .safetensors": (_pickled_state, "pickles are refused"),
-    "NaN weights": (lambda run: _state_tensors(run, lambda t: t["model.embedding.weight"].fill_(float("nan"))), "non-finite values"),
-    "wrong shapes": (lambda run: _state_tensors(run, lambda t: t.update({"model.embedding.weight": torch.zeros(3, 8)})), "wrong shapes"),
+    "NaN weights": (
+        lambda run: _state_tensors(run, lambda t: t["model.embedding.weight"].fill_(float("nan"))),
+        "non-finite values",
+    ),
+    "wrong shapes": (
+        lambda run: _state_tensors(run, lambda t: t.update({"model.embedding.weight": torch.zeros(3, 8)})),
+        "wrong shapes",
+    ),
     "invalid state.json": (_invalid_state_json, "state.json is not valid JSON"),
 }
 
@@ -230,16 +322,21 @@ def test_a_broken_resume_state_is_refused_and_left_for_inspection(tmp_path, inte
     shutil.copytree(interrupted_run, run)
     corrupt(run)
     before = _files(run)
-    err = _exit_2(train_main, ["--corpus-dir", corpus_dir, "--out", run, "--resume", "--no-progress", "--stream", "off"], capsys)
+    err = _exit_2(
+        train_main, ["--corpus-dir", corpus_dir, "--out", run, "--resume", "--no-progress", "--stream", "off"], capsys
+    )
     assert message in err and "start" in err  # says how to get going again
     assert _files(run) == before
 
 
 # ------------------------------------------------------------------ flags and files added for scale
-@pytest.mark.parametrize("flags, message", [
-    (["--num-proc", "0"], "--num-proc: expected a positive integer, got 0"),
-    (["--stream", "sometimes"], "--stream: invalid choice: 'sometimes'"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--num-proc", "0"], "--num-proc: expected a positive integer, got 0"),
+        (["--stream", "sometimes"], "--stream: invalid choice: 'sometimes'"),
+    ],
+)
 def test_streaming_flags_out_of_range(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as caught:
         train_main(["--corpus-dir", str(tmp_path), "--out", str(tmp_path / "out"), *flags])
@@ -255,13 +352,17 @@ def test_stream_on_with_a_hub_dataset_is_refused(tmp_path, capsys):
 def test_a_tokenizer_file_that_is_not_a_tokenizer(tmp_path, corpus_dir, capsys):
     fake = tmp_path / "tokenizer.json"
     fake.write_text('{"hello": 1}', encoding="utf-8")
-    err = _exit_2(train_main, ["--corpus-dir", corpus_dir, "--out", str(tmp_path / "out"), "--tokenizer", str(fake)], capsys)
+    err = _exit_2(
+        train_main, ["--corpus-dir", corpus_dir, "--out", str(tmp_path / "out"), "--tokenizer", str(fake)], capsys
+    )
     assert "Could not read a tokenizer" in err and str(fake) in err
 
 
 def test_a_global_batch_that_does_not_split_over_the_processes():
     assert check_batch_size(64, RankInfo(rank=1, world_size=4)) == 16
-    with pytest.raises(ValueError, match="--batch-size is the global batch .* 3 processes; got 64. Use a multiple of 3"):
+    with pytest.raises(
+        ValueError, match="--batch-size is the global batch .* 3 processes; got 64. Use a multiple of 3"
+    ):
         check_batch_size(64, RankInfo(rank=0, world_size=3))
 
 

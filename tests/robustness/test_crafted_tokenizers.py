@@ -7,6 +7,7 @@ of 'a'*22 + 'b ' took 12 s. Ids beyond the embedding loaded when metrics.json ha
 Now the whole structure is checked against what data/tokenizer.py writes, at load, and a panic
 from the library becomes a ValueError at the tokenizer boundary.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,20 +15,25 @@ import os
 import time
 
 import pytest
+from robustness_helpers import copy_checkpoint, edit_json, read_json
 from tokenizers import Regex, Tokenizer, normalizers
 
 from data.tokenizer import WordTokenizer, check_tokenizer_json
 from model.checkpoint import CheckpointError, inspect_checkpoint, load_checkpoint
-from robustness_helpers import copy_checkpoint, edit_json, read_json
 
 EVIL_NORMALIZER = {"type": "Replace", "pattern": {"Regex": "(a+)+$"}, "content": "x"}
 
 
-def test_a_catastrophic_regex_normalizer_is_refused_at_load_even_with_a_matching_fingerprint(tmp_path, tiny_checkpoints):
+def test_a_catastrophic_regex_normalizer_is_refused_at_load_even_with_a_matching_fingerprint(
+    tmp_path, tiny_checkpoints
+):
     folder = copy_checkpoint(tiny_checkpoints["lstm"], str(tmp_path / "evil"))
     edit_json(folder, "tokenizer.json", lambda data: data.update(normalizer=EVIL_NORMALIZER))
     # The vocabulary is unchanged, so metrics.json's tokenizer_sha256 still matches.
-    assert read_json(folder, "metrics.json")["tokenizer_sha256"] == load_checkpoint(tiny_checkpoints["lstm"]).tokenizer.fingerprint()
+    assert (
+        read_json(folder, "metrics.json")["tokenizer_sha256"]
+        == load_checkpoint(tiny_checkpoints["lstm"]).tokenizer.fingerprint()
+    )
     started = time.perf_counter()
     with pytest.raises(CheckpointError, match='"normalizer" must be null .*Replace'):
         load_checkpoint(folder)
@@ -43,23 +49,43 @@ MUTATIONS = {
     "normalizer": (lambda d: d.update(normalizer={"type": "Lowercase"}), '"normalizer" must be null'),
     "pre_tokenizer regex": (lambda d: d["pre_tokenizer"]["pattern"].update(Regex="(a+)+$"), '"pre_tokenizer" must be'),
     "pre_tokenizer type": (lambda d: d.update(pre_tokenizer={"type": "Whitespace"}), '"pre_tokenizer" must be'),
-    "post_processor": (lambda d: d.update(post_processor={"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}), '"post_processor" must be null'),
-    "decoder": (lambda d: d.update(decoder={"type": "Replace", "pattern": {"Regex": "(a+)+$"}, "content": ""}), '"decoder" must be null'),
-    "truncation": (lambda d: d.update(truncation={"max_length": 1, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}), '"truncation" must be null'),
+    "post_processor": (
+        lambda d: d.update(
+            post_processor={"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+        ),
+        '"post_processor" must be null',
+    ),
+    "decoder": (
+        lambda d: d.update(decoder={"type": "Replace", "pattern": {"Regex": "(a+)+$"}, "content": ""}),
+        '"decoder" must be null',
+    ),
+    "truncation": (
+        lambda d: d.update(truncation={"max_length": 1, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}),
+        '"truncation" must be null',
+    ),
     "model type": (lambda d: d["model"].update(type="BPE"), '"model.type" must be "WordLevel"'),
     "unk token": (lambda d: d["model"].update(unk_token="<eos>"), '"model.unk_token" must be'),
     "extra model field": (lambda d: d["model"].update(dropout=0.5), '"model" must be an object with exactly'),
     "extra top-level field": (lambda d: d.update(comment="hi"), "top-level fields must be"),
     "missing field": (lambda d: d.pop("decoder"), "missing \\['decoder'\\]"),
     "version": (lambda d: d.update(version="2.0"), '"version" must be "1.0"'),
-    "id beyond the embedding": (lambda d: d["model"]["vocab"].update({"zzz": 10**6}), "ids must be unique and exactly 0"),
+    "id beyond the embedding": (
+        lambda d: d["model"]["vocab"].update({"zzz": 10**6}),
+        "ids must be unique and exactly 0",
+    ),
     "duplicate id": (lambda d: d["model"]["vocab"].update({"zzz": 3}), "ids must be unique and exactly 0"),
     "negative id": (lambda d: d["model"]["vocab"].update({"zzz": -1}), "ids must be unique and exactly 0"),
     "id as text": (lambda d: d["model"]["vocab"].update({"zzz": "7"}), "ids must be integers"),
     "id as bool": (lambda d: d["model"]["vocab"].update({"<eos>": True}), "ids must be integers"),
     "missing special": (lambda d: d["model"]["vocab"].pop("<eos>"), "special token '<eos>'"),
-    "special not an added token": (lambda d: d.update(added_tokens=d["added_tokens"][:1]), '"added_tokens" must be exactly'),
-    "added token normalized": (lambda d: d["added_tokens"][0].update(normalized=True), '"added_tokens" must be exactly'),
+    "special not an added token": (
+        lambda d: d.update(added_tokens=d["added_tokens"][:1]),
+        '"added_tokens" must be exactly',
+    ),
+    "added token normalized": (
+        lambda d: d["added_tokens"][0].update(normalized=True),
+        '"added_tokens" must be exactly',
+    ),
     "added token of another id": (lambda d: d["added_tokens"][1].update(id=7), '"added_tokens" must be exactly'),
 }
 

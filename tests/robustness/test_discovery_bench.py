@@ -1,4 +1,5 @@
 """bench/discovery.py runs end to end on a few tiny folders it builds itself (never ../shared)."""
+
 from __future__ import annotations
 
 from bench import discovery
@@ -13,5 +14,9 @@ def test_the_discovery_bench_measures_both_counts(capsys, monkeypatch):
         line = next(line for line in out.splitlines() if line.startswith(label))
         small, large, ratio = (float(value) for value in line[36:].split()[:3])
         # The printed milliseconds are rounded to 0.001, so the ratio agrees with them only to that precision.
-        assert small > 0 and large > 0 and (large - 0.0005) / (small + 0.0005) - 0.01 <= ratio <= (large + 0.0005) / (small - 0.0005) + 0.01
+        assert (
+            small > 0
+            and large > 0
+            and (large - 0.0005) / (small + 0.0005) - 0.01 <= ratio <= (large + 0.0005) / (small - 0.0005) + 0.01
+        )
     assert "folders: 3 and 5 tiny checkpoints" in out

@@ -6,6 +6,7 @@ rewrite used mkstemp, so metrics.json ended up 0600 and resume/ 0700. Now a left
 the next save or start when its writer is dead (or, for a name without a writer, when nothing in it
 changed for a minute), never while another live process is still writing it.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,15 @@ import sys
 import time
 
 import pytest
+from robustness_helpers import ROOT, copy_checkpoint
 
 import model.leftovers as leftovers
 from data.corpus import load_local
 from data.tokenizer import WordTokenizer
 from model.checkpoint import load_checkpoint, save_checkpoint, staging_prefix
 from model.config import ModelConfig
-from model.resume_state import RESUME_STAGING_PREFIX, save_resume_state
+from model.resume_state import RESUME_STAGING_PREFIX
 from model.training import TrainConfig, train
-from robustness_helpers import ROOT, copy_checkpoint
 
 # A child that starts a real save and blocks inside it (after the staging folder exists), then waits to be killed.
 BLOCKED_SAVE = """
@@ -46,8 +47,13 @@ else:
 
 
 def _blocked_save(source: str, target: str, kind: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", BLOCKED_SAVE, source, target, kind], cwd=ROOT, stdout=subprocess.PIPE,
-                               env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1"), text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_SAVE, source, target, kind],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1"),
+        text=True,
+    )
     assert process.stdout.readline().strip() == "saving"
     return process
 
@@ -67,7 +73,9 @@ def test_a_killed_checkpoint_save_is_cleaned_up_by_the_next_save(tmp_path, tiny_
     _kill(dead)  # kill -9 mid-save
     leftover = _staging(str(tmp_path), staging_prefix(target))
     assert len(leftover) == 1 and f"-{dead.pid}." in leftover[0]
-    live = _blocked_save(tiny_checkpoints["rnn"], target, "checkpoint")  # another process's save: it cleans the dead one's up
+    live = _blocked_save(
+        tiny_checkpoints["rnn"], target, "checkpoint"
+    )  # another process's save: it cleans the dead one's up
     try:
         in_progress = _staging(str(tmp_path), staging_prefix(target))
         assert len(in_progress) == 1 and f"-{live.pid}." in in_progress[0]
@@ -88,15 +96,25 @@ def test_a_killed_resume_save_is_cleaned_up_when_training_starts(tmp_path, tiny_
     assert len(_staging(out, RESUME_STAGING_PREFIX)) == 1
     corpus = load_local(folder=corpus_dir)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
-    config = TrainConfig(out=out, model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
-                         batch_size=8, bptt=10, epochs=1, progress=False, threads=1, command=["pytest"])
+    config = TrainConfig(
+        out=out,
+        model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
+        batch_size=8,
+        bptt=10,
+        epochs=1,
+        progress=False,
+        threads=1,
+        command=["pytest"],
+    )
     train(config, corpus, tokenizer, should_stop=lambda: True)
     assert _staging(out, RESUME_STAGING_PREFIX) == []
 
 
 def test_a_staging_folder_without_a_writer_is_removed_only_after_a_minute_of_silence(tmp_path, tiny_checkpoints):
     target = copy_checkpoint(tiny_checkpoints["lstm"], str(tmp_path / "model"))
-    old, fresh = (tmp_path / f"{staging_prefix(target)}{suffix}" for suffix in ("abc12345", "xyz67890"))  # names of the old code
+    old, fresh = (
+        tmp_path / f"{staging_prefix(target)}{suffix}" for suffix in ("abc12345", "xyz67890")
+    )  # names of the old code
     for folder in (old, fresh):
         folder.mkdir()
         (folder / "model.safetensors").write_bytes(b"partial")
@@ -116,12 +134,18 @@ def test_a_reused_pid_does_not_keep_a_leftover_alive():
 
 
 def test_an_output_folder_of_a_killed_train_tab_run_does_not_block_the_name(models_root):
-    from ui import view_train
     import ui.model_store as model_store
+    from ui import view_train
 
     folder = os.path.join(models_root, "class-lstm")
-    claim = f"import sys, time; from model.leftovers import claim_output; claim_output(sys.argv[1]); print('claimed', flush=True); time.sleep(600)"
-    server = subprocess.Popen([sys.executable, "-c", claim, folder], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    claim = "import sys, time; from model.leftovers import claim_output; claim_output(sys.argv[1]); print('claimed', flush=True); time.sleep(600)"
+    server = subprocess.Popen(
+        [sys.executable, "-c", claim, folder],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     try:
         assert server.stdout.readline().strip() == "claimed"
         entries = {entry.name: entry for entry in model_store.discover(models_root)}
@@ -158,8 +182,15 @@ def test_the_train_tab_records_and_then_drops_its_writer(tmp_path, corpus_dir):
 
     training_jobs.train = watching_train
     try:
-        job = training_jobs.start_job("pytest-session", corpus, {"rnn": out}, {"embedding_size": 8, "hidden_size": 8, "decoder": "full"},
-                                      {"batch_size": 8, "bptt": 10}, time_limit_s=60, epochs=1)
+        job = training_jobs.start_job(
+            "pytest-session",
+            corpus,
+            {"rnn": out},
+            {"embedding_size": 8, "hidden_size": 8, "decoder": "full"},
+            {"batch_size": 8, "bptt": 10},
+            time_limit_s=60,
+            epochs=1,
+        )
         job.thread.join(timeout=300)
     finally:
         training_jobs.train = real_train
@@ -173,8 +204,16 @@ def test_the_final_metrics_rewrite_keeps_the_umask_modes(tmp_path, corpus_dir, u
     corpus = load_local(folder=corpus_dir)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     out = str(tmp_path / "run")
-    config = TrainConfig(out=out, model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
-                         batch_size=8, bptt=10, epochs=1, progress=False, threads=1, command=["pytest"])
+    config = TrainConfig(
+        out=out,
+        model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
+        batch_size=8,
+        bptt=10,
+        epochs=1,
+        progress=False,
+        threads=1,
+        command=["pytest"],
+    )
     previous = os.umask(umask)
     try:
         result = train(config, corpus, tokenizer)

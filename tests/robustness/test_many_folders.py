@@ -4,14 +4,16 @@
 17 reloads and 3.7-3.9 s per keystroke (0.26 s with 16). Now discovery reads only the small files
 (inspect_checkpoint) and weights are loaded only for the models in use, once.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 
+from robustness_helpers import assert_page_survived, open_app
+
 import model.checkpoint as checkpoint_module
 import ui.model_store as model_store
-from robustness_helpers import assert_page_survived, open_app
 
 FOLDERS = 18
 
@@ -32,7 +34,11 @@ def _count_weight_loads(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(model_store, "load_checkpoint", counting)
     real_load_file = checkpoint_module.load_file
-    monkeypatch.setattr(checkpoint_module, "load_file", lambda *args, **kwargs: (loads.append("load_file"), real_load_file(*args, **kwargs))[1])
+    monkeypatch.setattr(
+        checkpoint_module,
+        "load_file",
+        lambda *args, **kwargs: (loads.append("load_file"), real_load_file(*args, **kwargs))[1],
+    )
     return loads
 
 

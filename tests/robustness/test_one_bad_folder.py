@@ -5,16 +5,25 @@ model_store caught only OSError, ValueError and RuntimeError, and discovery runs
 so every session saw "The page could not be drawn". Now such a folder is listed as not usable
 with a one-line reason, whatever the exception, and the other folders keep working.
 """
+
 from __future__ import annotations
 
 import os
 
 import pytest
+from robustness_helpers import (
+    assert_page_survived,
+    copy_checkpoint,
+    edit_json,
+    nested_json,
+    open_app,
+    run_cli,
+    write_raw,
+)
 
 import ui.model_store as model_store
 from model import predict
 from model.checkpoint import CheckpointError, load_checkpoint
-from robustness_helpers import assert_page_survived, copy_checkpoint, edit_json, nested_json, open_app, run_cli, write_raw
 
 HUGE = 9223372036854775808  # 2**63: torch's int64 size arguments overflow
 
@@ -27,10 +36,19 @@ def test_a_hidden_size_of_2_to_the_63_is_a_checkpoint_error(tmp_path, tiny_check
 
 
 CRAFTED_CONFIGS = {
-    "hidden_size 2**63": (lambda folder: edit_json(folder, "config.json", lambda c: c.update(hidden_size=HUGE)), "hidden_size must be at most"),
+    "hidden_size 2**63": (
+        lambda folder: edit_json(folder, "config.json", lambda c: c.update(hidden_size=HUGE)),
+        "hidden_size must be at most",
+    ),
     "nested config.json": (lambda folder: write_raw(folder, "config.json", nested_json(100_000)), "nested too deeply"),
-    "sizes as a list": (lambda folder: edit_json(folder, "config.json", lambda c: c.update(num_layers=[1, 2])), "num_layers must be a positive integer"),
-    "dropout as text": (lambda folder: edit_json(folder, "config.json", lambda c: c.update(dropout="0.1")), "dropout must be in"),
+    "sizes as a list": (
+        lambda folder: edit_json(folder, "config.json", lambda c: c.update(num_layers=[1, 2])),
+        "num_layers must be a positive integer",
+    ),
+    "dropout as text": (
+        lambda folder: edit_json(folder, "config.json", lambda c: c.update(dropout="0.1")),
+        "dropout must be in",
+    ),
     "config is a list": (lambda folder: write_raw(folder, "config.json", "[1, 2]"), "must hold a JSON object"),
 }
 
@@ -45,8 +63,16 @@ def test_discovery_lists_a_bad_folder_with_a_one_line_reason_and_keeps_the_other
     assert all(entries[f"tiny-{arch}"].ok for arch in ("rnn", "lstm", "gru"))
 
 
-@pytest.mark.parametrize("error", [TypeError("unsupported size"), OverflowError("int too big"), RecursionError("deep"),
-                                   MemoryError(), IndexError("list index out of range")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        TypeError("unsupported size"),
+        OverflowError("int too big"),
+        RecursionError("deep"),
+        MemoryError(),
+        IndexError("list index out of range"),
+    ],
+)
 def test_any_exception_from_one_folder_becomes_its_reason(models_root, monkeypatch, error):
     real = model_store.inspect_checkpoint
 

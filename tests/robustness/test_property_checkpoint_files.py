@@ -6,6 +6,7 @@ an object wrapped in a list. Loading must then either give a model that predicts
 CheckpointError (a ValueError) naming the problem; never another exception, never more than 5 s;
 and the app's discovery must list the folder (usable or not) without raising.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,29 +19,40 @@ import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from robustness_helpers import copy_checkpoint
 
 import ui.model_store as model_store
 from model.checkpoint import CheckpointError, load_checkpoint
-from robustness_helpers import copy_checkpoint
 
 DEEP = "__deeply_nested__"  # replaced by a 5,000-level nesting in the written text
 SCALARS = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.sampled_from([0, -1, 1, 2, 3, 7, 2**31, 2**63, -(2**63), 10**30, 10**200, 8193, 1_000_001, 17]),
     st.integers(min_value=-(10**6), max_value=10**6),
     st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e308, -0.0, 0.5, 1.5]),
-    st.text(max_size=20), st.sampled_from(["", "x" * 10_000, "(a+)+$", "lstm", "gru", "full", "adaptive", "WordLevel", "<unk>", DEEP]),
+    st.text(max_size=20),
+    st.sampled_from(["", "x" * 10_000, "(a+)+$", "lstm", "gru", "full", "adaptive", "WordLevel", "<unk>", DEEP]),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
 
 
 @st.composite
 def mutations(draw) -> list[tuple[list[int], str, Any]]:
     """Up to three (path choices, operation, value): each choice picks a child at that depth."""
     count = draw(st.integers(min_value=1, max_value=3))
-    return [(draw(st.lists(st.integers(min_value=0, max_value=10**6), min_size=0, max_size=4)),
-             draw(st.sampled_from(["replace", "delete", "add", "wrap"])),
-             draw(VALUES)) for _ in range(count)]
+    return [
+        (
+            draw(st.lists(st.integers(min_value=0, max_value=10**6), min_size=0, max_size=4)),
+            draw(st.sampled_from(["replace", "delete", "add", "wrap"])),
+            draw(VALUES),
+        )
+        for _ in range(count)
+    ]
 
 
 def _mutate(document: Any, path: list[int], operation: str, value: Any) -> None:

@@ -8,6 +8,7 @@ characters. The only error allowed is the documented EmptyTextError for a text
 without tokens; every report must be strict JSON whose offsets point back at
 the typed characters.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,31 @@ from model.analysis.report import analyze_text
 from model.checkpoint import load_checkpoint
 
 TROUBLEMAKERS = [
-    "\U0001F642", "\U0001F468\u200D\U0001F469\u200D\U0001F467", "\U0001F1EB\U0001F1F7",  # emoji, ZWJ family, flag
-    "\u05e9\u05dc\u05d5\u05dd", "\u0645\u0631\u062d\u0628\u0627", "\u202e", "\u202c", "\u200f",  # Hebrew, Arabic, RLO, PDF, RLM
-    "\u200b", "\u200c", "\u200d", "\ufeff", "\u00ad",  # zero-width space/non-joiner/joiner, BOM, soft hyphen
-    "\x00", "\x07", "\x1b", "\x7f", "\r", "\t", "\x0b", "\x85", "\u2028",  # control characters and odd line breaks
-    "e\u0301", "\ufb01", "\u0130",  # combining accent, ligature, dotted capital I
+    "\U0001f642",
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+    "\U0001f1eb\U0001f1f7",  # emoji, ZWJ family, flag
+    "\u05e9\u05dc\u05d5\u05dd",
+    "\u0645\u0631\u062d\u0628\u0627",
+    "\u202e",
+    "\u202c",
+    "\u200f",  # Hebrew, Arabic, RLO, PDF, RLM
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\ufeff",
+    "\u00ad",  # zero-width space/non-joiner/joiner, BOM, soft hyphen
+    "\x00",
+    "\x07",
+    "\x1b",
+    "\x7f",
+    "\r",
+    "\t",
+    "\x0b",
+    "\x85",
+    "\u2028",  # control characters and odd line breaks
+    "e\u0301",
+    "\ufb01",
+    "\u0130",  # combining accent, ligature, dotted capital I
 ]
 KNOWN_WORDS = ["Mr.", "Robert", "said", "so", "his", "her", "friend", "came", "to", "tea", ".", ","]
 PIECES = st.one_of(
@@ -57,8 +78,16 @@ def test_any_text_survives_every_analysis(checkpoints, text, arch, contrast):
             with pytest.raises(EmptyTextError):
                 analyze_text(checkpoint.model, checkpoint.tokenizer, text, method=method, **target)
             continue
-        report = analyze_text(checkpoint.model, checkpoint.tokenizer, text, method=method, ig_steps=4,
-                              gradient_flow_probes=4, with_occlusion=method == "grad", **target)
+        report = analyze_text(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            text,
+            method=method,
+            ig_steps=4,
+            gradient_flow_probes=4,
+            with_occlusion=method == "grad",
+            **target,
+        )
         json.dumps(report, allow_nan=False)  # strict JSON: no NaN, no infinity, only plain types
         assert report["num_words"] == len(report["tokens"]) == len(report["predictions"]) > 0
         for token, (start, end) in zip(report["tokens"], report["offsets"]):

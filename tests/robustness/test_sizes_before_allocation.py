@@ -6,6 +6,7 @@ safetensors header (names, shapes, dtypes) before a single weight is allocated. 
 float64 weights are refused instead of being cast; float32, float16 and bfloat16 load. The shipped
 checkpoints still load exactly as they did.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,30 @@ import time
 
 import pytest
 import torch
+from robustness_helpers import ROOT, copy_checkpoint, edit_json
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
-from model.checkpoint import CheckpointError, expected_tensor_shapes, inspect_checkpoint, load_checkpoint, state_for_saving
+from model.checkpoint import (
+    CheckpointError,
+    expected_tensor_shapes,
+    inspect_checkpoint,
+    load_checkpoint,
+    state_for_saving,
+)
 from model.config import MAX_LAYERS, MAX_VOCAB_SIZE, MAX_WIDTH, ModelConfig
 from model.language_model import LanguageModel
-from robustness_helpers import ROOT, copy_checkpoint, edit_json
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"hidden_size": 20000}, "hidden_size must be at most 8,192"),
-    ({"num_layers": 10**6}, "num_layers must be at most 16"),
-    ({"embedding_size": 10**9}, "embedding_size must be at most 8,192"),
-    ({"vocab_size": 10**7}, "vocab_size must be at most 1,000,000"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"hidden_size": 20000}, "hidden_size must be at most 8,192"),
+        ({"num_layers": 10**6}, "num_layers must be at most 16"),
+        ({"embedding_size": 10**9}, "embedding_size must be at most 8,192"),
+        ({"vocab_size": 10**7}, "vocab_size must be at most 1,000,000"),
+    ],
+)
 def test_oversized_configs_are_refused_at_once(tmp_path, tiny_checkpoints, changes, message):
     folder = copy_checkpoint(tiny_checkpoints["lstm"], str(tmp_path / "big"))
     edit_json(folder, "config.json", lambda config: config.update(changes))
@@ -54,8 +64,14 @@ def test_an_in_bounds_but_huge_config_is_refused_from_the_header_without_allocat
         "except CheckpointError as error:\n"
         "    print('refused', time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, error)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1"))
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1"),
+    )
     assert result.stdout.startswith("refused"), result.stderr[-2000:]
     _, seconds, grown_kib, message = result.stdout.split(" ", 3)
     assert "has shape" in message and "config.json implies" in message
@@ -64,9 +80,20 @@ def test_an_in_bounds_but_huge_config_is_refused_from_the_header_without_allocat
 
 
 CONFIGS = [
-    dict(arch=arch, vocab_size=50, embedding_size=6, hidden_size=18, num_layers=layers, decoder=decoder,
-         adaptive_cutoffs=[10, 30], adaptive_div_value=div, tie_weights=tie)
-    for arch in ("rnn", "lstm", "gru") for layers in (1, 3) for decoder, div, tie in (("full", 4.0, False), ("adaptive", 2.0, False), ("adaptive", 3.0, False))
+    dict(
+        arch=arch,
+        vocab_size=50,
+        embedding_size=6,
+        hidden_size=18,
+        num_layers=layers,
+        decoder=decoder,
+        adaptive_cutoffs=[10, 30],
+        adaptive_div_value=div,
+        tie_weights=tie,
+    )
+    for arch in ("rnn", "lstm", "gru")
+    for layers in (1, 3)
+    for decoder, div, tie in (("full", 4.0, False), ("adaptive", 2.0, False), ("adaptive", 3.0, False))
 ] + [dict(arch="gru", vocab_size=50, embedding_size=8, hidden_size=8, num_layers=2, decoder="full", tie_weights=True)]
 
 
@@ -92,11 +119,15 @@ def _retype(folder: str, dtype: torch.dtype) -> None:
     save_file({name: tensor.to(dtype) for name, tensor in tensors.items()}, file)
 
 
-@pytest.mark.parametrize("dtype, stored_as", [(torch.int64, "I64"), (torch.bool, "BOOL"), (torch.float64, "F64"), (torch.int8, "I8")])
+@pytest.mark.parametrize(
+    "dtype, stored_as", [(torch.int64, "I64"), (torch.bool, "BOOL"), (torch.float64, "F64"), (torch.int8, "I8")]
+)
 def test_weights_of_other_dtypes_are_refused_not_cast(tmp_path, tiny_checkpoints, dtype, stored_as):
     folder = copy_checkpoint(tiny_checkpoints["gru"], str(tmp_path / "typed"))
     _retype(folder, dtype)
-    with pytest.raises(CheckpointError, match=f"is stored as '{stored_as}'; checkpoints hold float32, float16 or bfloat16"):
+    with pytest.raises(
+        CheckpointError, match=f"is stored as '{stored_as}'; checkpoints hold float32, float16 or bfloat16"
+    ):
         load_checkpoint(folder)
 
 

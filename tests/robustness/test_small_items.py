@@ -2,17 +2,18 @@
 
 (int64/bool/float64 weights, the third small item, are in test_sizes_before_allocation.py.)
 """
+
 from __future__ import annotations
 
 import os
 
 import pytest
+from robustness_helpers import copy_checkpoint, edit_json
 
 from data.tokenizer import WordTokenizer
 from model.analysis.ladder import LadderSpec, build_ladder
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import ModelConfig
-from robustness_helpers import copy_checkpoint, edit_json
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,10 @@ def tokenizer(tiny_checkpoints) -> WordTokenizer:
 
 def test_adjacent_source_and_target_say_there_is_no_room(tokenizer):
     with pytest.raises(ValueError, match="right before the target 'his': there is no room between the words") as caught:
-        build_ladder(tokenizer, LadderSpec(sentence="Mr. Robert his friend came to tea .", source_word="Robert", target_word="his"))
+        build_ladder(
+            tokenizer,
+            LadderSpec(sentence="Mr. Robert his friend came to tea .", source_word="Robert", target_word="his"),
+        )
     assert "insert_after" not in str(caught.value)
 
 
@@ -33,7 +37,9 @@ def test_a_ladder_error_quotes_at_most_80_characters_of_the_sentence(tokenizer):
     assert len(str(caught.value)) < 400 and "…" in str(caught.value)
 
 
-@pytest.mark.parametrize("field, value", [("hidden_size", "x" * 100_000), ("arch", "y" * 100_000), ("hidden_size", 10**4000)])
+@pytest.mark.parametrize(
+    "field, value", [("hidden_size", "x" * 100_000), ("arch", "y" * 100_000), ("hidden_size", 10**4000)]
+)
 def test_a_config_error_quotes_at_most_80_characters(field, value):
     with pytest.raises(ValueError) as caught:
         ModelConfig(**{"vocab_size": 100, "decoder": "full", field: value})

@@ -3,13 +3,15 @@
 A file that is a link to a device (/dev/zero never ends) is not a checkpoint file and is never
 read; a folder that links to itself, or to a folder of no checkpoint, is listed as not usable.
 """
+
 from __future__ import annotations
 
 import os
 import time
 
-import ui.model_store as model_store
 from robustness_helpers import copy_checkpoint
+
+import ui.model_store as model_store
 
 
 def test_links_to_devices_and_loops_are_refused_without_reading(models_root):

@@ -5,6 +5,7 @@ by 99.5) without asking; `--resume` with a different corpus was accepted, "finis
 training and wrote the wrong corpus into metrics.json. Now an occupied --out needs --overwrite,
 and --resume compares the corpus digests (one file or several) and the tokenizer with the run's.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import os
 import shutil
 
 import pytest
+from robustness_helpers import run_cli
 
 from data.corpus import load_local
 from data.tokenizer import WordTokenizer
@@ -19,10 +21,30 @@ from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
 from model.train import main as train_main
 from model.training import TrainConfig, train
-from robustness_helpers import run_cli
 
-TINY = ["--arch", "rnn", "--embedding-size", "8", "--hidden-size", "8", "--decoder", "full", "--min-frequency", "1",
-        "--batch-size", "8", "--bptt", "10", "--epochs", "1", "--threads", "1", "--no-progress", "--stream", "off"]
+TINY = [
+    "--arch",
+    "rnn",
+    "--embedding-size",
+    "8",
+    "--hidden-size",
+    "8",
+    "--decoder",
+    "full",
+    "--min-frequency",
+    "1",
+    "--batch-size",
+    "8",
+    "--bptt",
+    "10",
+    "--epochs",
+    "1",
+    "--threads",
+    "1",
+    "--no-progress",
+    "--stream",
+    "off",
+]
 
 
 def _files(folder: str) -> dict[str, bytes]:
@@ -61,7 +83,9 @@ def test_an_empty_out_folder_is_free_to_use(tmp_path, corpus_dir):
 
 
 def test_resume_and_overwrite_together_are_refused(tmp_path, corpus_dir, capsys):
-    line = run_cli(train_main, ["--corpus-dir", corpus_dir, "--out", str(tmp_path / "x"), "--resume", "--overwrite", *TINY], capsys)
+    line = run_cli(
+        train_main, ["--corpus-dir", corpus_dir, "--out", str(tmp_path / "x"), "--resume", "--overwrite", *TINY], capsys
+    )
     assert "pass one of them" in line
 
 
@@ -71,11 +95,23 @@ def interrupted(tmp_path, corpus_dir):
     corpus = load_local(folder=corpus_dir)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     out = str(tmp_path / "run")
-    config = TrainConfig(out=out, model=ModelConfig(arch="gru", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
-                         batch_size=8, bptt=10, epochs=2, progress=False, threads=1, command=["pytest"])
+    config = TrainConfig(
+        out=out,
+        model=ModelConfig(arch="gru", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
+        batch_size=8,
+        bptt=10,
+        epochs=2,
+        progress=False,
+        threads=1,
+        command=["pytest"],
+    )
     polls_after_checkpoint = iter(range(1, 10_000))
-    result = train(config, corpus, tokenizer,
-                   should_stop=lambda: os.path.isfile(os.path.join(out, "metrics.json")) and next(polls_after_checkpoint) >= 3)
+    result = train(
+        config,
+        corpus,
+        tokenizer,
+        should_stop=lambda: os.path.isfile(os.path.join(out, "metrics.json")) and next(polls_after_checkpoint) >= 3,
+    )
     assert result.status == "stopped" and os.path.isdir(os.path.join(out, "resume"))
     return out
 
@@ -83,7 +119,11 @@ def interrupted(tmp_path, corpus_dir):
 def test_resume_on_another_corpus_is_refused_naming_the_split(tmp_path, interrupted, corpus_dir, capsys):
     other = _other_corpus(corpus_dir, str(tmp_path / "other"))
     before = _files(interrupted)
-    line = run_cli(train_main, ["--corpus-dir", other, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"], capsys)
+    line = run_cli(
+        train_main,
+        ["--corpus-dir", other, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"],
+        capsys,
+    )
     assert "the corpus differs in its train split" in line
     assert os.path.join(corpus_dir, "train.txt") in line and os.path.join(other, "train.txt") in line
     assert _files(interrupted) == before  # nothing trained, nothing rewritten
@@ -92,8 +132,22 @@ def test_resume_on_another_corpus_is_refused_naming_the_split(tmp_path, interrup
 def test_resume_with_another_tokenizer_is_refused(tmp_path, interrupted, corpus_dir, capsys):
     foreign = WordTokenizer.train(["entirely different words here"], min_frequency=1)
     foreign.save(str(tmp_path / "foreign.json"))
-    line = run_cli(train_main, ["--corpus-dir", corpus_dir, "--out", interrupted, "--resume", "--tokenizer", str(tmp_path / "foreign.json"),
-                                "--no-progress", "--stream", "off"], capsys)
+    line = run_cli(
+        train_main,
+        [
+            "--corpus-dir",
+            corpus_dir,
+            "--out",
+            interrupted,
+            "--resume",
+            "--tokenizer",
+            str(tmp_path / "foreign.json"),
+            "--no-progress",
+            "--stream",
+            "off",
+        ],
+        capsys,
+    )
     assert "is not the one the interrupted run used" in line and "Leave out --tokenizer" in line
 
 
@@ -103,12 +157,19 @@ def test_a_state_written_before_records_falls_back_to_metrics_json(tmp_path, int
     del state["corpus_record"]
     json.dump(state, open(state_file, "w", encoding="utf-8"))
     other = _other_corpus(corpus_dir, str(tmp_path / "other"))
-    line = run_cli(train_main, ["--corpus-dir", other, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"], capsys)
+    line = run_cli(
+        train_main,
+        ["--corpus-dir", other, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"],
+        capsys,
+    )
     assert "the corpus differs in its train split" in line
 
 
 def test_resume_with_the_same_corpus_still_works(interrupted, corpus_dir, capsys):
-    assert train_main(["--corpus-dir", corpus_dir, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"]) == 0
+    assert (
+        train_main(["--corpus-dir", corpus_dir, "--out", interrupted, "--resume", "--no-progress", "--stream", "off"])
+        == 0
+    )
     assert "finished" in capsys.readouterr().out
 
 
@@ -123,10 +184,37 @@ def test_several_training_files_are_compared_file_by_file(tmp_path, corpus_dir, 
     assert set(corpus.files["train"]) == {"paths", "sha256s", "sha256"}
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)
     out = str(tmp_path / "run")
-    config = TrainConfig(out=out, model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
-                         batch_size=8, bptt=10, epochs=1, progress=False, threads=1, command=["pytest"])
+    config = TrainConfig(
+        out=out,
+        model=ModelConfig(arch="rnn", vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=8, decoder="full"),
+        batch_size=8,
+        bptt=10,
+        epochs=1,
+        progress=False,
+        threads=1,
+        command=["pytest"],
+    )
     steps = iter(range(1, 10_000))
     assert train(config, corpus, tokenizer, should_stop=lambda: next(steps) == 3).status == "stopped"
-    line = run_cli(train_main, ["--train", first, changed, "--valid", os.path.join(corpus_dir, "valid.txt"), "--out", out, "--resume",
-                                "--no-progress", "--stream", "off"], capsys)
-    assert "the corpus differs in its train split" in line and f"{first} + {second}" in line and f"{first} + {changed}" in line
+    line = run_cli(
+        train_main,
+        [
+            "--train",
+            first,
+            changed,
+            "--valid",
+            os.path.join(corpus_dir, "valid.txt"),
+            "--out",
+            out,
+            "--resume",
+            "--no-progress",
+            "--stream",
+            "off",
+        ],
+        capsys,
+    )
+    assert (
+        "the corpus differs in its train split" in line
+        and f"{first} + {second}" in line
+        and f"{first} + {changed}" in line
+    )

@@ -7,6 +7,7 @@ gate and cell values at one word. No script, no event handler: only shapes and t
 from the sentence passed through html.escape. The drawing has its own light background and dark
 ink, so it reads the same in the light and the dark theme.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,13 +17,22 @@ INK = "#1b1f24"
 MUTED = "#55606e"
 BELT = "#4c78a8"
 PAPER = "#fbfbfd"
-GATES = {"f": ("#d6e9f8", "forget"), "i": ("#dcefd9", "input"), "g": ("#fde7c8", "candidate"), "o": ("#eadff5", "output")}
+GATES = {
+    "f": ("#d6e9f8", "forget"),
+    "i": ("#dcefd9", "input"),
+    "g": ("#fde7c8", "candidate"),
+    "o": ("#eadff5", "output"),
+}
 WIDTH, HEIGHT = 1460, 390
 
 
-def _text(x: float, y: float, content: str, size: int = 22, anchor: str = "middle", weight: str = "normal", colour: str = INK) -> str:
-    return (f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
-            f'fill="{colour}" font-family="sans-serif">{html.escape(content)}</text>')
+def _text(
+    x: float, y: float, content: str, size: int = 22, anchor: str = "middle", weight: str = "normal", colour: str = INK
+) -> str:
+    return (
+        f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
+        f'fill="{colour}" font-family="sans-serif">{html.escape(content)}</text>'
+    )
 
 
 def _line(points: Sequence[tuple[float, float]], colour: str = INK, width: float = 3, arrow: bool = True) -> str:
@@ -32,15 +42,18 @@ def _line(points: Sequence[tuple[float, float]], colour: str = INK, width: float
 
 
 def _operator(x: float, y: float, symbol: str) -> str:
-    return (f'<circle cx="{x:.0f}" cy="{y:.0f}" r="19" fill="{PAPER}" stroke="{INK}" stroke-width="3"/>'
-            + _text(x, y + 8, symbol, size=26, weight="bold"))
+    return f'<circle cx="{x:.0f}" cy="{y:.0f}" r="19" fill="{PAPER}" stroke="{INK}" stroke-width="3"/>' + _text(
+        x, y + 8, symbol, size=26, weight="bold"
+    )
 
 
 def _gate(x: float, y: float, name: str, function: str, value: str) -> str:
     fill, _ = GATES[name]
-    return (f'<rect x="{x - 44:.0f}" y="{y - 28:.0f}" width="88" height="56" rx="10" fill="{fill}" stroke="{INK}" stroke-width="2"/>'
-            + _text(x, y + 8, f"{function} {name}", size=22, weight="bold")
-            + _text(x, y - 40, value, size=22, weight="bold", colour=INK))
+    return (
+        f'<rect x="{x - 44:.0f}" y="{y - 28:.0f}" width="88" height="56" rx="10" fill="{fill}" stroke="{INK}" stroke-width="2"/>'
+        + _text(x, y + 8, f"{function} {name}", size=22, weight="bold")
+        + _text(x, y - 40, value, size=22, weight="bold", colour=INK)
+    )
 
 
 def _fmt(value: float, signed: bool = False) -> str:
@@ -59,8 +72,15 @@ def _shade(value: float, low: float, high: float) -> str:
     return f"rgb({level},{min(255, level + 8)},255)"
 
 
-def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]], cell_before: Sequence[float],
-             cell_after: Sequence[float], counterfactual_cell: Sequence[float], counterfactual_name: str) -> str:
+def cell_svg(
+    word: str,
+    units: Sequence[int],
+    gates: dict[str, Sequence[float]],
+    cell_before: Sequence[float],
+    cell_after: Sequence[float],
+    counterfactual_cell: Sequence[float],
+    counterfactual_name: str,
+) -> str:
     """The cell at one word, with the followed units' values.
 
     Args:
@@ -74,18 +94,22 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     Returns:
         One ``<svg>`` element (a string) with a ``<title>`` for screen readers.
     """
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'style="width:100%;height:auto;max-height:372px;display:block">',
-             f"<title>{html.escape(f'An LSTM cell reading {word}, with the gate values of units {list(units)}')}</title>",
-             '<defs><marker id="lecture-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="14" markerHeight="14" '
-             f'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
-             f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" rx="16" fill="{PAPER}" stroke="#c9ced6"/>',
-             f'<rect x="95" y="28" width="700" height="318" rx="18" fill="none" stroke="#b8c0cc" stroke-width="2" stroke-dasharray="8 6"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'style="width:100%;height:auto;max-height:372px;display:block">',
+        f"<title>{html.escape(f'An LSTM cell reading {word}, with the gate values of units {list(units)}')}</title>",
+        '<defs><marker id="lecture-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="14" markerHeight="14" '
+        f'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" rx="16" fill="{PAPER}" stroke="#c9ced6"/>',
+        '<rect x="95" y="28" width="700" height="318" rx="18" fill="none" stroke="#b8c0cc" stroke-width="2" stroke-dasharray="8 6"/>',
+    ]
     # The belt: c_{t-1} -> x f -> + i*g -> c_t.
     parts.append(_line([(30, 72), (242, 72)], BELT, 7, arrow=False))
     parts.append(_line([(279, 72), (432, 72)], BELT, 7, arrow=False))
     parts.append(_line([(469, 72), (860, 72)], BELT, 7))
-    parts.append(_text(30, 52, "cell state c  (the conveyor belt)", size=20, anchor="start", weight="bold", colour=BELT))
+    parts.append(
+        _text(30, 52, "cell state c  (the conveyor belt)", size=20, anchor="start", weight="bold", colour=BELT)
+    )
     parts.append(_text(866, 80, "cₜ", size=24, anchor="start", weight="bold", colour=BELT))
     parts.append(_operator(260, 72, "×"))
     parts.append(_operator(450, 72, "+"))
@@ -114,14 +138,22 @@ def cell_svg(word: str, units: Sequence[int], gates: dict[str, Sequence[float]],
     parts.append(_operator(720, 252, "×"))
     parts.append(_line([(739, 252), (860, 252)]))
     parts.append(_text(866, 260, "hₜ", size=24, anchor="start", weight="bold"))
-    parts.append(_text(790, 372, "above each gate: its mean over the units in the table", size=17, anchor="end", colour=MUTED))
+    parts.append(
+        _text(790, 372, "above each gate: its mean over the units in the table", size=17, anchor="end", colour=MUTED)
+    )
     parts.append(_table(units, gates, cell_before, cell_after, counterfactual_cell, counterfactual_name))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _table(units: Sequence[int], gates: dict[str, Sequence[float]], cell_before: Sequence[float], cell_after: Sequence[float],
-           counterfactual_cell: Sequence[float], counterfactual_name: str) -> str:
+def _table(
+    units: Sequence[int],
+    gates: dict[str, Sequence[float]],
+    cell_before: Sequence[float],
+    cell_after: Sequence[float],
+    counterfactual_cell: Sequence[float],
+    counterfactual_name: str,
+) -> str:
     left, top, row_height = 920, 48, 46
     columns = [("unit", 0), ("f", 80), ("i", 148), ("g", 216), ("o", 284), ("cₜ₋₁", 358), ("cₜ", 440)]
     parts = [_text(left + x + 28, top, label, size=21, weight="bold") for label, x in columns]
@@ -132,7 +164,9 @@ def _table(units: Sequence[int], gates: dict[str, Sequence[float]], cell_before:
         for name, x in (("f", 80), ("i", 148), ("g", 216), ("o", 284)):
             value = gates[name][index]
             low, high = (-1.0, 1.0) if name == "g" else (0.0, 1.0)
-            parts.append(f'<rect x="{left + x - 4}" y="{y - 26}" width="64" height="36" rx="6" fill="{_shade(value, low, high)}"/>')
+            parts.append(
+                f'<rect x="{left + x - 4}" y="{y - 26}" width="64" height="36" rx="6" fill="{_shade(value, low, high)}"/>'
+            )
             parts.append(_text(left + x + 28, y, _fmt(value, signed=name == "g"), size=21))
         parts.append(_text(left + 386, y, _fmt(cell_before[index], signed=True), size=21))
         parts.append(_text(left + 468, y, _fmt(cell_after[index], signed=True), size=21, weight="bold", colour=BELT))
@@ -140,5 +174,7 @@ def _table(units: Sequence[int], gates: dict[str, Sequence[float]], cell_before:
     parts.append(_text(left, y, f"cₜ if the cue were “{counterfactual_name}”:", size=18, anchor="start", colour=MUTED))
     shown = "   ".join(f"{unit}: {_fmt(value, signed=True)}" for unit, value in zip(units, counterfactual_cell))
     parts.append(_text(left, y + 30, shown, size=20, anchor="start", weight="bold", colour="#b3541e"))
-    parts.append(_text(left, y + 66, "f, i, o: 0 shut … 1 open;  g: new content −1 … 1", size=17, anchor="start", colour=MUTED))
+    parts.append(
+        _text(left, y + 66, "f, i, o: 0 shut … 1 open;  g: new content −1 … 1", size=17, anchor="start", colour=MUTED)
+    )
     return "".join(parts)

@@ -5,6 +5,7 @@ that states the finding, the sentence with its cue and target marked, at most th
 one figure in ``st.container(key="lecture-figure-N")``. The CSS is static (no user text); every word
 of the sentence goes through html.escape.
 """
+
 from __future__ import annotations
 
 import html
@@ -52,8 +53,9 @@ def _space_before(tokens: Sequence[str], index: int) -> bool:
     return token[:1].isalnum() or token[:1] in "\"'(["
 
 
-def sentence_html(tokens: Sequence[str], cue_span: tuple[int, int], target_position: int, target: str,
-                  current: int | None = None) -> str:
+def sentence_html(
+    tokens: Sequence[str], cue_span: tuple[int, int], target_position: int, target: str, current: int | None = None
+) -> str:
     """The sentence with the cue underlined, the target word highlighted and the words after it dimmed.
 
     When the target is the word after the text, an empty dashed slot stands for it; ``current``
@@ -71,7 +73,9 @@ def sentence_html(tokens: Sequence[str], cue_span: tuple[int, int], target_posit
         elif index > target_position:
             classes.append("lecture-later")
         attribute = f' class="{" ".join(classes)}"' if classes else ""
-        parts.append((" " if _space_before(tokens, index) else "") + f'<span dir="auto"{attribute}>{html.escape(token)}</span>')
+        parts.append(
+            (" " if _space_before(tokens, index) else "") + f'<span dir="auto"{attribute}>{html.escape(token)}</span>'
+        )
     if target_position >= len(tokens):
         parts.append(f' <span class="lecture-target lecture-slot" title="the next word">{html.escape(target)}?</span>')
     return '<div class="lecture-sentence">' + "".join(parts) + "</div>"
@@ -80,7 +84,10 @@ def sentence_html(tokens: Sequence[str], cue_span: tuple[int, int], target_posit
 def title(step: int, text: str) -> None:
     """The step's finding as its heading, in ``st.container(key="lecture-title-N")`` (escaped, our own markup)."""
     with st.container(key=f"lecture-title-{step}"):
-        st.markdown(f'<div class="lecture-title" role="heading" aria-level="2">{html.escape(text)}</div>', unsafe_allow_html=True)
+        st.markdown(
+            f'<div class="lecture-title" role="heading" aria-level="2">{html.escape(text)}</div>',
+            unsafe_allow_html=True,
+        )
 
 
 def sentences(lines: Sequence[str]) -> None:

@@ -1,4 +1,5 @@
 """What a lecture step needs: the lesson's state, the chosen models and the checked sentence pair."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,5 +58,5 @@ class Lesson:
 
     @property
     def contrast_formula(self) -> str:
-        """"log P(his) − log P(her)" with the lesson's words."""
+        """ "log P(his) − log P(her)" with the lesson's words."""
         return f"log P({self.target_word}) − log P({self.contrast_word})"

@@ -5,6 +5,7 @@ twice, or by another session, is computed once. The pair is rebuilt inside each 
 model's own tokenizer (:func:`model.analysis.lesson_pair.build_pair`, cheap), so nothing here
 reads another view's state.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -21,27 +22,43 @@ from ui.settings import MAX_WORDS
 CACHE = dict(show_spinner=False, max_entries=64)
 
 
-def _pair(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None,
-          contrast: str | None) -> tuple[Any, LessonPair]:
+def _pair(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> tuple[Any, LessonPair]:
     checkpoint = checkpoint_at(path, signature)
     return checkpoint, build_pair(checkpoint.tokenizer, text, counterfactual, target, contrast, max_words=MAX_WORDS)
 
 
 @st.cache_data(**CACHE)
-def pair(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None) -> dict:
+def pair(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> dict:
     """The checked pair as a dict (LessonPair fields plus cue_text, replacement_text, context_word, distance, vocab_size).
 
     Raises:
         ValueError: what is wrong with the sentence, counterfactual or words (build_pair's message).
     """
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
-    return dict(asdict(checked), cue_text=checked.cue_text, replacement_text=checked.replacement_text,
-                context_word=checked.context_word, distance=checked.distance, vocab_size=checkpoint.tokenizer.vocab_size)
+    return dict(
+        asdict(checked),
+        cue_text=checked.cue_text,
+        replacement_text=checked.replacement_text,
+        context_word=checked.context_word,
+        distance=checked.distance,
+        vocab_size=checkpoint.tokenizer.vocab_size,
+    )
 
 
 @st.cache_data(**CACHE)
-def expectations(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None,
-                 contrast: str | None, top_k: int = 6) -> dict:
+def expectations(
+    path: str,
+    signature: Signature,
+    text: str,
+    counterfactual: str | None,
+    target: str | None,
+    contrast: str | None,
+    top_k: int = 6,
+) -> dict:
     """model.analysis.lesson.expectations on the factual sentence."""
     from model.analysis.lesson import expectations as compute
 
@@ -50,7 +67,9 @@ def expectations(path: str, signature: Signature, text: str, counterfactual: str
 
 
 @st.cache_data(**CACHE)
-def swap(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None) -> dict:
+def swap(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> dict:
     """model.analysis.lesson.cue_swap: f before, after, and with each cue part swapped alone."""
     from model.analysis.lesson import cue_swap
 
@@ -59,7 +78,9 @@ def swap(path: str, signature: Signature, text: str, counterfactual: str | None,
 
 
 @st.cache_data(**CACHE)
-def spans(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None) -> list[dict]:
+def spans(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> list[dict]:
     """model.analysis.lesson.span_attribution: one row per (span, method)."""
     from model.analysis.lesson import span_attribution
 
@@ -68,7 +89,9 @@ def spans(path: str, signature: Signature, text: str, counterfactual: str | None
 
 
 @st.cache_data(**CACHE)
-def flow(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None) -> dict:
+def flow(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> dict:
     """hidden_gradient_flow of the top layer from the last word read before the target back to every word.
 
     Positions index the model inputs (0 = <eos>, word k = k + 1); distances count words back from
@@ -77,12 +100,16 @@ def flow(path: str, signature: Signature, text: str, counterfactual: str | None,
     from model.analysis.gradient_flow import hidden_gradient_flow
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
-    ids = torch.tensor([[checkpoint.tokenizer.eos_id, *checked.ids[: checked.target_position]]], dtype=torch.long)  # [1, P + 1]
+    ids = torch.tensor(
+        [[checkpoint.tokenizer.eos_id, *checked.ids[: checked.target_position]]], dtype=torch.long
+    )  # [1, P + 1]
     return clean(hidden_gradient_flow(checkpoint.model, ids))
 
 
 @st.cache_data(**CACHE)
-def ladder(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None) -> dict:
+def ladder(
+    path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
+) -> dict:
     """model.analysis.lesson.swap_ladder with its memory span.
 
     Raises:
@@ -95,19 +122,35 @@ def ladder(path: str, signature: Signature, text: str, counterfactual: str | Non
 
 
 @st.cache_data(**CACHE)
-def exploding(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None,
-              factor: float) -> dict:
+def exploding(
+    path: str,
+    signature: Signature,
+    text: str,
+    counterfactual: str | None,
+    target: str | None,
+    contrast: str | None,
+    factor: float,
+) -> dict:
     """model.analysis.exploding.exploding_curves on the words read before the target (the scaled copy is discarded)."""
     from model.analysis.exploding import exploding_curves
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
-    ids = torch.tensor([[checkpoint.tokenizer.eos_id, *checked.ids[: checked.target_position]]], dtype=torch.long)  # [1, P + 1]
+    ids = torch.tensor(
+        [[checkpoint.tokenizer.eos_id, *checked.ids[: checked.target_position]]], dtype=torch.long
+    )  # [1, P + 1]
     return clean(exploding_curves(checkpoint.model, ids, factor))
 
 
 @st.cache_data(**CACHE)
-def belt(path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None,
-         count: int = 3) -> dict:
+def belt(
+    path: str,
+    signature: Signature,
+    text: str,
+    counterfactual: str | None,
+    target: str | None,
+    contrast: str | None,
+    count: int = 3,
+) -> dict:
     """The LSTM units that carry the cue (model.analysis.memory_units.rank_units, cell units first) and
     their gates and cell at every word (model.analysis.lesson.cell_story).
 
@@ -121,8 +164,15 @@ def belt(path: str, signature: Signature, text: str, counterfactual: str | None,
     tokenizer = checkpoint.tokenizer
     factual = torch.tensor([tokenizer.eos_id, *checked.ids], dtype=torch.long)  # [T + 1]
     swapped = torch.tensor([tokenizer.eos_id, *checked.counterfactual_ids], dtype=torch.long)  # [T + 1]
-    ranked = rank_units(checkpoint.model, factual, swapped, checked.target_position - 1,
-                        tokenizer.token_to_id(checked.target), tokenizer.token_to_id(checked.contrast), top=24)
+    ranked = rank_units(
+        checkpoint.model,
+        factual,
+        swapped,
+        checked.target_position - 1,
+        tokenizer.token_to_id(checked.target),
+        tokenizer.token_to_id(checked.contrast),
+        top=24,
+    )
     top_layer = checkpoint.model.config.num_layers - 1
     cells = [unit for unit in ranked if unit.part == "c" and unit.layer == top_layer][:count]
     if not cells:

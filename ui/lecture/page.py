@@ -4,6 +4,7 @@ The URL is the lesson's one source of truth (ui.lecture.url_state): the buttons,
 the sidebar controls only write new parameters, and every run reads them back. A teacher can
 prepare links before class; a bad link gets a notice and the defaults, never a traceback.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -38,7 +39,9 @@ def _params() -> dict[str, str]:
 def _enter() -> None:
     text = str(st.session_state.get("text") or "").strip()
     models = tuple(st.session_state.get("models") or ())
-    st.query_params.from_dict(LessonState(models=models).with_sentence(" ".join(text.split()) or SEED_SENTENCE).to_params())
+    st.query_params.from_dict(
+        LessonState(models=models).with_sentence(" ".join(text.split()) or SEED_SENTENCE).to_params()
+    )
 
 
 def _leave() -> None:
@@ -50,8 +53,12 @@ def _leave() -> None:
 def lecture_switch() -> None:
     """The sidebar's way into the lecture, for the explore page (carries its sentence and models along)."""
     st.session_state["lecture_mode"] = False
-    st.toggle("Lecture mode", key="lecture_mode", on_change=_enter,
-              help="A guided lesson, one screen per step, for a projector. Its link opens the same step.")
+    st.toggle(
+        "Lecture mode",
+        key="lecture_mode",
+        on_change=_enter,
+        help="A guided lesson, one screen per step, for a projector. Its link opens the same step.",
+    )
 
 
 def _write(state: LessonState) -> None:
@@ -77,11 +84,22 @@ def _resolve(state: LessonState, chosen: list[ModelEntry]) -> tuple[LessonState,
         attempts.append(state.with_sentence(SEED_SENTENCE))
     for number, attempt in enumerate(attempts):
         try:
-            pairs = [numbers.pair(entry.path, entry.signature, attempt.sentence, attempt.counterfactual, attempt.target, attempt.contrast)
-                     for entry in chosen]
+            pairs = [
+                numbers.pair(
+                    entry.path,
+                    entry.signature,
+                    attempt.sentence,
+                    attempt.counterfactual,
+                    attempt.target,
+                    attempt.contrast,
+                )
+                for entry in chosen
+            ]
         except ValueError as error:
             if number + 1 < len(attempts):
-                instead = "its own defaults" if attempts[number + 1].sentence == attempt.sentence else "the seed sentence"
+                instead = (
+                    "its own defaults" if attempts[number + 1].sentence == attempt.sentence else "the seed sentence"
+                )
                 notices.append(f"{error} Using {instead} instead.")
                 continue
             raise
@@ -118,10 +136,25 @@ def _navigation(lesson: Lesson):
     with st.container(key="lecture-nav"):
         label, toolbar, back, forward = st.columns([4, 4, 1.3, 1.3], vertical_alignment="center")
         label.markdown(f"**Step {step.number} of {len(STEPS)} · {md(step.name)}**")
-        back.button("◀ Back", key="lecture_back", on_click=_move, args=(-1, step.number, words, belt_step), disabled=at_start,
-                    shortcut="Left", width="stretch")
-        forward.button("Next ▶", key="lecture_next", on_click=_move, args=(1, step.number, words, belt_step), disabled=at_end,
-                       shortcut="Right", type="primary", width="stretch")
+        back.button(
+            "◀ Back",
+            key="lecture_back",
+            on_click=_move,
+            args=(-1, step.number, words, belt_step),
+            disabled=at_start,
+            shortcut="Left",
+            width="stretch",
+        )
+        forward.button(
+            "Next ▶",
+            key="lecture_next",
+            on_click=_move,
+            args=(1, step.number, words, belt_step),
+            disabled=at_end,
+            shortcut="Right",
+            type="primary",
+            width="stretch",
+        )
     return toolbar
 
 
@@ -147,9 +180,14 @@ def _load_preset() -> None:
     preset = preset_by_label(st.session_state.get("lecture_preset"))
     if preset is None:
         return
-    params = {"lesson": st.query_params.get("lesson") or "seed", "step": st.query_params.get("step") or "1",
-              "sentence": preset.text, "counterfactual": counterfactual_text(preset.text, preset.cue, preset.counterfactual),
-              "target": preset.target, "contrast": preset.contrast}
+    params = {
+        "lesson": st.query_params.get("lesson") or "seed",
+        "step": st.query_params.get("step") or "1",
+        "sentence": preset.text,
+        "counterfactual": counterfactual_text(preset.text, preset.cue, preset.counterfactual),
+        "target": preset.target,
+        "contrast": preset.contrast,
+    }
     if "models" in st.query_params:
         params["models"] = st.query_params["models"]
     st.query_params.from_dict(params)
@@ -157,24 +195,49 @@ def _load_preset() -> None:
 
 def _sidebar(lesson: Lesson, usable: list[ModelEntry]) -> None:
     state, pair = lesson.state, lesson.pair
-    values = {"lecture_mode": True, "lecture_jump": state.step, "lecture_sentence": state.sentence,
-              "lecture_counterfactual": pair["counterfactual"], "lecture_target": pair["target"], "lecture_contrast": pair["contrast"],
-              "lecture_models": [entry.name for entry in lesson.models]}
+    values = {
+        "lecture_mode": True,
+        "lecture_jump": state.step,
+        "lecture_sentence": state.sentence,
+        "lecture_counterfactual": pair["counterfactual"],
+        "lecture_target": pair["target"],
+        "lecture_contrast": pair["contrast"],
+        "lecture_models": [entry.name for entry in lesson.models],
+    }
     for key, value in values.items():
         st.session_state[key] = value
     with st.sidebar:
         st.header("Memory Lab · lecture")
-        st.toggle("Lecture mode", key="lecture_mode", on_change=_leave, help="Off: back to all the views, with this sentence.")
+        st.toggle(
+            "Lecture mode", key="lecture_mode", on_change=_leave, help="Off: back to all the views, with this sentence."
+        )
         st.caption(md(f"Lesson “{state.lesson}”: {LESSONS[state.lesson]}"))
-        st.selectbox("Go to step", [step.number for step in STEPS], key="lecture_jump",
-                     format_func=lambda number: f"{number} · {STEPS[number - 1].name}",
-                     on_change=lambda: _go(int(st.session_state["lecture_jump"])))
-        st.selectbox("Example sentence", PRESET_LABELS, index=None, key="lecture_preset", on_change=_load_preset,
-                     placeholder="Pick an example…", help="Loads a sentence with its own target, contrast and counterfactual.")
-        st.text_input("Sentence (Enter to apply)", key="lecture_sentence", on_change=_set, args=("sentence", "lecture_sentence"))
-        st.text_input("Counterfactual: the same sentence with the cue swapped", key="lecture_counterfactual",
-                      on_change=_set, args=("counterfactual", "lecture_counterfactual"),
-                      help="Same number of words; empty = swap the title and the name (Mr. Robert -> Mrs. Mary).")
+        st.selectbox(
+            "Go to step",
+            [step.number for step in STEPS],
+            key="lecture_jump",
+            format_func=lambda number: f"{number} · {STEPS[number - 1].name}",
+            on_change=lambda: _go(int(st.session_state["lecture_jump"])),
+        )
+        st.selectbox(
+            "Example sentence",
+            PRESET_LABELS,
+            index=None,
+            key="lecture_preset",
+            on_change=_load_preset,
+            placeholder="Pick an example…",
+            help="Loads a sentence with its own target, contrast and counterfactual.",
+        )
+        st.text_input(
+            "Sentence (Enter to apply)", key="lecture_sentence", on_change=_set, args=("sentence", "lecture_sentence")
+        )
+        st.text_input(
+            "Counterfactual: the same sentence with the cue swapped",
+            key="lecture_counterfactual",
+            on_change=_set,
+            args=("counterfactual", "lecture_counterfactual"),
+            help="Same number of words; empty = swap the title and the name (Mr. Robert -> Mrs. Mary).",
+        )
         left, right = st.columns(2)
         left.text_input("Target word", key="lecture_target", on_change=_set, args=("target", "lecture_target"))
         right.text_input("Contrast word", key="lecture_contrast", on_change=_set, args=("contrast", "lecture_contrast"))
@@ -194,12 +257,21 @@ def render_lecture() -> None:
     if not chosen:
         with st.sidebar:
             st.toggle("Lecture mode", key="lecture_mode", value=True, on_change=_leave)
-        st.info("No usable model to teach with: train one (Train tab, or `python -m model.train`) or pick one in the sidebar.",
-                icon=":material/info:")
+        st.info(
+            "No usable model to teach with: train one (Train tab, or `python -m model.train`) or pick one in the sidebar.",
+            icon=":material/info:",
+        )
         return
     state, chosen, pair, more = _resolve(state, chosen)
-    lesson = Lesson(state=state, models=tuple(chosen), text=state.sentence, counterfactual=state.counterfactual,
-                    target=state.target, contrast=state.contrast, pair=pair)
+    lesson = Lesson(
+        state=state,
+        models=tuple(chosen),
+        text=state.sentence,
+        counterfactual=state.counterfactual,
+        target=state.target,
+        contrast=state.contrast,
+        pair=pair,
+    )
     _write(state)
     _sidebar(lesson, usable)
     for notice in notices + more:

@@ -1,4 +1,5 @@
 """The lesson's steps, in order: what each is called and which function draws it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

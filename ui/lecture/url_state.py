@@ -8,6 +8,7 @@ Pure Python (no streamlit): :func:`parse_params` turns the URL's strings into a
 :meth:`LessonState.to_params` writes the state back. A bad value never stops the lesson; it is
 named in a notice and replaced by its default.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -73,7 +74,9 @@ def _short(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def parse_params(params: Mapping[str, str | list[str]], available_models: Sequence[str]) -> tuple[LessonState, list[str]]:
+def parse_params(
+    params: Mapping[str, str | list[str]], available_models: Sequence[str]
+) -> tuple[LessonState, list[str]]:
     """Read the lesson from URL parameters.
 
     Args:
@@ -93,11 +96,15 @@ def parse_params(params: Mapping[str, str | list[str]], available_models: Sequen
     state = LessonState()
     unknown = [name for name in params if name not in PARAMS]
     if unknown:
-        notices.append(f"Ignored unknown URL parameter{'s' if len(unknown) > 1 else ''} "
-                       f"{', '.join('“' + _short(name, 30) + '”' for name in unknown)}; the lesson reads {', '.join(PARAMS)}.")
+        notices.append(
+            f"Ignored unknown URL parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join('“' + _short(name, 30) + '”' for name in unknown)}; the lesson reads {', '.join(PARAMS)}."
+        )
     lesson = (_single(params.get("lesson")) or "").strip()
     if lesson and lesson not in LESSONS:
-        notices.append(f"There is no lesson “{_short(lesson)}” (lessons: {', '.join(LESSONS)}); showing the {DEFAULT_LESSON} lesson.")
+        notices.append(
+            f"There is no lesson “{_short(lesson)}” (lessons: {', '.join(LESSONS)}); showing the {DEFAULT_LESSON} lesson."
+        )
     elif lesson:
         state = replace(state, lesson=lesson)
     step = (_single(params.get("step")) or "").strip()
@@ -105,21 +112,27 @@ def parse_params(params: Mapping[str, str | list[str]], available_models: Sequen
         if step.isdigit() and 1 <= int(step) <= STEP_COUNT:
             state = replace(state, step=int(step))
         else:
-            notices.append(f"The step “{_short(step)}” is not a step of this lesson (1 to {STEP_COUNT}); showing step 1.")
+            notices.append(
+                f"The step “{_short(step)}” is not a step of this lesson (1 to {STEP_COUNT}); showing step 1."
+            )
     sentence = _single(params.get("sentence"))
     if sentence is not None:
         cleaned = " ".join(sentence.split())
         if not cleaned:
             notices.append("The sentence in the link is empty; showing the seed sentence.")
         elif len(cleaned) > MAX_CHARS:
-            notices.append(f"The sentence in the link has {len(cleaned)} characters, more than {MAX_CHARS}; showing the seed sentence.")
+            notices.append(
+                f"The sentence in the link has {len(cleaned)} characters, more than {MAX_CHARS}; showing the seed sentence."
+            )
         else:
             state = state.with_sentence(cleaned)
     counterfactual = _single(params.get("counterfactual"))
     if counterfactual is not None and counterfactual.strip():
         cleaned = " ".join(counterfactual.split())
         if len(cleaned) > MAX_CHARS:
-            notices.append(f"The counterfactual in the link is longer than {MAX_CHARS} characters; using the default swap.")
+            notices.append(
+                f"The counterfactual in the link is longer than {MAX_CHARS} characters; using the default swap."
+            )
         else:
             state = replace(state, counterfactual=cleaned)
     for name in ("target", "contrast"):
@@ -138,7 +151,9 @@ def parse_params(params: Mapping[str, str | list[str]], available_models: Sequen
         missing = [name for name in names if name not in available_models]
         if missing:
             shown = ", ".join("“" + _short(name, 40) + "”" for name in missing[:5])
-            notices.append(f"No usable model called {shown}; the lesson uses the models that load "
-                           f"({', '.join(available_models) or 'none'}).")
+            notices.append(
+                f"No usable model called {shown}; the lesson uses the models that load "
+                f"({', '.join(available_models) or 'none'})."
+            )
         state = replace(state, models=known)
     return state, notices

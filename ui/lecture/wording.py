@@ -5,6 +5,7 @@ A title states what the numbers on the screen show ("The LSTM and the GRU flip f
 here takes plain numbers and returns plain text with the user's words in curly quotes; the page
 escapes it for Markdown. Nothing is written in advance: change the sentence and the words change.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,7 +56,7 @@ def model_labels(models: Sequence[tuple[str, str | None]]) -> dict[str, str]:
 
 
 def listed(labels: Sequence[str]) -> str:
-    """"the RNN", "the RNN and the LSTM", "the RNN, the LSTM and the GRU"."""
+    """ "the RNN", "the RNN and the LSTM", "the RNN, the LSTM and the GRU"."""
     items = list(labels)
     if len(items) <= 1:
         return "".join(items)
@@ -84,8 +85,10 @@ def expectation_title(rows: Sequence[dict], target: str, contrast: str, context_
         if len(rows) > 1:
             return capitalised(f"{after}no model expects {t} more than {c}")
         return capitalised(f"{after}{other[0]} expects {c} more than {t}")
-    return capitalised(f"{after}{listed(prefer)} {_verb(prefer, 'expects', 'expect')} {t} more than {c}; "
-                       f"{listed(other)} {_verb(other, 'expects', 'expect')} {c}")
+    return capitalised(
+        f"{after}{listed(prefer)} {_verb(prefer, 'expects', 'expect')} {t} more than {c}; "
+        f"{listed(other)} {_verb(other, 'expects', 'expect')} {c}"
+    )
 
 
 def swap_classes(rows: Sequence[dict]) -> dict[str, list[str]]:
@@ -114,8 +117,10 @@ def swap_title(rows: Sequence[dict], target: str, contrast: str) -> str:
     if classes["always"]:
         clauses.append(f"{listed(classes['always'])} {_verb(classes['always'], 'prefers', 'prefer')} {t} either way")
     if classes["backwards"]:
-        clauses.append(f"{listed(classes['backwards'])} {_verb(classes['backwards'], 'moves', 'move')} the wrong way, "
-                       f"from {c} to {t}")
+        clauses.append(
+            f"{listed(classes['backwards'])} {_verb(classes['backwards'], 'moves', 'move')} the wrong way, "
+            f"from {c} to {t}"
+        )
     return capitalised("; ".join(clauses))
 
 
@@ -130,7 +135,9 @@ def swap_sentences(rows: Sequence[dict], target: str, contrast: str, cue: str, r
             moved.append(f"{row['label']} still moves {number(abs(shift))} nats towards {quoted(towards)}")
     if moved:
         sentences.append(capitalised("; ".join(moved)) + ".")
-    sentences.append("A bar above zero means the model prefers " + quoted(target) + ", below zero " + quoted(contrast) + ".")
+    sentences.append(
+        "A bar above zero means the model prefers " + quoted(target) + ", below zero " + quoted(contrast) + "."
+    )
     return sentences[:3]
 
 
@@ -151,22 +158,31 @@ def span_title(label: str, parts: dict[str, dict[str, float]]) -> str:
     top = order[0]
     if all(abs(value) < SMALL_NATS for value in swap.values()):
         largest = max(swap.values(), key=abs)
-        return capitalised(f"For {label} the cue barely matters: swapping any part of it moves the prediction "
-                           f"{number(abs(largest))} nats at most")
+        return capitalised(
+            f"For {label} the cue barely matters: swapping any part of it moves the prediction "
+            f"{number(abs(largest))} nats at most"
+        )
     if len(order) == 1:
         finding = f"For {label}, swapping {quoted(top)} moves the prediction by {number(swap[top])} nats"
     else:
         second = order[1]
         if swap[second] > 0 and swap[top] < 1.5 * swap[second]:
-            finding = (f"For {label}, {quoted(top)} and {quoted(second)} carry the cue about equally "
-                       f"({number(swap[top])} and {number(swap[second])} nats)")
+            finding = (
+                f"For {label}, {quoted(top)} and {quoted(second)} carry the cue about equally "
+                f"({number(swap[top])} and {number(swap[second])} nats)"
+            )
         else:
-            finding = (f"For {label}, the cue is mostly {quoted(top)}: swapping it moves {number(swap[top])} nats, "
-                       f"{quoted(second)} {number(swap[second])}")
+            finding = (
+                f"For {label}, the cue is mostly {quoted(top)}: swapping it moves {number(swap[top])} nats, "
+                f"{quoted(second)} {number(swap[second])}"
+            )
     if len(order) == 1:
         return capitalised(finding)
     grad_top = _ranked({part: values["grad"] for part, values in parts.items()})[0]
-    signed_tops = {method: _ranked({part: values[method] for part, values in parts.items()})[0] for method in ("occlusion", "ig", "gradxinput")}
+    signed_tops = {
+        method: _ranked({part: values[method] for part, values in parts.items()})[0]
+        for method in ("occlusion", "ig", "gradxinput")
+    }
     disagree = [method for method, part in signed_tops.items() if part != top]
     if grad_top != top and not disagree:
         return capitalised(f"{finding}; only the gradient size ranks {quoted(grad_top)} first")
@@ -175,8 +191,10 @@ def span_title(label: str, parts: dict[str, dict[str, float]]) -> str:
     return capitalised(f"{finding}; every method agrees")
 
 
-METHOD_SENTENCE = ("Swap and hide (put <unk> in place) re-run the model; integrated gradients and gradient × input "
-                   "estimate from slopes; all four have a sign.")
+METHOD_SENTENCE = (
+    "Swap and hide (put <unk> in place) re-run the model; integrated gradients and gradient × input "
+    "estimate from slopes; all four have a sign."
+)
 SIZE_SENTENCE = "Gradient size has none: it says how sensitive the prediction is to a span, never which way it pushes."
 
 
@@ -189,10 +207,14 @@ def span_sentences(parts: dict[str, dict[str, float]]) -> list[str]:
             opposite = [method for method in ("occlusion", "ig", "gradxinput") if values[method] <= -SMALL_NATS]
             if opposite:
                 names = {"occlusion": "hiding", "ig": "integrated gradients", "gradxinput": "gradient × input"}
-                against.append(f"{listed([names[m] for m in opposite])} give {quoted(part)} the opposite sign to the swap")
+                against.append(
+                    f"{listed([names[m] for m in opposite])} give {quoted(part)} the opposite sign to the swap"
+                )
     if against:
-        sentences.append(capitalised("; ".join(against)) + ": they ask what an unknown or a nudged word would do, "
-                         "not what the other name does.")
+        sentences.append(
+            capitalised("; ".join(against)) + ": they ask what an unknown or a nudged word would do, "
+            "not what the other name does."
+        )
     return sentences[:3]
 
 
@@ -206,10 +228,12 @@ def flow_title(rows: Sequence[dict], cue_word: str, context_word: str, distance:
     """
     measured = [row for row in rows if row["kept"] is not None]
     if distance < 1 or not measured:
-        return f"The cue is the last word read, so nothing has had time to vanish"
+        return "The cue is the last word read, so nothing has had time to vanish"
     span = f"Over the {distance} word{'s' if distance != 1 else ''} from {quoted(cue_word)} to {quoted(context_word)}"
     where = {"rnn": "in {}", "lstm": "on {}'s belt", "gru": "in {}"}
-    kept = listed([f"{number(row['kept'])} " + where.get(row["arch"], "in {}").format(row["label"]) for row in measured])
+    kept = listed(
+        [f"{number(row['kept'])} " + where.get(row["arch"], "in {}").format(row["label"]) for row in measured]
+    )
     smallest = min(row["kept"] for row in measured)
     rnn = [row for row in measured if row["arch"] == "rnn"]
     gated = [row for row in measured if row["arch"] in ("lstm", "gru")]
@@ -228,7 +252,12 @@ def per_word_sentence(rows: Sequence[dict], distance: int) -> str | None:
     if distance < 1 or not measured:
         return None
     where = {"lstm": "{}'s belt"}
-    each = listed([f"{number(row['kept'] ** (1 / distance))} for " + where.get(row["arch"], "{}").format(row["label"]) for row in measured])
+    each = listed(
+        [
+            f"{number(row['kept'] ** (1 / distance))} for " + where.get(row["arch"], "{}").format(row["label"])
+            for row in measured
+        ]
+    )
     return f"Per word that is about {each}: type those as slopes to compare."
 
 
@@ -239,12 +268,22 @@ def calculator_sentence(slopes: Sequence[float], product: float | None) -> str:
     low, high = min(slopes), max(slopes)
     shown = "too small or large to print" if product is None else number(product)
     spread = f"{number(low)}" if low == high else f"{number(low)} to {number(high)}"
-    return (f"The chain rule multiplies one slope per word: {len(slopes)} slopes of {spread} give {shown}, "
-            "the share of a gradient that survives the trip back.")
+    return (
+        f"The chain rule multiplies one slope per word: {len(slopes)} slopes of {spread} give {shown}, "
+        "the share of a gradient that survives the trip back."
+    )
 
 
-def belt_title(word: str, in_cue: bool, forget: Sequence[float], input_gate: Sequence[float], unit: int,
-               cell: float, counterfactual_cell: float, replacement: str) -> str:
+def belt_title(
+    word: str,
+    in_cue: bool,
+    forget: Sequence[float],
+    input_gate: Sequence[float],
+    unit: int,
+    cell: float,
+    counterfactual_cell: float,
+    replacement: str,
+) -> str:
     """Step 5: what the belt does at one word, for the units that carry the cue.
 
     Args:
@@ -277,13 +316,18 @@ def distance_title(rows: Sequence[dict], longest: int) -> str:
     beyond = [row for row in rows if row["measurable"] and row["value"] is None and row["beyond"]]
     none = [row for row in rows if not row["measurable"]]
     if halves:
-        clauses.append("the cue's effect halves after " + listed([f"{number(row['value'])} words for {row['label']}" for row in halves]))
+        clauses.append(
+            "the cue's effect halves after "
+            + listed([f"{number(row['value'])} words for {row['label']}" for row in halves])
+        )
     if beyond:
         clauses.append(f"for {listed([row['label'] for row in beyond])} it does not halve within {longest} words")
     if none:
         sizes = listed([signed(row["reference"]) for row in none])
-        clauses.append(f"{listed([row['label'] for row in none])} {_verb(none, 'shows', 'show')} no clear effect to follow "
-                       f"({sizes} nats at the shortest distance)")
+        clauses.append(
+            f"{listed([row['label'] for row in none])} {_verb(none, 'shows', 'show')} no clear effect to follow "
+            f"({sizes} nats at the shortest distance)"
+        )
     return capitalised("; ".join(clauses))
 
 
@@ -293,13 +337,20 @@ def vanishing_sentence(rows: Sequence[dict], source: str) -> str | None:
     Args:
         rows: {"label", "gradient_last", "gradient_first", "effect_last"} per model (longest and shortest rung).
     """
-    found = [row for row in rows if row["gradient_first"] > 0 and row["gradient_last"] < 0.1 * row["gradient_first"]
-             and row["effect_last"] >= SMALL_NATS]
+    found = [
+        row
+        for row in rows
+        if row["gradient_first"] > 0
+        and row["gradient_last"] < 0.1 * row["gradient_first"]
+        and row["effect_last"] >= SMALL_NATS
+    ]
     if not found:
         return None
-    return capitalised(f"{listed([row['label'] for row in found])}: the gradient with respect to {quoted(source)} falls to "
-                       f"{listed([number(row['gradient_last']) for row in found])} at the longest rung, yet the swap still moves "
-                       f"{listed([number(row['effect_last']) for row in found])} nats: the gradient vanishes, the memory does not.")
+    return capitalised(
+        f"{listed([row['label'] for row in found])}: the gradient with respect to {quoted(source)} falls to "
+        f"{listed([number(row['gradient_last']) for row in found])} at the longest rung, yet the swap still moves "
+        f"{listed([number(row['effect_last']) for row in found])} nats: the gradient vanishes, the memory does not."
+    )
 
 
 def exploding_title(label: str, factor: float, distance: int, trained: float, scaled: float, clip: float | None) -> str:
@@ -309,8 +360,10 @@ def exploding_title(label: str, factor: float, distance: int, trained: float, sc
         change = f"{label}'s gradient from {distance} words back is {number(trained)}"
     elif ratio >= 1.5:
         times = f"{ratio:.1f}" if ratio < 100 else number(ratio)
-        change = (f"with its recurrent weights × {factor:g}, {label}'s gradient from {distance} words back grows to "
-                  f"{number(scaled)}, {times} times the trained {number(trained)}")
+        change = (
+            f"with its recurrent weights × {factor:g}, {label}'s gradient from {distance} words back grows to "
+            f"{number(scaled)}, {times} times the trained {number(trained)}"
+        )
     elif ratio <= 1 / 1.5:
         change = f"with its recurrent weights × {factor:g}, {label}'s gradient from {distance} words back shrinks to {number(scaled)}, from {number(trained)}"
     else:

@@ -1,4 +1,5 @@
 """The unrolled cells are the fused nn.RNN / nn.LSTM / nn.GRU: same outputs, same state, same gradients, same tensors."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,14 @@ VOCAB = 60
 
 def tiny_model(arch: str, num_layers: int = 1, decoder: str = "full", hidden_size: int = 6) -> LanguageModel:
     config = ModelConfig(
-        arch=arch, vocab_size=VOCAB, embedding_size=7, hidden_size=hidden_size, num_layers=num_layers,
-        dropout=0.0, decoder=decoder, adaptive_cutoffs=[20, 40],
+        arch=arch,
+        vocab_size=VOCAB,
+        embedding_size=7,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=0.0,
+        decoder=decoder,
+        adaptive_cutoffs=[20, 40],
     )
     return LanguageModel(config).eval()
 

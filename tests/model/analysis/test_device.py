@@ -1,4 +1,5 @@
 """analysis_mode: a no-op on CPU; on a CUDA model it switches cuDNN off for the block only."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Exploding gradients: a scaled copy that never touches the shared model; the training curve's grad norms."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ VOCAB = 30
 
 
 def tiny_model(arch: str, num_layers: int = 2) -> LanguageModel:
-    config = ModelConfig(arch=arch, vocab_size=VOCAB, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full")
+    config = ModelConfig(
+        arch=arch, vocab_size=VOCAB, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full"
+    )
     return LanguageModel(config).eval()
 
 
@@ -51,7 +54,9 @@ def test_exploding_curves_grow_with_the_factor():
     ids = torch.randint(0, VOCAB, (1, 12))
     recurrent_before = model.recurrent.weight_hh_l0.detach().clone()
     same = exploding_curves(model, ids, factor=1.0)
-    assert same["scaled"]["hidden_flow"]["frobenius"] == pytest.approx(same["original"]["hidden_flow"]["frobenius"], rel=1e-6)
+    assert same["scaled"]["hidden_flow"]["frobenius"] == pytest.approx(
+        same["original"]["hidden_flow"]["frobenius"], rel=1e-6
+    )
     curves = exploding_curves(model, ids, factor=4.0, spectral=True)
     original, scaled = curves["original"], curves["scaled"]
     assert curves["factor"] == 4.0 and curves["arch"] == "rnn"
@@ -62,14 +67,18 @@ def test_exploding_curves_grow_with_the_factor():
     assert scaled["slope_product"]["measured_frobenius"] == pytest.approx(scaled["hidden_flow"]["frobenius"], rel=1e-4)
     json.dumps(curves)
     assert torch.equal(model.recurrent.weight_hh_l0, recurrent_before)
-    assert hidden_gradient_flow(model, ids)["frobenius"] == pytest.approx(original["hidden_flow"]["frobenius"], rel=1e-9)
+    assert hidden_gradient_flow(model, ids)["frobenius"] == pytest.approx(
+        original["hidden_flow"]["frobenius"], rel=1e-9
+    )
 
 
 def test_exploding_curves_for_the_lstm_have_no_slope_product():
     model = tiny_model("lstm")
     curves = exploding_curves(model, torch.randint(0, VOCAB, (1, 5)), factor=2.0, include_original=False, probes=3)
     assert curves["original"] is None and curves["scaled"]["slope_product"] is None
-    assert len(curves["scaled"]["hidden_flow"]["cell_frobenius"]) == 4 and curves["scaled"]["hidden_flow"]["probes"] == 3
+    assert (
+        len(curves["scaled"]["hidden_flow"]["cell_frobenius"]) == 4 and curves["scaled"]["hidden_flow"]["probes"] == 3
+    )
 
 
 def test_gradient_norm_history_reads_the_curve():
@@ -82,8 +91,13 @@ def test_gradient_norm_history_reads_the_curve():
     }
     history = gradient_norm_history(metrics)
     assert history == {
-        "steps": [10, 20], "grad_norm_mean": [0.3, 0.7], "grad_norm_max": [0.45, 2.0], "train_loss": [6.0, 5.0],
-        "clip": 0.5, "clipped_windows": 1, "windows": 2,
+        "steps": [10, 20],
+        "grad_norm_mean": [0.3, 0.7],
+        "grad_norm_max": [0.45, 2.0],
+        "train_loss": [6.0, 5.0],
+        "clip": 0.5,
+        "clipped_windows": 1,
+        "windows": 2,
     }
     unclipped = gradient_norm_history({"train_config": {"clip": None}, "curve": metrics["curve"]})
     assert unclipped["clip"] is None and unclipped["clipped_windows"] is None

@@ -1,4 +1,5 @@
 """Gradient flow is checked against central finite differences through the fused module, in float64."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,12 @@ import pytest
 import torch
 
 from model.analysis.exploding import exploding_curves
-from model.analysis.gradient_flow import embedding_gradient_flow, forget_retention, hidden_gradient_flow, rnn_slope_product
+from model.analysis.gradient_flow import (
+    embedding_gradient_flow,
+    forget_retention,
+    hidden_gradient_flow,
+    rnn_slope_product,
+)
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import compute_traces
 from model.checkpoint import load_checkpoint
@@ -20,7 +26,15 @@ EPS = 1e-6
 
 
 def double_model(arch: str, num_layers: int = 1, hidden_size: int = 4, std: float = 0.8) -> LanguageModel:
-    config = ModelConfig(arch=arch, vocab_size=VOCAB, embedding_size=5, hidden_size=hidden_size, num_layers=num_layers, dropout=0.0, decoder="full")
+    config = ModelConfig(
+        arch=arch,
+        vocab_size=VOCAB,
+        embedding_size=5,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=0.0,
+        decoder="full",
+    )
     model = LanguageModel(config).double().eval()
     with torch.no_grad():
         for parameter in model.recurrent.parameters():
@@ -56,7 +70,9 @@ def test_hidden_gradient_flow_matches_finite_differences(arch, num_layers):
     for index, position in enumerate(flow["positions"]):
         jacobian = finite_difference_jacobian(model, ids, position, "h")
         assert flow["frobenius"][index] == pytest.approx(float(jacobian.norm()), rel=1e-6, abs=1e-9)
-        assert flow["spectral"][index] == pytest.approx(float(torch.linalg.matrix_norm(jacobian, ord=2)), rel=1e-6, abs=1e-9)
+        assert flow["spectral"][index] == pytest.approx(
+            float(torch.linalg.matrix_norm(jacobian, ord=2)), rel=1e-6, abs=1e-9
+        )
         if arch == "lstm":
             cell_jacobian = finite_difference_jacobian(model, ids, position, "c")
             assert flow["cell_frobenius"][index] == pytest.approx(float(cell_jacobian.norm()), rel=1e-6, abs=1e-9)
@@ -166,7 +182,9 @@ def test_rnn_slope_product_is_the_explicit_product_and_bounds_the_gradient():
     assert curves["measured_frobenius"] == pytest.approx(flow["frobenius"], rel=1e-9)
     assert curves["measured_spectral"] == pytest.approx(flow["spectral"], rel=1e-9)
     words = rnn_slope_product(model, traces.words(), spectral=False)
-    assert words["bound"] is None and words["measured_frobenius"] == pytest.approx(curves["measured_frobenius"][1:], rel=1e-9)
+    assert words["bound"] is None and words["measured_frobenius"] == pytest.approx(
+        curves["measured_frobenius"][1:], rel=1e-9
+    )
     with pytest.raises(ValueError, match="forget_retention"):
         rnn_slope_product(model, compute_traces(double_model("lstm"), ids))
 

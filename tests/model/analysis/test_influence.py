@@ -1,4 +1,5 @@
 """Word influence: proven against finite differences, Captum and the naive one-backward-per-target loop."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 from captum.attr import InputXGradient, LayerIntegratedGradients, Saliency
 from torch.nn import functional
 
-from model.analysis.inputs import prepare_input
 from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence, word_influence
+from model.analysis.inputs import prepare_input
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets
 from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
@@ -18,7 +19,9 @@ EPS = 1e-6
 
 
 def double_model(arch: str, num_layers: int) -> LanguageModel:
-    config = ModelConfig(arch=arch, vocab_size=20, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full")
+    config = ModelConfig(
+        arch=arch, vocab_size=20, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full"
+    )
     model = LanguageModel(config).double().eval()
     with torch.no_grad():
         for parameter in model.recurrent.parameters():
@@ -58,7 +61,9 @@ def test_gradient_methods_match_central_finite_differences(arch, num_layers):
                 plus, minus = embeddings.clone(), embeddings.clone()
                 plus[0, source + 1, unit] += EPS
                 minus[0, source + 1, unit] -= EPS
-                jacobian[:, source, unit] = (values_from_embeddings(model, plus, targets) - values_from_embeddings(model, minus, targets))[0] / (2 * EPS)
+                jacobian[:, source, unit] = (
+                    values_from_embeddings(model, plus, targets) - values_from_embeddings(model, minus, targets)
+                )[0] / (2 * EPS)
     expected_norm = jacobian.norm(dim=-1)
     expected_gxi = (jacobian * embeddings[0, 1:][None]).sum(dim=-1)
     for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 2)):
@@ -83,7 +88,9 @@ def test_batched_all_pairs_equals_the_naive_loop(tiny_checkpoints, arch):
             reference = naive_gradient_influence(model, inputs.ids, targets, method)
             for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 5), ("autograd", 25)):
                 batched = gradient_influence(model, inputs.ids, targets, method, time_chunk=chunk, engine=engine).matrix
-                assert torch.allclose(lower(batched), lower(reference), rtol=1e-4, atol=1e-6 * float(lower(reference).abs().max()))
+                assert torch.allclose(
+                    lower(batched), lower(reference), rtol=1e-4, atol=1e-6 * float(lower(reference).abs().max())
+                )
 
 
 def test_next_word_resolver_uses_the_top_guess_at_the_end(tiny_checkpoints):
@@ -111,19 +118,30 @@ def test_matches_captum_saliency_input_x_gradient_and_layer_integrated_gradients
     baseline_ids = ids.clone()
     baseline_ids[0, 1:] = tokenizer.unk_id
     for target in range(length):
+
         def from_embeddings(embedded, target=target):
             return values_from_embeddings(model, embedded, targets)[:, target]
 
         def from_ids(batch_ids, target=target):
             return targets.values(functional.log_softmax(model(batch_ids)[0][:, 1:], dim=-1))[:, target]
 
-        saliency = Saliency(from_embeddings).attribute(embeddings.clone().requires_grad_(True), abs=True)[0, 1:]  # [T, E]
-        input_x_gradient = InputXGradient(from_embeddings).attribute(embeddings.clone().requires_grad_(True))[0, 1:].sum(-1)  # [T]
-        layer_ig = LayerIntegratedGradients(from_ids, model.embedding).attribute(
-            ids, baselines=baseline_ids, n_steps=16, method="gausslegendre")[0, 1:].sum(-1)  # [T]
+        saliency = Saliency(from_embeddings).attribute(embeddings.clone().requires_grad_(True), abs=True)[
+            0, 1:
+        ]  # [T, E]
+        input_x_gradient = (
+            InputXGradient(from_embeddings).attribute(embeddings.clone().requires_grad_(True))[0, 1:].sum(-1)
+        )  # [T]
+        layer_ig = (
+            LayerIntegratedGradients(from_ids, model.embedding)
+            .attribute(ids, baselines=baseline_ids, n_steps=16, method="gausslegendre")[0, 1:]
+            .sum(-1)
+        )  # [T]
         seen = slice(0, target + 1)
-        for ours, theirs in ((grad[target, seen], saliency.norm(dim=-1)[seen]), (gxi[target, seen], input_x_gradient[seen]),
-                             (ig.matrix[target, seen], layer_ig[seen])):
+        for ours, theirs in (
+            (grad[target, seen], saliency.norm(dim=-1)[seen]),
+            (gxi[target, seen], input_x_gradient[seen]),
+            (ig.matrix[target, seen], layer_ig[seen]),
+        ):
             theirs = theirs.detach()
             scale = float(theirs.abs().max())
             assert torch.allclose(ours, theirs.to(ours), rtol=1e-4, atol=1e-4 * scale), (target, ours, theirs)
@@ -133,8 +151,13 @@ def test_matches_captum_saliency_input_x_gradient_and_layer_integrated_gradients
 def test_integrated_gradients_completeness_at_64_steps(tiny_checkpoints, baseline):
     checkpoint = load_checkpoint(tiny_checkpoints["lstm"])
     inputs = prepare_input(checkpoint.tokenizer, TEXT)
-    targets = lambda log_probs: resolve_targets(TargetSpec.from_words("his", "her"), checkpoint.tokenizer, inputs.word_ids, log_probs)  # noqa: E731
-    result = integrated_gradients(checkpoint.model, inputs.ids, targets, checkpoint.tokenizer.unk_id, baseline, steps=64)
+
+    def targets(log_probs):
+        return resolve_targets(TargetSpec.from_words("his", "her"), checkpoint.tokenizer, inputs.word_ids, log_probs)
+
+    result = integrated_gradients(
+        checkpoint.model, inputs.ids, targets, checkpoint.tokenizer.unk_id, baseline, steps=64
+    )
     assert result.details["completeness_error"] < 0.01
     rows = lower(result.matrix).sum(dim=1)
     assert torch.allclose(rows, result.details["deltas"], atol=0.02 * float(result.details["deltas"].abs().max()))
@@ -146,7 +169,9 @@ def test_word_influence_dispatches_and_rejects_unknown_methods(tiny_checkpoints)
     inputs = prepare_input(checkpoint.tokenizer, TEXT)
     targets = next_word_targets(checkpoint.model, inputs.ids)
     for method in ("grad", "gradxinput", "ig", "occlusion"):
-        result = word_influence(checkpoint.model, inputs.ids, targets, method, unk_id=checkpoint.tokenizer.unk_id, steps=4)
+        result = word_influence(
+            checkpoint.model, inputs.ids, targets, method, unk_id=checkpoint.tokenizer.unk_id, steps=4
+        )
         assert result.method == method and result.matrix.shape == (inputs.num_words, inputs.num_words)
         assert torch.isfinite(result.matrix.tril()).all()
     with pytest.raises(ValueError, match="method must be one of"):

@@ -1,4 +1,5 @@
 """The distance ladder and the memory span read off it."""
+
 from __future__ import annotations
 
 import math
@@ -8,17 +9,50 @@ import pytest
 import torch
 from torch.nn import functional
 
-from model.analysis.inputs import prepare_input
 from model.analysis.influence import gradient_influence
+from model.analysis.inputs import prepare_input
 from model.analysis.ladder import DEFAULT_FILLERS, DEFAULT_SENTENCE, LadderSpec, build_ladder, run_ladder
 from model.analysis.span import CLEAR_CONTRAST_NATS, half_crossing, memory_span
 from model.analysis.targets import TargetSpec, resolve_targets
 from model.checkpoint import load_checkpoint
 
 GENDERED = {
-    "he", "she", "his", "her", "hers", "him", "himself", "herself", "mr", "mrs", "miss", "ms", "sir", "madam",
-    "lady", "gentleman", "man", "woman", "men", "women", "boy", "girl", "husband", "wife", "son", "daughter",
-    "mother", "father", "brother", "sister", "king", "queen", "uncle", "aunt", "nephew", "niece",
+    "he",
+    "she",
+    "his",
+    "her",
+    "hers",
+    "him",
+    "himself",
+    "herself",
+    "mr",
+    "mrs",
+    "miss",
+    "ms",
+    "sir",
+    "madam",
+    "lady",
+    "gentleman",
+    "man",
+    "woman",
+    "men",
+    "women",
+    "boy",
+    "girl",
+    "husband",
+    "wife",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "brother",
+    "sister",
+    "king",
+    "queen",
+    "uncle",
+    "aunt",
+    "nephew",
+    "niece",
 }
 
 
@@ -76,7 +110,9 @@ def test_batched_ladder_equals_one_sentence_at_a_time(tiny_checkpoints, arch):
         targets = resolve_targets(TargetSpec.from_words("his", "her"), tokenizer, inputs.word_ids, log_probs)
         position = rung.target_index - 1  # the prediction made right before "his"
         assert math.isclose(result.contrast[index], float(targets.values(log_probs)[position]), abs_tol=1e-5)
-        assert math.isclose(result.p_good[index], float(log_probs[position, tokenizer.token_to_id("his")].exp()), rel_tol=1e-5)
+        assert math.isclose(
+            result.p_good[index], float(log_probs[position, tokenizer.token_to_id("his")].exp()), rel_tol=1e-5
+        )
         influence = gradient_influence(model, inputs.ids, targets, "grad").matrix
         assert math.isclose(result.influence[index], float(influence[position, rung.source_index]), rel_tol=1e-4)
         variant = inputs.ids.clone()
@@ -118,7 +154,16 @@ def test_memory_span_reports_the_number_with_its_definition():
     assert beyond.value is None and beyond.beyond and beyond.display == "> 26 words"
     undefined = memory_span([6, 16], [-1.0, -2.0])
     assert undefined.value is None and not undefined.beyond and undefined.display.startswith("none measurable")
-    assert set(span.to_json()) == {"value", "beyond", "display", "definition", "quantity", "reference", "measurable", "threshold"}
+    assert set(span.to_json()) == {
+        "value",
+        "beyond",
+        "display",
+        "definition",
+        "quantity",
+        "reference",
+        "measurable",
+        "threshold",
+    }
     with pytest.raises(ValueError, match="increase"):
         memory_span([6, 6], [1.0, 0.5])
     with pytest.raises(ValueError, match="one value per distance"):

@@ -1,4 +1,5 @@
 """The lecture's numbers: the sentence pair, the cue swap, span attribution, the belt and the swap ladder."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,17 @@ from torch.nn import functional
 
 from model.analysis.influence import word_influence
 from model.analysis.lesson import (
-    SPAN_METHODS, cell_difference_units, cell_story, cue_swap, expectations, lesson_spans, prediction_log_probs,
-    safe_fillers, span_attribution, swap_ladder, swap_span,
+    SPAN_METHODS,
+    cell_difference_units,
+    cell_story,
+    cue_swap,
+    expectations,
+    lesson_spans,
+    prediction_log_probs,
+    safe_fillers,
+    span_attribution,
+    swap_ladder,
+    swap_span,
 )
 from model.analysis.lesson_pair import build_pair, counterfactual_text, cue_parts
 from model.analysis.targets import TargetSpec, resolve_targets
@@ -62,15 +72,18 @@ def test_typed_pairs_targets_and_contrasts(lstm):
     assert cue_parts(["(", "Mr", ".", ")"], (0, 1)) == (("(", (0, 1)),)
 
 
-@pytest.mark.parametrize("text, counterfactual, target, contrast, message", [
-    ("the road was long", None, None, None, "no title-and-name cue"),
-    (TINY, "Mrs. Mary Anne said that", None, None, "same number of tokens"),
-    (TINY, TINY, None, None, "same sentence"),
-    ("Mr. John said that the road was long", None, None, None, "No gendered pronoun"),
-    (TINY, None, "zebra", "her", "not in the model's vocabulary"),
-    (TINY, None, "tea", None, "no default contrast"),
-    (TINY, None, "his", "his", "must differ"),
-])
+@pytest.mark.parametrize(
+    "text, counterfactual, target, contrast, message",
+    [
+        ("the road was long", None, None, None, "no title-and-name cue"),
+        (TINY, "Mrs. Mary Anne said that", None, None, "same number of tokens"),
+        (TINY, TINY, None, None, "same sentence"),
+        ("Mr. John said that the road was long", None, None, None, "No gendered pronoun"),
+        (TINY, None, "zebra", "her", "not in the model's vocabulary"),
+        (TINY, None, "tea", None, "no default contrast"),
+        (TINY, None, "his", "his", "must differ"),
+    ],
+)
 def test_bad_pairs_say_what_to_type(lstm, text, counterfactual, target, contrast, message):
     with pytest.raises(ValueError, match=message):
         build_pair(lstm.tokenizer, text, counterfactual, target, contrast)
@@ -79,11 +92,15 @@ def test_bad_pairs_say_what_to_type(lstm, text, counterfactual, target, contrast
 def test_expectations_are_the_models_own_probabilities(lstm):
     pair = build_pair(lstm.tokenizer, TINY)
     result = expectations(lstm.model, lstm.tokenizer, pair, top_k=5)
-    log_probs = compute_traces(lstm.model, torch.tensor([[lstm.tokenizer.eos_id, *pair.ids]])).log_probs[pair.target_position]
+    log_probs = compute_traces(lstm.model, torch.tensor([[lstm.tokenizer.eos_id, *pair.ids]])).log_probs[
+        pair.target_position
+    ]
     his, her = lstm.tokenizer.token_to_id("his"), lstm.tokenizer.token_to_id("her")
     assert result["target"]["probability"] == pytest.approx(math.exp(float(log_probs[his])), rel=1e-4)
     assert result["contrast"]["rank"] == int((log_probs > log_probs[her]).sum()) + 1
-    assert [row["probability"] for row in result["top"]] == sorted((row["probability"] for row in result["top"]), reverse=True)
+    assert [row["probability"] for row in result["top"]] == sorted(
+        (row["probability"] for row in result["top"]), reverse=True
+    )
     assert result["top"][0]["word"] == lstm.tokenizer.id_to_token(int(log_probs.argmax()))
     assert result["contrast_value"] == pytest.approx(float(log_probs[his] - log_probs[her]), abs=1e-4)
     with pytest.raises(ValueError, match="top_k"):
@@ -103,7 +120,9 @@ def test_cue_swap_matches_full_forward_passes(lstm):
     title[0] = pair.counterfactual_ids[0]
     assert [part["label"] for part in result["parts"]] == ["Mr.", "John"]
     assert result["parts"][0]["replacement"] == "Mrs."
-    assert result["parts"][0]["value"] == pytest.approx(full_contrast(lstm, title, pair.target_position, "his", "her"), abs=1e-4)
+    assert result["parts"][0]["value"] == pytest.approx(
+        full_contrast(lstm, title, pair.target_position, "his", "her"), abs=1e-4
+    )
     assert result["parts"][0]["effect"] == pytest.approx(result["before"] - result["parts"][0]["value"])
     # The tiny models learnt the pattern: the swap moves every one of them towards "her".
     assert result["shift"] < 0
@@ -125,14 +144,24 @@ def test_span_attribution_methods(lstm):
     assert value[("John", "occlusion")] == pytest.approx(swap["before"] - occluded, abs=1e-4)
     ids = torch.tensor([[tokenizer.eos_id, *pair.ids[: pair.target_position]]])
     spec = TargetSpec.from_words("his", "her")
-    grad = word_influence(lstm.model, ids, lambda lp: resolve_targets(spec, tokenizer, ids[0, 1:], lp), "grad", unk_id=tokenizer.unk_id)
+    grad = word_influence(
+        lstm.model, ids, lambda lp: resolve_targets(spec, tokenizer, ids[0, 1:], lp), "grad", unk_id=tokenizer.unk_id
+    )
     row = grad.matrix[-1].double()
     assert value[("John", "grad")] == pytest.approx(float(row[2]), rel=1e-5)
     # The whole cue's gradient size is the norm over all its tokens, the full stop included.
     assert value[("Mr. John", "grad")] == pytest.approx(float(row[0:3].pow(2).sum().sqrt()), rel=1e-5)
     assert all(value[(span, "grad")] >= 0 for span in ("Mr.", "John", "Mr. John"))
-    gxi = word_influence(lstm.model, ids, lambda lp: resolve_targets(spec, tokenizer, ids[0, 1:], lp), "gradxinput", unk_id=tokenizer.unk_id)
-    assert value[("Mr. John", "gradxinput")] == pytest.approx(float(gxi.matrix[-1, 0:3].double().sum()), rel=1e-4, abs=1e-6)
+    gxi = word_influence(
+        lstm.model,
+        ids,
+        lambda lp: resolve_targets(spec, tokenizer, ids[0, 1:], lp),
+        "gradxinput",
+        unk_id=tokenizer.unk_id,
+    )
+    assert value[("Mr. John", "gradxinput")] == pytest.approx(
+        float(gxi.matrix[-1, 0:3].double().sum()), rel=1e-4, abs=1e-6
+    )
 
 
 def test_cell_story_follows_the_lstm_equations(lstm, rnn):
@@ -161,7 +190,9 @@ def test_cell_difference_units_rank_by_the_swapped_cell(lstm):
     ranked = cell_difference_units(lstm.model, tokenizer, pair, top=5)
     story = cell_story(lstm.model, tokenizer, pair, [row["unit"] for row in ranked])
     for index, row in enumerate(ranked):
-        assert row["effect"] == pytest.approx(story["cell"][-1][index] - story["counterfactual_cell"][-1][index], abs=1e-5)
+        assert row["effect"] == pytest.approx(
+            story["cell"][-1][index] - story["counterfactual_cell"][-1][index], abs=1e-5
+        )
     sizes = [abs(row["effect"]) for row in ranked]
     assert sizes == sorted(sizes, reverse=True) and len(ranked) == 5
 
@@ -196,7 +227,10 @@ def test_swap_span_reads_half_of_a_clear_effect_only():
 
 
 def test_counterfactual_text_swaps_the_named_cue():
-    assert counterfactual_text("The letters that he wrote were sent.", "letters", "letter") == "The letter that he wrote were sent."
+    assert (
+        counterfactual_text("The letters that he wrote were sent.", "letters", "letter")
+        == "The letter that he wrote were sent."
+    )
     assert counterfactual_text('and said, " I am happy .', '"', "that") == "and said, that I am happy ."
     assert counterfactual_text(SEED, "Mr. Robert", "Mrs. Mary").startswith("Mrs. Mary is going")
     with pytest.raises(ValueError, match="does not occur"):

@@ -1,4 +1,5 @@
 """Memory units: single-unit transplants equal explicit runs, rankings, counts and overlaps."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,6 +7,7 @@ import inspect
 
 import pytest
 import torch
+from test_transplant import CONTRAST, EXACT, TARGET, explicit_transplant, make_model, texts
 
 from model.analysis.memory_units import (
     RankedUnit,
@@ -21,7 +23,6 @@ from model.analysis.memory_units import (
     units_needed,
 )
 from model.analysis.transplant import record_pair
-from test_transplant import CONTRAST, EXACT, TARGET, explicit_transplant, make_model, texts
 
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
@@ -49,7 +50,9 @@ def test_rank_units_returns_the_largest_single_unit_effects_after_the_cue():
     shares = single_unit_shares(model, pair, 2)  # the word right after the cue (0, 2)
     expected = sorted(range(shares.numel()), key=lambda flat: -abs(float(shares.flatten()[flat])))[:4]
     for unit, flat in zip(units, expected):
-        assert (unit.layer, ("h", "c").index(unit.part), unit.unit) == tuple(torch.unravel_index(torch.tensor(flat), pair.state_shape))
+        assert (unit.layer, ("h", "c").index(unit.part), unit.unit) == tuple(
+            torch.unravel_index(torch.tensor(flat), pair.state_shape)
+        )
         assert abs(unit.effect - float(shares.flatten()[flat])) < EXACT
     assert [abs(unit.effect) for unit in units] == sorted((abs(unit.effect) for unit in units), reverse=True)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -60,7 +63,15 @@ def test_rank_units_returns_the_largest_single_unit_effects_after_the_cue():
 
 def test_rank_units_signature_is_the_one_the_lecture_calls():
     parameters = list(inspect.signature(rank_units).parameters)
-    assert parameters == ["model", "factual_ids", "counterfactual_ids", "target_position", "target_id", "contrast_id", "top"]
+    assert parameters == [
+        "model",
+        "factual_ids",
+        "counterfactual_ids",
+        "target_position",
+        "target_id",
+        "contrast_id",
+        "top",
+    ]
     assert inspect.signature(rank_units).parameters["top"].default == 16
     assert [field.name for field in dataclasses.fields(RankedUnit)] == ["unit", "layer", "part", "effect"]
 
@@ -98,7 +109,9 @@ def test_gradient_scores_are_difference_times_gradient():
 
 def test_top_overlap_merges_a_units_cell_and_hidden_parts():
     shape = (1, 2, 10)  # one layer, h and c, 10 units: flat index = part * 10 + unit
-    assert top_overlap([13, 5, 2], [3, 12, 7], 2, shape) == 0.5  # c3 and h3 are one unit; unit 2 is not in the first top 2
+    assert (
+        top_overlap([13, 5, 2], [3, 12, 7], 2, shape) == 0.5
+    )  # c3 and h3 are one unit; unit 2 is not in the first top 2
     assert top_overlap([13, 2], [3, 12], 2, shape) == 1.0  # c3/h3 and h2/c2
     assert top_overlap([0, 1], [8, 9], 2, shape) == 0.0
 
@@ -107,7 +120,9 @@ def test_unit_lines_are_the_recorded_states_and_forget_gates():
     model = make_model("lstm")
     factual, counterfactual = texts(8, (0, 2))
     pair = record_pair(model, factual, counterfactual, 6, TARGET, CONTRAST, gradients=False)
-    lines = unit_lines(pair, [RankedUnit(unit=3, layer=0, part="c", effect=0.5), RankedUnit(unit=1, layer=0, part="h", effect=0.1)])
+    lines = unit_lines(
+        pair, [RankedUnit(unit=3, layer=0, part="c", effect=0.5), RankedUnit(unit=1, layer=0, part="h", effect=0.1)]
+    )
     assert lines[0]["factual"] == pair.factual_states[:, 0, 1, 3].tolist()
     assert lines[1]["counterfactual"] == pair.counterfactual_states[:, 0, 0, 1].tolist()
     assert lines[0]["forget_factual"] == pair.factual_records[0]["forget_gate"][:, 3].tolist()

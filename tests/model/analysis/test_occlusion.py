@@ -1,4 +1,5 @@
 """Occlusion equals explicit re-runs; analyses are safe on a shared model (threads, no .grad, no train, no hooks)."""
+
 from __future__ import annotations
 
 import threading
@@ -8,8 +9,8 @@ import torch
 from torch.nn import functional
 
 from model.analysis.differentiable import differentiable_recurrence
-from model.analysis.inputs import prepare_input
 from model.analysis.influence import gradient_influence, integrated_gradients
+from model.analysis.inputs import prepare_input
 from model.analysis.occlusion import occlusion_influence
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets
 from model.checkpoint import load_checkpoint
@@ -132,7 +133,15 @@ def test_differentiable_recurrence_nests_and_restores_flags():
 
 @pytest.mark.parametrize("words", [(3, 7), (3, 25), (15, 40)])  # both in the head; head and tail; two tail clusters
 def test_occlusion_with_the_adaptive_softmax_equals_a_rerun(words):
-    config = ModelConfig(arch="lstm", vocab_size=50, embedding_size=6, hidden_size=16, decoder="adaptive", adaptive_cutoffs=[10, 30], dropout=0.0)
+    config = ModelConfig(
+        arch="lstm",
+        vocab_size=50,
+        embedding_size=6,
+        hidden_size=16,
+        decoder="adaptive",
+        adaptive_cutoffs=[10, 30],
+        dropout=0.0,
+    )
     model = LanguageModel(config).double().eval()
     ids = torch.tensor([[1, 4, 12, 33, 8, 41, 2, 19]])
     good, bad = (torch.full((7,), word) for word in words)
@@ -152,7 +161,9 @@ def test_occlusion_with_the_adaptive_softmax_equals_a_rerun(words):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_occlusion_of_a_two_layer_model_equals_a_rerun(arch, dtype):
     torch.manual_seed(3)
-    config = ModelConfig(arch=arch, vocab_size=40, embedding_size=6, hidden_size=12, num_layers=2, decoder="full", dropout=0.0)
+    config = ModelConfig(
+        arch=arch, vocab_size=40, embedding_size=6, hidden_size=12, num_layers=2, decoder="full", dropout=0.0
+    )
     model = LanguageModel(config).to(dtype).eval()
     ids = torch.tensor([[1, 4, 12, 33, 8, 21, 2, 19, 7]])
     targets = PositionTargets(good=ids[0, 1:].roll(-1), bad=None, last_is_guess=True, description="next word")

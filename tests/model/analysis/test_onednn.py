@@ -1,4 +1,5 @@
 """Prepared (oneDNN) products equal F.linear, fall back where they must, and the prepared decoder reads like the module."""
+
 from __future__ import annotations
 
 import pytest
@@ -60,7 +61,15 @@ def test_fallbacks_keep_autograd_and_empty_inputs(generator):
 @pytest.mark.parametrize("decoder", ["adaptive", "full"])
 def test_prepared_decoder_gives_the_same_selected_log_probs(decoder):
     torch.manual_seed(0)
-    config = ModelConfig(arch="lstm", vocab_size=60, embedding_size=6, hidden_size=16, decoder=decoder, adaptive_cutoffs=[10, 30], dropout=0.0)
+    config = ModelConfig(
+        arch="lstm",
+        vocab_size=60,
+        embedding_size=6,
+        hidden_size=16,
+        decoder=decoder,
+        adaptive_cutoffs=[10, 30],
+        dropout=0.0,
+    )
     model = LanguageModel(config).eval()
     features = torch.randn(12, 16)
     word_ids = torch.tensor([[3, 12], [25, 41], [59, 0]]).repeat(4, 1)  # head, both tail clusters

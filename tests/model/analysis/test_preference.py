@@ -1,4 +1,5 @@
 """Which word each model prefers, read from the numbers, and the sentence that says so."""
+
 from __future__ import annotations
 
 import math
@@ -24,9 +25,14 @@ def test_word_scores_read_probability_and_rank():
 
 
 def test_summary_says_who_prefers_what():
-    everyone_wrong = summarize_preferences({"novels-rnn": -2.07, "novels-lstm": -1.76, "novels-gru": -0.93}, "were", "was")
+    everyone_wrong = summarize_preferences(
+        {"novels-rnn": -2.07, "novels-lstm": -1.76, "novels-gru": -0.93}, "were", "was"
+    )
     assert everyone_wrong.all_wrong and not everyone_wrong.all_right
-    assert everyone_wrong.sentence == "Every model prefers “was” to “were” here (novels-rnn −2.07, novels-lstm −1.76, novels-gru −0.93 nats)."
+    assert (
+        everyone_wrong.sentence
+        == "Every model prefers “was” to “were” here (novels-rnn −2.07, novels-lstm −1.76, novels-gru −0.93 nats)."
+    )
     mixed = summarize_preferences({"rnn": -0.75, "lstm": 0.59, "gru": 2.36}, "his", "her")
     assert mixed.right == ("lstm", "gru") and mixed.wrong == ("rnn",)
     assert mixed.sentence.startswith("lstm and gru prefer “his”; rnn prefers “her”")
@@ -42,10 +48,14 @@ def test_swap_finding_names_who_flips():
     # The issue's table: Mr. Robert -> Mrs. Mary after "with".
     before = {"rnn": -0.75, "lstm": 0.59, "gru": 2.36}
     after = {"rnn": -1.35, "lstm": -1.07, "gru": -2.76}
-    assert swap_finding(before, after, "his", "her") == "The swap flips lstm and gru from “his” to “her”; rnn prefers “her” either way."
+    assert (
+        swap_finding(before, after, "his", "her")
+        == "The swap flips lstm and gru from “his” to “her”; rnn prefers “her” either way."
+    )
     # Robert -> Mary alone keeps "Mr.": nothing flips.
     assert swap_finding({"lstm": 0.59, "gru": 2.36}, {"lstm": 0.14, "gru": 1.46}, "his", "her") == (
-        "The swap flips no model; lstm and gru prefer “his” either way.")
+        "The swap flips no model; lstm and gru prefer “his” either way."
+    )
     assert swap_finding({"a": -1.0, "b": None}, {"a": 0.5}, "his", "her") == "The swap flips a from “her” to “his”."
     with pytest.raises(ValueError, match="both sentences"):
         swap_finding({"a": None}, {"a": 1.0}, "his", "her")

@@ -1,12 +1,13 @@
 """The hand-written all-pairs backward equals autograd's batched sweep, for every cell, depth and decoder."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from model.analysis.all_pairs import all_pairs_sweep
-from model.analysis.inputs import prepare_input
 from model.analysis.influence import gradient_influence
+from model.analysis.inputs import prepare_input
 from model.analysis.recorded_sweep import recorded_all_pairs_sweep
 from model.analysis.report import analyze_text
 from model.analysis.targets import PositionTargets
@@ -18,8 +19,16 @@ from model.language_model import LanguageModel
 
 def random_model(arch: str, num_layers: int, decoder: str) -> LanguageModel:
     options = {"adaptive_cutoffs": [20, 40], "adaptive_div_value": 2.0} if decoder == "adaptive" else {}
-    config = ModelConfig(arch=arch, vocab_size=60, embedding_size=8, hidden_size=12, num_layers=num_layers,
-                         dropout=0.0, decoder=decoder, **options)
+    config = ModelConfig(
+        arch=arch,
+        vocab_size=60,
+        embedding_size=8,
+        hidden_size=12,
+        num_layers=num_layers,
+        dropout=0.0,
+        decoder=decoder,
+        **options,
+    )
     model = LanguageModel(config).double().eval()
     with torch.no_grad():
         for parameter in model.recurrent.parameters():
@@ -64,16 +73,25 @@ def test_reusing_the_traces_gives_the_same_matrix(tiny_checkpoints, arch):
     inputs = prepare_input(checkpoint.tokenizer, "Mr. Robert said that the tea was cold , so")
     traces = compute_traces(checkpoint.model, inputs)
     recorded = [{name: value[None] for name, value in layer.items()} for layer in traces.layers]
-    targets = lambda log_probs: PositionTargets(good=log_probs.argmax(-1), bad=None, last_is_guess=True, description="top")  # noqa: E731
+
+    def targets(log_probs):
+        return PositionTargets(good=log_probs.argmax(-1), bad=None, last_is_guess=True, description="top")
+
     fresh = gradient_influence(checkpoint.model, inputs.ids, targets)
     reused = gradient_influence(checkpoint.model, inputs.ids, targets, recorded=recorded)
     assert torch.equal(fresh.matrix.nan_to_num(), reused.matrix.nan_to_num())
     # A resolver needs the full distribution: the recorded engine then computes it, as autograd's does.
     autograd_run = gradient_influence(checkpoint.model, inputs.ids, targets, engine="autograd")
     assert torch.allclose(fresh.details["log_probs"], autograd_run.details["log_probs"], atol=1e-5)
-    report = analyze_text(checkpoint.model, checkpoint.tokenizer, inputs.text, with_occlusion=False, with_gradient_flow=False)
-    autograd = gradient_influence(checkpoint.model, inputs.ids, report_targets(report, checkpoint), engine="autograd").matrix
-    matrix = torch.tensor([[float("nan") if v is None else v for v in row] for row in report["influence"]["matrix"]], dtype=autograd.dtype)
+    report = analyze_text(
+        checkpoint.model, checkpoint.tokenizer, inputs.text, with_occlusion=False, with_gradient_flow=False
+    )
+    autograd = gradient_influence(
+        checkpoint.model, inputs.ids, report_targets(report, checkpoint), engine="autograd"
+    ).matrix
+    matrix = torch.tensor(
+        [[float("nan") if v is None else v for v in row] for row in report["influence"]["matrix"]], dtype=autograd.dtype
+    )
     assert torch.allclose(matrix.nan_to_num(), autograd.nan_to_num(), rtol=1e-4, atol=1e-7)
 
 

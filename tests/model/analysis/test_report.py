@@ -1,4 +1,5 @@
 """analyze_text: one JSON-able dict with the documented keys, consistent with the parts it is made of."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,25 @@ from model.checkpoint import load_checkpoint
 
 TEXT = "Mr. Robert said that the weather was fine , so his friend came to tea ."
 KEYS = {
-    "schema", "model", "text", "tokens", "offsets", "unknown", "unknown_words", "truncated", "original_words", "num_words",
-    "predictions", "target", "influence", "occlusion", "traces", "gradient_flow", "ladder", "memory_span", "timings_ms",
+    "schema",
+    "model",
+    "text",
+    "tokens",
+    "offsets",
+    "unknown",
+    "unknown_words",
+    "truncated",
+    "original_words",
+    "num_words",
+    "predictions",
+    "target",
+    "influence",
+    "occlusion",
+    "traces",
+    "gradient_flow",
+    "ladder",
+    "memory_span",
+    "timings_ms",
 }
 
 
@@ -25,11 +43,19 @@ def lstm(tiny_checkpoints):
 
 
 def test_report_has_the_documented_keys_and_is_strict_json(lstm):
-    report = analyze_text(lstm.model, lstm.tokenizer, TEXT + " Zebra", target_word="his", contrast_word="her", ladder=True)
+    report = analyze_text(
+        lstm.model, lstm.tokenizer, TEXT + " Zebra", target_word="his", contrast_word="her", ladder=True
+    )
     assert set(report) == KEYS and report["schema"] == SCHEMA
     json.loads(json.dumps(report, allow_nan=False))
     length = report["num_words"]
-    assert len(report["tokens"]) == len(report["offsets"]) == len(report["unknown"]) == len(report["predictions"]) == length
+    assert (
+        len(report["tokens"])
+        == len(report["offsets"])
+        == len(report["unknown"])
+        == len(report["predictions"])
+        == length
+    )
     for token, (start, end) in zip(report["tokens"], report["offsets"]):
         assert report["text"][start:end] == token
     assert report["unknown_words"] == ["Zebra"] and report["unknown"][-1] and not report["truncated"]
@@ -38,7 +64,9 @@ def test_report_has_the_documented_keys_and_is_strict_json(lstm):
     assert all(matrix[t][s] is None for t in range(length) for s in range(t + 1, length))
     assert all(isinstance(matrix[t][s], float) for t in range(length) for s in range(t + 1))
     assert report["influence"]["method"] == "grad" and report["occlusion"]["method"] == "occlusion"
-    assert report["target"]["description"] == "log P('his') - log P('her')" and len(report["target"]["values"]) == length
+    assert (
+        report["target"]["description"] == "log P('his') - log P('her')" and len(report["target"]["values"]) == length
+    )
     layers = report["traces"]["layers"]
     assert len(layers[0]["forget_gate"]) == length and len(layers[0]["forget_gate"][0]) == lstm.config.hidden_size
     assert report["gradient_flow"]["retention"]["gate"] == "forget_gate"
@@ -47,12 +75,16 @@ def test_report_has_the_documented_keys_and_is_strict_json(lstm):
 
 
 def test_predictions_match_the_model(lstm):
-    report = analyze_text(lstm.model, lstm.tokenizer, TEXT, top_k=3, with_traces=False, with_gradient_flow=False, with_occlusion=False)
+    report = analyze_text(
+        lstm.model, lstm.tokenizer, TEXT, top_k=3, with_traces=False, with_gradient_flow=False, with_occlusion=False
+    )
     inputs = prepare_input(lstm.tokenizer, TEXT)
     with torch.no_grad():
         log_probs = functional.log_softmax(lstm.model(inputs.ids)[0][0, 1:], dim=-1)
     for position, row in enumerate(report["predictions"]):
-        assert [item["word"] for item in row["top"]] == [lstm.tokenizer.id_to_token(int(i)) for i in log_probs[position].topk(3).indices]
+        assert [item["word"] for item in row["top"]] == [
+            lstm.tokenizer.id_to_token(int(i)) for i in log_probs[position].topk(3).indices
+        ]
         if position + 1 < inputs.num_words:
             expected = float(log_probs[position, inputs.word_ids[position + 1]])
             assert row["next_word"] == report["tokens"][position + 1]
@@ -61,13 +93,18 @@ def test_predictions_match_the_model(lstm):
         else:
             assert row["next_word"] is None and row["next_probability"] is None
     assert report["traces"] is None and report["occlusion"] is None and report["gradient_flow"] is None
-    assert report["target"]["last_is_guess"] and report["target"]["words"][-1] == report["predictions"][-1]["top"][0]["word"]
+    assert (
+        report["target"]["last_is_guess"]
+        and report["target"]["words"][-1] == report["predictions"][-1]["top"][0]["word"]
+    )
 
 
 @pytest.mark.parametrize("method", ["gradxinput", "ig", "occlusion"])
 def test_every_method_reports_its_settings(tiny_checkpoints, method):
     checkpoint = load_checkpoint(tiny_checkpoints["rnn"])
-    report = analyze_text(checkpoint.model, checkpoint.tokenizer, TEXT, method=method, ig_steps=32, occlusion_replacement="Mary")
+    report = analyze_text(
+        checkpoint.model, checkpoint.tokenizer, TEXT, method=method, ig_steps=32, occlusion_replacement="Mary"
+    )
     influence = report["influence"]
     assert influence["method"] == method and influence["definition"]
     if method == "ig":
@@ -82,7 +119,11 @@ def test_every_method_reports_its_settings(tiny_checkpoints, method):
 
 def test_truncation_and_bad_requests(lstm):
     report = analyze_text(lstm.model, lstm.tokenizer, TEXT, max_words=5, with_traces=False, with_gradient_flow=False)
-    assert report["truncated"] and report["num_words"] == 5 and report["original_words"] == len(lstm.tokenizer.encode(TEXT))
+    assert (
+        report["truncated"]
+        and report["num_words"] == 5
+        and report["original_words"] == len(lstm.tokenizer.encode(TEXT))
+    )
     with pytest.raises(ValueError, match="not in the model's vocabulary"):
         analyze_text(lstm.model, lstm.tokenizer, TEXT, target_word="Zebra")
     with pytest.raises(ValueError, match="method must be one of"):

@@ -1,4 +1,5 @@
 """Target functions: next word, one word, a contrast; fast selected log-probabilities equal the full softmax."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,9 @@ from model.language_model import LanguageModel
 
 @pytest.fixture(scope="module")
 def tokenizer() -> WordTokenizer:
-    return WordTokenizer.train(["Mr. Robert said so his friend came .", "Mrs. Mary said so her friend came ."], min_frequency=1)
+    return WordTokenizer.train(
+        ["Mr. Robert said so his friend came .", "Mrs. Mary said so her friend came ."], min_frequency=1
+    )
 
 
 def test_next_word_targets_read_the_following_word_and_guess_at_the_end(tokenizer):
@@ -47,7 +50,9 @@ def test_unknown_and_bad_words_raise_clear_errors(tokenizer):
         word_id(tokenizer, "  ")
     ids = torch.tensor(tokenizer.encode("Mr. Robert").ids)
     with pytest.raises(ValueError, match="'Zebra'"):
-        resolve_targets(TargetSpec.from_words("his", "Zebra"), tokenizer, ids, torch.zeros(len(ids), tokenizer.vocab_size))
+        resolve_targets(
+            TargetSpec.from_words("his", "Zebra"), tokenizer, ids, torch.zeros(len(ids), tokenizer.vocab_size)
+        )
     with pytest.raises(ValueError, match="needs a target word"):
         TargetSpec.from_words(None, "her")
     with pytest.raises(ValueError, match="kind"):
@@ -56,7 +61,15 @@ def test_unknown_and_bad_words_raise_clear_errors(tokenizer):
 
 @pytest.mark.parametrize("decoder", ["full", "adaptive"])
 def test_selected_log_probs_equal_the_full_softmax(decoder):
-    config = ModelConfig(arch="lstm", vocab_size=60, embedding_size=8, hidden_size=16, decoder=decoder, adaptive_cutoffs=[10, 30], dropout=0.0)
+    config = ModelConfig(
+        arch="lstm",
+        vocab_size=60,
+        embedding_size=8,
+        hidden_size=16,
+        decoder=decoder,
+        adaptive_cutoffs=[10, 30],
+        dropout=0.0,
+    )
     model = LanguageModel(config).double().eval()
     features = torch.randn(25, 16, dtype=torch.float64)
     ids = torch.randint(0, 60, (25, 3))

@@ -1,4 +1,5 @@
 """Traces: the right values under the right names, per-word views, gate summaries, unit ordering."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ VOCAB = 40
 
 
 def tiny_model(arch: str, num_layers: int = 1) -> LanguageModel:
-    config = ModelConfig(arch=arch, vocab_size=VOCAB, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full")
+    config = ModelConfig(
+        arch=arch, vocab_size=VOCAB, embedding_size=5, hidden_size=6, num_layers=num_layers, dropout=0.0, decoder="full"
+    )
     return LanguageModel(config).eval()
 
 
@@ -55,7 +58,9 @@ def test_lstm_traces_obey_the_cell_equations():
 def test_gru_and_rnn_traces_obey_their_equations():
     gru = compute_traces(tiny_model("gru"), torch.randint(0, VOCAB, (1, 7))).layers[0]
     previous = torch.cat([torch.zeros(1, 6), gru["hidden"][:-1]])  # [L, H]
-    torch.testing.assert_close(gru["hidden"], (1 - gru["update_gate"]) * gru["candidate"] + gru["update_gate"] * previous)
+    torch.testing.assert_close(
+        gru["hidden"], (1 - gru["update_gate"]) * gru["candidate"] + gru["update_gate"] * previous
+    )
     rnn = compute_traces(tiny_model("rnn"), torch.randint(0, VOCAB, (1, 7))).layers[0]
     torch.testing.assert_close(rnn["hidden"], torch.tanh(rnn["preactivation"]))
     torch.testing.assert_close(rnn["slope"], 1 - torch.tanh(rnn["preactivation"]) ** 2)
@@ -125,7 +130,15 @@ def test_to_json_is_plain_json():
     assert len(payload["log_probs"][0]) == VOCAB
 
 
-@pytest.mark.parametrize("bad", [torch.tensor([[0, VOCAB]]), torch.zeros(2, 3, dtype=torch.long), torch.zeros(1, 0, dtype=torch.long), torch.zeros(1, 3)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        torch.tensor([[0, VOCAB]]),
+        torch.zeros(2, 3, dtype=torch.long),
+        torch.zeros(1, 0, dtype=torch.long),
+        torch.zeros(1, 3),
+    ],
+)
 def test_bad_ids_raise_value_error(bad):
     with pytest.raises(ValueError):
         compute_traces(tiny_model("rnn"), bad)

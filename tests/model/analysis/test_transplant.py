@@ -1,4 +1,5 @@
 """State transplants, proven in float64 against explicit runs of the model's own fused recurrence."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,16 @@ def make_model(arch: str, num_layers: int = 1, decoder: str = "full", seed: int 
     """A random float64 model with weights large enough that a swapped cue moves the target by a sizeable amount."""
     torch.manual_seed(seed)
     extra = {"adaptive_cutoffs": (12, 24), "adaptive_div_value": 2.0} if decoder == "adaptive" else {}
-    config = ModelConfig(arch=arch, vocab_size=40, embedding_size=6, hidden_size=5, num_layers=num_layers, dropout=0.0, decoder=decoder, **extra)
+    config = ModelConfig(
+        arch=arch,
+        vocab_size=40,
+        embedding_size=6,
+        hidden_size=5,
+        num_layers=num_layers,
+        dropout=0.0,
+        decoder=decoder,
+        **extra,
+    )
     model = LanguageModel(config).double().eval()
     with torch.no_grad():
         for parameter in model.parameters():
@@ -78,7 +88,10 @@ def test_whole_state_after_the_cue_gives_the_counterfactual_and_zero_units_the_f
     p = 8
     pair = record_pair(model, factual, counterfactual, p, TARGET, CONTRAST)
     assert pair.cue == (1, 3) and pair.word_after_cue == 3
-    assert abs(pair.factual - f_at(model, factual, p)) < EXACT and abs(pair.counterfactual - f_at(model, counterfactual, p)) < EXACT
+    assert (
+        abs(pair.factual - f_at(model, factual, p)) < EXACT
+        and abs(pair.counterfactual - f_at(model, counterfactual, p)) < EXACT
+    )
     assert abs(pair.effect) > 1e-3  # the proof below would be empty for a swap that moves nothing
     ks = torch.arange(pair.length)
     everything = torch.ones(len(ks), *pair.state_shape, dtype=torch.bool)
@@ -86,7 +99,9 @@ def test_whole_state_after_the_cue_gives_the_counterfactual_and_zero_units_the_f
     nothing, _ = transplant(model, pair, ks, torch.zeros_like(everything))
     shares = pair.shares(values)
     # From the cue's last word to the word before the target the whole state carries the whole swap...
-    assert torch.allclose(values[2 : p + 1], torch.full((p - 1,), pair.counterfactual, dtype=torch.float64), rtol=0, atol=EXACT)
+    assert torch.allclose(
+        values[2 : p + 1], torch.full((p - 1,), pair.counterfactual, dtype=torch.float64), rtol=0, atol=EXACT
+    )
     assert torch.allclose(shares[2 : p + 1], torch.ones(p - 1, dtype=torch.float64), rtol=0, atol=1e-9)
     # ... before the cue the two states are the same, and at the target's own position the target was already read.
     assert abs(float(values[0]) - pair.factual) < EXACT and abs(float(shares[0])) < 1e-9
@@ -111,7 +126,9 @@ def test_at_the_targets_own_position_an_explicit_run_reads_the_factual_then_the_
     assert abs(float(log_probs[TARGET] - log_probs[CONTRAST]) - pair.factual) < EXACT
     # Later predictions do follow the transplanted state: every one equals the counterfactual's.
     later = functional.log_softmax(model.logits_from_features(after[0]), dim=-1)
-    assert torch.allclose(later[:, TARGET] - later[:, CONTRAST], pair.counterfactual_values[k + 1 :], rtol=0, atol=EXACT)
+    assert torch.allclose(
+        later[:, TARGET] - later[:, CONTRAST], pair.counterfactual_values[k + 1 :], rtol=0, atol=EXACT
+    )
     values, _ = transplant(model, pair, torch.tensor([k]), mask[None])
     assert float(values[0]) == pair.factual and float(pair.shares(values)[0]) == 0.0
 
@@ -125,7 +142,9 @@ def test_the_state_after_a_whole_transplant_is_the_counterfactual_prefix_with_th
     pair = record_pair(model, factual, counterfactual, p, TARGET, CONTRAST)
     for k in range(pair.length - 1):
         _, states = transplant(model, pair, torch.tensor([k]), torch.ones(1, *pair.state_shape, dtype=torch.bool))
-        mixed = torch.cat([counterfactual[: k + 2], factual[k + 2 : p + 2]])  # counterfactual up to word k, factual after
+        mixed = torch.cat(
+            [counterfactual[: k + 2], factual[k + 2 : p + 2]]
+        )  # counterfactual up to word k, factual after
         with torch.no_grad():
             _, state = model.recurrent(model.embed(mixed[None]))
         assert torch.allclose(states[0], state_of(model, state), rtol=0, atol=EXACT), k

@@ -1,4 +1,5 @@
 """The transplant report on real (tiny, trained) checkpoints: the JSON contract, exact in float64, and bad input."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def remembering_model(arch: str, vocab_size: int, hidden_size: int = 6, seed: in
     from model.language_model import LanguageModel
 
     torch.manual_seed(seed)
-    config = ModelConfig(arch=arch, vocab_size=vocab_size, embedding_size=8, hidden_size=hidden_size, dropout=0.0, decoder="full")
+    config = ModelConfig(
+        arch=arch, vocab_size=vocab_size, embedding_size=8, hidden_size=hidden_size, dropout=0.0, decoder="full"
+    )
     model = LanguageModel(config).double().eval()
     recurrent, h = model.recurrent, hidden_size
     with torch.no_grad():
@@ -61,7 +64,9 @@ def test_the_json_contract_and_the_exact_shares(double_checkpoints, arch):
     assert abs(report["effect"]) > 0.05  # the proofs below are not about a swap that moves nothing
     positions = report["positions"]
     assert [p["index"] for p in positions] == list(range(len(report["tokens"])))
-    assert {"index", "word", "state_distance", "share_all", "share_cell", "share_hidden", "share_top"} <= set(positions[0])
+    assert {"index", "word", "state_distance", "share_all", "share_cell", "share_hidden", "share_top"} <= set(
+        positions[0]
+    )
     # Whole state right after the cue (and up to the word before the target): exactly the counterfactual's target.
     for k in range(3, 11):
         assert abs(positions[k]["share_all"] - 1.0) < 1e-9
@@ -72,10 +77,14 @@ def test_the_json_contract_and_the_exact_shares(double_checkpoints, arch):
     assert all(p["state_distance"] > 0 for p in positions)  # the cue is the first word: the runs differ from the start
     if arch == "lstm":
         assert all(abs(p["share_cell"] + p["share_hidden"] - p["share_all"]) < 1.5 for p in positions[3:11])
-        assert abs(positions[10]["share_hidden"] - 1.0) < 1e-9 and abs(positions[10]["share_cell"]) < 1e-9  # only h is read at p
+        assert (
+            abs(positions[10]["share_hidden"] - 1.0) < 1e-9 and abs(positions[10]["share_cell"]) < 1e-9
+        )  # only h is read at p
         assert len(positions[0]["cell_distance"]) == 1
     else:
-        assert all(p["share_cell"] is None and p["share_hidden"] is None and p["cell_distance"] is None for p in positions)
+        assert all(
+            p["share_cell"] is None and p["share_hidden"] is None and p["cell_distance"] is None for p in positions
+        )
     units = report["units"]
     assert len(units) == min(16, size) and set(units[0]) == {"unit", "layer", "part", "effect"}
     assert [abs(u["effect"]) for u in units] == sorted((abs(u["effect"]) for u in units), reverse=True)
@@ -83,7 +92,10 @@ def test_the_json_contract_and_the_exact_shares(double_checkpoints, arch):
     needed = report["units_needed"]
     assert needed["word"] == 10 and needed["counts"][-1] == size and abs(needed["shares_transplant"][-1] - 1.0) < 1e-9
     assert needed["transplant"] == next(n for n, s in zip(needed["counts"], needed["shares_transplant"]) if s >= 0.8)
-    assert set(report["overlap"]["transplant"]) == {"1", "4", str(size)} and report["overlap"]["transplant"][str(size)] == 1.0
+    assert (
+        set(report["overlap"]["transplant"]) == {"1", "4", str(size)}
+        and report["overlap"]["transplant"][str(size)] == 1.0
+    )
     line = report["unit_lines"][0]
     assert len(line["factual"]) == len(positions) and line["factual"] != line["counterfactual"]
     assert (line["unit"], line["part"]) == (units[0]["unit"], units[0]["part"])
@@ -96,11 +108,18 @@ def test_a_layer_the_checkpoint_lacks_and_other_bad_input(double_checkpoints):
     with pytest.raises(ValueError, match=r"1 layer, so layer must be in \[-1, 0\]"):
         transplant_report(model, tokenizer, TEXT, layer=1)
     with pytest.raises(ValueError, match="same number of tokens; got 17 and 15"):
-        transplant_report(model, tokenizer, TEXT, counterfactual="Mary said that the weather was fine , so his friend came to tea .")
+        transplant_report(
+            model, tokenizer, TEXT, counterfactual="Mary said that the weather was fine , so his friend came to tea ."
+        )
     with pytest.raises(ValueError, match=r"differ at token 11 \('his' vs 'her'\)"):
         transplant_report(model, tokenizer, TEXT, counterfactual=SWAPPED.replace("his", "her"))
     with pytest.raises(ValueError, match="not in the model's vocabulary"):
-        transplant_report(model, tokenizer, TEXT, counterfactual="Mrs. Zyzzyva said that the weather was fine , so his friend came to tea .")
+        transplant_report(
+            model,
+            tokenizer,
+            TEXT,
+            counterfactual="Mrs. Zyzzyva said that the weather was fine , so his friend came to tea .",
+        )
     with pytest.raises(ValueError, match="'Quokka' is not in the model's vocabulary"):
         transplant_report(model, tokenizer, TEXT, target_word="Quokka", contrast_word="her")
     with pytest.raises(ValueError, match="at or before the cue"):
@@ -126,7 +145,13 @@ def test_spans_let_a_pair_differ_in_two_places(double_checkpoints):
     swapped = "Mrs. Mary said that Mrs. Anne was fine , so his friend came to tea ."
     with pytest.raises(ValueError, match=r"differ at token 5 \('Mr' vs 'Mrs'\), 7 \('John' vs 'Anne'\)"):
         transplant_report(checkpoint.model, checkpoint.tokenizer, text, counterfactual=swapped)
-    report = transplant_report(checkpoint.model, checkpoint.tokenizer, text, counterfactual=swapped, spans=[(0, 3), (5, 8)])
-    assert report["cue"] == [0, 8] and report["spans"] == [[0, 3], [5, 8]] and abs(report["positions"][8]["share_all"] - 1) < 1e-9
+    report = transplant_report(
+        checkpoint.model, checkpoint.tokenizer, text, counterfactual=swapped, spans=[(0, 3), (5, 8)]
+    )
+    assert (
+        report["cue"] == [0, 8]
+        and report["spans"] == [[0, 3], [5, 8]]
+        and abs(report["positions"][8]["share_all"] - 1) < 1e-9
+    )
     default = transplant_report(checkpoint.model, checkpoint.tokenizer, text, spans=[(0, 3), (5, 8)])
     assert default["counterfactual_text"] == "Mrs. Mary said that Mrs. Mary was fine , so his friend came to tea ."
