@@ -36,6 +36,7 @@ from model.checkpoint_files import (  # noqa: F401 - CheckpointError and the hea
 from model.config import ModelConfig
 from model.language_model import LanguageModel
 from model.leftovers import remove_stale_temporaries, writer_tag
+from model.weight_storage import pack_state, unpack_state
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json", "metrics.json")
 
@@ -88,8 +89,11 @@ def state_for_saving(model: LanguageModel, dtype: torch.dtype = torch.float32) -
         if model.config.tie_weights and name == "decoder.weight":
             continue
         tensor = tensor.detach().cpu()
+        if dtype == torch.int8:  # quantized in pack_state below, from the float values
+            tensors[name] = tensor.contiguous()
+            continue
         tensors[name] = (tensor.to(dtype) if tensor.is_floating_point() else tensor).contiguous()
-    return tensors
+    return pack_state(tensors) if dtype == torch.int8 else tensors
 
 
 def save_checkpoint(
@@ -103,7 +107,8 @@ def save_checkpoint(
 
     Args:
         path: the checkpoint folder; replaced whole if it exists.
-        storage_dtype: torch.float32, or torch.float16 to halve the file size.
+        storage_dtype: torch.float32, torch.float16 to halve the file size, or torch.int8 for int8
+            vocabulary-sized matrices with row scales and float16 for the rest (model/weight_storage.py).
     """
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
@@ -251,6 +256,10 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint
         stored = load_file(os.path.join(path, "model.safetensors"))
     except (SafetensorError, OSError, ValueError) as error:
         raise unreadable_weights(path, shown(str(error), 160)) from error
+    try:
+        stored = unpack_state(stored)  # int8 matrices times their row scales; other tensors as stored
+    except ValueError as error:
+        raise unreadable_weights(path, shown(str(error), 160)) from None
     expected = expected_tensor_shapes(config)
     for name, tensor in stored.items():
         if name not in expected or tuple(tensor.shape) != expected[name] or tensor.dtype not in STORAGE_DTYPES.values():

@@ -18,11 +18,12 @@ import torch
 
 from data.echo import shown
 from model.config import ModelConfig
+from model.weight_storage import SCALE_SUFFIX, header_problems
 
 # Weights may be stored in these dtypes (the shipped models are float16); they load as float32.
 # Anything else (int64, bool, float64, ...) is refused rather than cast: it is not what a save writes.
 STORAGE_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-_DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
+_DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "I8": 1}
 MAX_JSON_BYTES = {"config.json": 1 << 20, "metrics.json": 64 << 20}
 MAX_HEADER_BYTES = 16 << 20  # a safetensors header lists names, dtypes and shapes: a few kB here
 
@@ -147,6 +148,16 @@ def read_safetensors_header(file: str, folder: str) -> dict[str, dict[str, Any]]
 def check_header(header: dict[str, dict[str, Any]], config: ModelConfig, folder: str) -> None:
     """Names, shapes and dtypes of the stored tensors against what config.json implies (no weight is read)."""
     expected = expected_tensor_shapes(config)
+    # int8 matrices come with a row scale each (model/weight_storage.py): check the pairs, then the weights.
+    scales = {name: entry for name, entry in header.items() if name.endswith(SCALE_SUFFIX)}
+    header, problems = header_problems(header)
+    if problems:
+        raise CheckpointError(
+            f"model.safetensors in {folder} has int8 weights that do not fit: {shown(problems[0], 200)}."
+        )
+    for name, entry in scales.items():
+        if entry["data_offsets"][1] - entry["data_offsets"][0] != entry["shape"][0] * _DTYPE_BYTES[entry["dtype"]]:
+            raise unreadable_weights(folder, f"the row scale {name} has the wrong number of bytes")
     unexpected = sorted(set(header) - set(expected))
     absent = sorted(set(expected) - set(header))
     if unexpected or absent:
@@ -159,10 +170,10 @@ def check_header(header: dict[str, dict[str, Any]], config: ModelConfig, folder:
             raise CheckpointError(
                 f"Weight {name} in {folder} has shape {shown(tuple(entry['shape']))} but config.json implies {shape}."
             )
-        if entry["dtype"] not in STORAGE_DTYPES:
+        if entry["dtype"] not in STORAGE_DTYPES and entry["dtype"] != "I8":  # I8 only with its scale, checked above
             raise CheckpointError(
                 f"Weight {name} in {folder} is stored as {shown(entry['dtype'])}; checkpoints hold float32, float16 or bfloat16 "
-                "weights (F32, F16, BF16), and other types are refused rather than cast. Re-save it with model.checkpoint.save_checkpoint."
+                "weights (F32, F16, BF16), or int8 matrices with row scales, and other types are refused rather than cast. Re-save it with model.checkpoint.save_checkpoint."
             )
         count = 1
         for dimension in shape:

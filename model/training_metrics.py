@@ -46,9 +46,9 @@ def library_versions() -> dict[str, str]:
 
 
 def storage_dtype(name: str) -> torch.dtype:
-    """ "float32" | "float16" | "bfloat16" -> the torch dtype checkpoints are stored in."""
-    if name not in ("float32", "float16", "bfloat16"):
-        raise ValueError(f"storage dtype must be float32, float16 or bfloat16; got {name!r}.")
+    """ "float32" | "float16" | "bfloat16" | "int8" -> the torch dtype checkpoints are stored in (int8: see model/weight_storage.py)."""
+    if name not in ("float32", "float16", "bfloat16", "int8"):
+        raise ValueError(f"storage dtype must be float32, float16, bfloat16 or int8; got {name!r}.")
     return getattr(torch, name)
 
 
