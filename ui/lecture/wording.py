@@ -299,7 +299,8 @@ def belt_title(
         return f"At {quoted(word)} the input gates {action} (i ≈ {number(level)}); {gap}"
     low = min(forget)
     if low >= 0.9:
-        return f"At {quoted(word)} the forget gates stay near 1 (≥ {number(low)}): the belt carries the cue on; {gap}"
+        # A lower bound is rounded down: a sigmoid of 0.996 is "≥ 0.99", never "≥ 1.00".
+        return f"At {quoted(word)} the forget gates stay near 1 (≥ {math.floor(low * 100) / 100:.2f}): the belt carries the cue on; {gap}"
     return f"At {quoted(word)} a forget gate drops to {number(low)}: part of the memory is let go; {gap}"
 
 

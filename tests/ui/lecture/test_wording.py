@@ -142,6 +142,8 @@ def test_belt_title_reads_the_gates():
     assert wording.belt_title("a", False, [0.95, 0.99], [0.1], 210, 1.0, 0.1, "Mrs. Mary").startswith(
         "At “a” the forget gates stay near 1 (≥ 0.95): the belt carries the cue on"
     )
+    # A sigmoid never reaches 1: its lower bound is rounded down, not up to "≥ 1.00".
+    assert "stay near 1 (≥ 0.99)" in wording.belt_title("a", False, [0.9996, 0.9999], [0.1], 210, 1.0, 0.1, "Mrs. Mary")
     assert "a forget gate drops to 0.51" in wording.belt_title(
         ".", False, [0.51, 0.99], [0.1], 3, 1.0, 0.1, "Mrs. Mary"
     )
