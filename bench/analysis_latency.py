@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     tuning = ProcessTuning(allocator=False, onednn_cache_capacity=None) if args.no_process_tuning else tune_process()
-    onednn.set_enabled(not args.no_onednn)
+    onednn.set_enabled(False if args.no_onednn else None)  # None: the app's choice, by the start-up probe
     paths = find_checkpoints(args.checkpoints)
     if not paths:
         print("error: no checkpoint found; pass --checkpoints or train checkpoints/novels-lstm first.", file=sys.stderr)
@@ -191,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; median of {args.repeats} (ms)"
     )
-    print(f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'}; process: {tuning.describe()}")
+    probe = (
+        f"probe: oneDNN {onednn.onednn_speedup():.2f}x the speed of F.linear"
+        if onednn.onednn_linear_works()
+        else "no oneDNN op"
+    )
+    print(
+        f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'} ({probe}); process: {tuning.describe()}"
+    )
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
         for words in args.lengths:
@@ -236,17 +243,22 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"  full default analysis, {words:>3} words {measured:>9.1f} ms   {verdict}", flush=True)
         torch.set_num_threads(threads_before)
-    if onednn.active() and args.full_lengths:
+    if onednn.onednn_linear_works() and not args.no_onednn and args.full_lengths:
         words = max(args.full_lengths)
-        print(f"\nThe same products through F.linear (MKL) instead of oneDNN, {words} words, all models together:")
-        with_onednn = median_ms(lambda: full_default(checkpoints, words), args.repeats)
-        onednn.set_enabled(False)
+        print(
+            f"\nThe same analysis with every product forced through oneDNN, then F.linear (MKL), {words} words, all models:"
+        )
         try:
+            onednn.set_enabled(True)
+            with_onednn = median_ms(lambda: full_default(checkpoints, words), args.repeats)
+            onednn.set_enabled(False)
             with_mkl = median_ms(lambda: full_default(checkpoints, words), args.repeats)
         finally:
-            onednn.set_enabled(True)
+            onednn.set_enabled(None)
+        chosen = "oneDNN" if onednn.active() else "F.linear"
         print(
-            f"  oneDNN {with_onednn:.1f} ms, F.linear {with_mkl:.1f} ms: oneDNN is {with_mkl / with_onednn:.2f}x faster",
+            f"  oneDNN {with_onednn:.1f} ms, F.linear {with_mkl:.1f} ms: oneDNN is {with_mkl / with_onednn:.2f}x faster; "
+            f"the probe chose {chosen}",
             flush=True,
         )
     return 0

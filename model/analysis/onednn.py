@@ -16,22 +16,32 @@ The oneDNN entry point is ``torch.ops.mkldnn._linear_pointwise``, the op that
 PyTorch's own compiler (Inductor) emits for CPU linear layers: dense tensors in
 and out, so no layout conversions. It is an internal op, so it is used only after
 a one-time probe in this process shows it present and equal to ``F.linear``.
+Whether oneDNN is faster depends on the CPU: on an AVX2-only machine, or under
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2``, it was slower than MKL. So by
+default a second one-time probe times both on a product of the analyses' size and
+keeps oneDNN only where it is clearly faster (:func:`onednn_is_faster`).
 Everything falls back to ``F.linear`` wherever oneDNN does not apply: tensors
 that need autograd, other dtypes or devices, a build without oneDNN or without
-the op, empty inputs, and whenever :func:`set_enabled` turned it off (the bench
-does, to compare). A transposed weight view is copied at preparation, so prepare
+the op, empty inputs, a CPU where the probe found it slower, and whenever
+:func:`set_enabled` turned it off (the bench forces each way, to compare). A transposed weight view is copied at preparation, so prepare
 per analysis call and never keep one across a change of the model's weights.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 
 import torch
 from torch import nn
 from torch.nn import functional
 
-_STATE = {"enabled": True}
+# None: oneDNN where the speed probe finds it faster (the default); True: wherever it works; False: never.
+_STATE: dict[str, bool | None] = {"enabled": None}
+# oneDNN is kept when it is at least as fast as F.linear on the probe's product. The probe's one product
+# understates what the whole analysis gains (bench/analysis_latency.py prints both), so a higher bar would drop
+# real gains; where oneDNN is clearly slower (AVX2-only CPUs) the probe reads well below 1.
+_FASTER_BY = 1.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,19 +63,54 @@ def onednn_linear_works() -> bool:
     )
 
 
-def set_enabled(enabled: bool) -> None:
-    """Route prepared products through oneDNN (True, the default) or always through ``F.linear``."""
-    _STATE["enabled"] = bool(enabled)
+@functools.lru_cache(maxsize=1)
+def onednn_speedup() -> float:
+    """F.linear time / oneDNN time on a product of the analyses' size, measured once in this process (0 if unusable).
+
+    The product is [512, 512] x [512, 2048]: a block of the recorded sweep's gate gradients against W_hh
+    (hidden 512, four gates), about 1 GFLOP; best of three runs each after a warm-up, about 0.1 s in all.
+    """
+    if not onednn_linear_works():
+        return 0.0
+    generator = torch.Generator().manual_seed(0)
+    inputs, weight = torch.randn(512, 512, generator=generator), torch.randn(2048, 512, generator=generator)
+
+    def best(run) -> float:
+        run()  # warm-up: kernel selection and first-touch of the output
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.no_grad():
+        mkl = best(lambda: functional.linear(inputs, weight))
+        dnn = best(lambda: torch.ops.mkldnn._linear_pointwise(inputs, weight, None, "none", [], ""))
+    return mkl / dnn if dnn > 0 else 0.0
+
+
+def onednn_is_faster() -> bool:
+    """Whether oneDNN was at least as fast as F.linear in this process's one-time probe."""
+    return onednn_speedup() >= _FASTER_BY
+
+
+def set_enabled(enabled: bool | None) -> None:
+    """Route prepared products through oneDNN where the probe finds it faster (None, the default), wherever it
+    works (True), or never (False: always ``F.linear``)."""
+    _STATE["enabled"] = None if enabled is None else bool(enabled)
 
 
 def enabled() -> bool:
-    """Whether new :class:`PreparedLinear` objects may use oneDNN."""
-    return _STATE["enabled"]
+    """Whether new :class:`PreparedLinear` objects may use oneDNN (not switched off)."""
+    return _STATE["enabled"] is not False
 
 
 def active() -> bool:
     """Whether float32 CPU products of new :class:`PreparedLinear` objects go through oneDNN here."""
-    return _STATE["enabled"] and onednn_linear_works()
+    if _STATE["enabled"] is False or not onednn_linear_works():
+        return False
+    return True if _STATE["enabled"] else onednn_is_faster()
 
 
 def _onednn_applies(weight: torch.Tensor) -> bool:

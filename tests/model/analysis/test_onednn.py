@@ -19,6 +19,14 @@ def generator():
     return torch.Generator().manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def forced_onednn():
+    """These tests prove the oneDNN path itself, so it is forced on wherever it works, whatever the speed probe says."""
+    onednn.set_enabled(True)
+    yield
+    onednn.set_enabled(None)
+
+
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("shape", [(7, 48), (3, 5, 48), (1, 48)])
 def test_prepared_linear_equals_f_linear(generator, with_bias, shape):
@@ -47,6 +55,23 @@ def test_oneDNN_is_used_for_float32_on_cpu_and_not_when_switched_off(generator):
     finally:
         onednn.set_enabled(True)
     assert not PreparedLinear(weight.double()).uses_onednn  # other dtypes take F.linear
+
+
+def test_by_default_the_speed_probe_decides(generator, monkeypatch):
+    weight = torch.randn(8, 4, generator=generator)
+    onednn.set_enabled(None)
+    monkeypatch.setattr(onednn, "onednn_speedup", lambda: 0.7)  # slower here, as on an AVX2-only CPU
+    assert onednn.enabled() and not onednn.active() and not PreparedLinear(weight).uses_onednn
+    monkeypatch.setattr(onednn, "onednn_speedup", lambda: 1.3)
+    assert onednn.active() == onednn.onednn_linear_works() == PreparedLinear(weight).uses_onednn
+
+
+def test_the_probe_measures_a_positive_ratio_once():
+    if not onednn.onednn_linear_works():
+        assert onednn.onednn_speedup() == 0.0
+        return
+    first = onednn.onednn_speedup()
+    assert first > 0 and onednn.onednn_speedup() == first  # measured once per process
 
 
 def test_fallbacks_keep_autograd_and_empty_inputs(generator):
