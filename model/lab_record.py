@@ -99,13 +99,13 @@ def load_measured(path: str = MEASURED_PATH) -> MeasuredClaim | None:
         )
     try:
         claim = MeasuredClaim(
-            seeds=_integer(value, "seeds"),
-            first_seed=_integer(value, "first_seed"),
-            lags=tuple(_integer({"lag": lag}, "lag") for lag in value["lags"]),
+            seeds=_integer(value["seeds"], "seeds"),
+            first_seed=_integer(value["first_seed"], "first_seed"),
+            lags=tuple(_integer(lag, "lag") for lag in value["lags"]),
             isas=tuple(str(isa)[:16] for isa in value["isas"]),
-            lstm_learned=_integer(value, "lstm_learned"),
-            rnn_below=_integer(value, "rnn_below"),
-            required=_integer(value, "required"),
+            lstm_learned=_integer(value["lstm_learned"], "lstm_learned"),
+            rnn_below=_integer(value["rnn_below"], "rnn_below"),
+            required=_integer(value["required"], "required"),
             holds=value["holds"] is True,
             command=str(value["command"])[:200],
         )
@@ -125,8 +125,7 @@ def load_measured(path: str = MEASURED_PATH) -> MeasuredClaim | None:
     return claim
 
 
-def _integer(value: dict[str, Any], key: str) -> int:
-    number = value[key]
+def _integer(number: Any, name: str) -> int:
     if isinstance(number, bool) or not isinstance(number, int):
-        raise TypeError(f"{key} must be an integer, got {str(number)[:40]!r}")
+        raise TypeError(f"{name} must be an integer, got {str(number)[:40]!r}")
     return number

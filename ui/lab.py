@@ -237,7 +237,7 @@ def measured_claim_text() -> str:
     )
 
 
-def _controls(session_id: str) -> None:
+def _controls(session_id: str, claim: str) -> None:
     left, right = st.columns(2)
     seeds = left.number_input(
         "Seeds per model",
@@ -256,7 +256,7 @@ def _controls(session_id: str) -> None:
         value=0,
         step=1,
         key="lab_first_seed",
-        help="The seeds are this one and the following ones. " + measured_claim_text(),
+        help="The seeds are this one and the following ones. " + claim,
     )
     if not st.button("Start the lab", type="primary", key="lab_start"):
         return
@@ -381,20 +381,21 @@ _CAVEAT = (
 
 def render_lab(context: Any = None) -> None:
     """Draw the Long-range lab view, then the chosen models' effective context (when a Context is given)."""
+    claim = measured_claim_text()  # model/lab_measured.json, read once per run of the page
     if getattr(context, "presenter", False):  # on a projector the controls and the chart need the first screen
         st.markdown(
             "**A cue (*Mr.* / *Mrs.*, an opening bracket) fixes a word 1 to 60 filler words later. "
             "Copies of a plain RNN and of an LSTM of equal size learn it at once.**"
         )
-        st.caption(measured_claim_text() + " " + _CAVEAT)
+        st.caption(claim + " " + _CAVEAT)
         with st.expander("How the lab works"):
             st.markdown(_INTRO)
     else:
-        st.markdown(_INTRO + " " + measured_claim_text() + " " + _CAVEAT)
+        st.markdown(_INTRO + " " + claim + " " + _CAVEAT)
     session_id = _session_id()
     job = lab_job(session_id)
     if job is None or not job.running:
-        _controls(session_id)
+        _controls(session_id, claim)
     _live_panel(session_id)
     if context is not None and context.chosen:
         st.subheader("Effective context: how far back does each model look?")
