@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from typing import Any, Iterator
 
 import numpy as np
 from filelock import FileLock
 
 from data.corpus import Corpus, file_record, load_text_dataset, local_paths, split_paragraphs
+from data.files import write_atomic
 from data.tokenizer import WordTokenizer
 
 # Above this much training text, `python -m model.train --stream auto` streams.
@@ -94,7 +94,7 @@ def tokenize_to_file(
     Args:
         dataset: one split of :func:`data.corpus.load_text_dataset`.
         tokenizer: the vocabulary.
-        path: the token file to write (atomically: a temporary file, then os.replace).
+        path: the token file to write (atomically: data.files.write_atomic).
         num_proc: processes tokenizing in parallel (datasets.map's num_proc).
         batch_size: samples per map call and per write.
 
@@ -119,20 +119,16 @@ def tokenize_to_file(
     )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tokens-", suffix=".int32")
     count = 0
-    try:
-        with os.fdopen(handle, "wb") as stream:
+
+    def write(temporary: str) -> None:
+        nonlocal count
+        with open(temporary, "wb") as stream:
             for ids in _id_batches(mapped, batch_size):
                 stream.write(ids.astype(TOKEN_DTYPE, copy=False).tobytes())
                 count += ids.size
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; it is a cache anyone may read
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+
+    write_atomic(path, write, ".int32")
     _remove_map_cache(mapped, dataset)
     return count
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
 from data.echo import shown
-from data.file_modes import give_usual_mode
+from data.files import write_atomic
 from data.tokenizer_format import (  # noqa: F401 - re-exported: the format's names are part of this module's API
     EOS_TOKEN,
     MAX_TOKENIZER_BYTES,
@@ -200,17 +199,8 @@ class WordTokenizer:
         return cls(tokenizer)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write tokenizer.json atomically (temporary file, then os.replace)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tokenizer-", suffix=".json")
-        os.close(handle)
-        try:
-            self._tokenizer.save(temporary)
-            give_usual_mode(temporary)  # mkstemp's 0600 would make the checkpoint unreadable to others
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        """Write tokenizer.json atomically (data.files.write_atomic)."""
+        write_atomic(os.fspath(path), self._tokenizer.save, ".json")
 
     # ----------------------------------------------------------------- using
     @property

@@ -8,7 +8,6 @@ good one. Loading checks every file and names what is wrong.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -20,7 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from data.echo import shown
-from data.file_modes import give_usual_mode, usual_file_mode, usual_folder_mode
+from data.files import give_usual_mode, swap_in_folder, usual_folder_mode, write_json_atomic
+from data.leftovers import remove_stale_temporaries, writer_tag
 from data.tokenizer import WordTokenizer, read_tokenizer_json
 from model.checkpoint_files import (  # noqa: F401 - CheckpointError and the header checks are part of this module's API
     MAX_HEADER_BYTES,
@@ -35,7 +35,6 @@ from model.checkpoint_files import (  # noqa: F401 - CheckpointError and the hea
 )
 from model.config import ModelConfig
 from model.language_model import LanguageModel
-from model.leftovers import remove_stale_temporaries, writer_tag
 from model.weight_storage import pack_state, unpack_state
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json", "metrics.json")
@@ -54,32 +53,6 @@ class Checkpoint:
     @property
     def name(self) -> str:
         return os.path.basename(os.path.normpath(self.path))
-
-
-TEMPORARY_JSON_PREFIX = ".tmp-"
-
-
-def write_json_atomic(path: str, value: Any) -> None:
-    """JSON to a temporary file in the same folder, then os.replace.
-
-    The result has the mode any new file gets under the umask (0644 under 022), not mkstemp's 0600;
-    a temporary left by a killed writer is removed by the next write into the same folder.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    remove_stale_temporaries(directory, TEMPORARY_JSON_PREFIX)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f"{TEMPORARY_JSON_PREFIX}{writer_tag()}-", suffix=".json"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(value, stream, indent=2, ensure_ascii=False, allow_nan=False)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, usual_file_mode())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def state_for_saving(model: LanguageModel, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
@@ -129,22 +102,10 @@ def save_checkpoint(
             with open(os.path.join(staging, name), "rb") as stream:
                 os.fsync(stream.fileno())
         _usual_permissions(staging)
-        # Swap: the old folder moves aside, the new one takes its name, the old one goes.
-        # If we die between the two renames, load_checkpoint falls back to the old one.
-        previous = path + ".previous"
-        if os.path.exists(path):
-            if os.path.exists(previous):
-                shutil.rmtree(previous)
-            os.replace(path, previous)
-        # else: a ".previous" left by an earlier interrupted swap is the only good copy; keep it
-        # until the new folder is in place (its resume/ state is carried over below).
-        os.replace(staging, path)
-        if os.path.exists(previous):
-            # Keep what else lived in the folder (a training run's resume/ state).
-            for entry in os.listdir(previous):
-                if entry not in CHECKPOINT_FILES and not os.path.exists(os.path.join(path, entry)):
-                    os.replace(os.path.join(previous, entry), os.path.join(path, entry))
-            shutil.rmtree(previous)
+        # Swap: the old folder moves aside, the new one takes its name, the old one goes; what else
+        # lived in the old folder (a training run's resume/ state) moves into the new one.
+        # If we die between the two renames, load_checkpoint falls back to the ".previous" copy.
+        swap_in_folder(staging, path, carry_over=lambda entry: entry not in CHECKPOINT_FILES)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)

@@ -98,7 +98,7 @@ def save_to_metrics(checkpoint_path: str, record: dict[str, Any]) -> None:
         checkpoint_path: the checkpoint folder.
         record: ``ContextResult.to_dict()`` plus where it was measured (text, sha256, command).
     """
-    from model.checkpoint import write_json_atomic
+    from data.files import write_json_atomic
 
     path = os.path.join(checkpoint_path, "metrics.json")
     with open(path, encoding="utf-8") as stream:

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from model.checkpoint import write_json_atomic
+from data.files import write_json_atomic
 from model.checkpoint_files import read_json_object
 
 MEASURED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_measured.json")

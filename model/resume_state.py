@@ -18,9 +18,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from data.file_modes import give_usual_mode, usual_folder_mode
-from model.checkpoint import write_json_atomic
-from model.leftovers import remove_stale_temporaries, writer_tag
+from data.files import give_usual_mode, swap_in_folder, usual_folder_mode, write_json_atomic
+from data.leftovers import remove_stale_temporaries, writer_tag
 
 RESUME_DIRNAME = "resume"
 RESUME_STAGING_PREFIX = ".resume.saving-"
@@ -101,15 +100,7 @@ def save_resume_state(
         os.chmod(staging, usual_folder_mode())
         for name in os.listdir(staging):
             give_usual_mode(os.path.join(staging, name))
-        previous = path + ".previous"
-        if os.path.exists(path):
-            if os.path.exists(previous):
-                shutil.rmtree(previous)
-            os.replace(path, previous)
-        # else: keep a ".previous" left by an interrupted swap until the new state is in place.
-        os.replace(staging, path)
-        if os.path.exists(previous):
-            shutil.rmtree(previous)
+        swap_in_folder(staging, path)  # a kill between its two renames leaves resume.previous, found below
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)

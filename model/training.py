@@ -25,12 +25,12 @@ import torch
 
 from data.batching import batchify, num_windows, windows
 from data.corpus import Corpus
+from data.leftovers import remove_stale_temporaries
 from data.tokenizer import WordTokenizer
 from model import distributed
 from model.checkpoint import staging_prefix
 from model.config import ModelConfig
 from model.language_model import LanguageModel, detach_state
-from model.leftovers import remove_stale_temporaries
 from model.resume_state import (
     check_resume_inputs,
     corpus_record,

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from data.batching import batchify, num_windows
+from data.files import write_json_atomic
 from data.tokenizer import WordTokenizer
-from model.checkpoint import load_checkpoint, save_checkpoint, write_json_atomic
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.language_model import LanguageModel
 from model.scoring import perplexity, stream_loss
 

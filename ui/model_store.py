@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from data.leftovers import WRITER_FILE, abandoned_by_dead_writer
 from model.checkpoint import CHECKPOINT_FILES, Checkpoint, CheckpointError, inspect_checkpoint, load_checkpoint
-from model.leftovers import WRITER_FILE, abandoned_by_dead_writer
 from ui.settings import PREFERRED_MODELS, checkpoints_root
 
 LOGGER = logging.getLogger("memory_lab.models")

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from data.corpus import Corpus
+from data.leftovers import claim_output, release_output
 from data.tokenizer import WordTokenizer
 from model.config import ModelConfig
-from model.leftovers import claim_output, release_output
 from model.training import TrainConfig, train
 
 LOGGER = logging.getLogger("memory_lab.training")

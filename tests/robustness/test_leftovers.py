@@ -18,7 +18,7 @@ import time
 import pytest
 from robustness_helpers import ROOT, copy_checkpoint
 
-import model.leftovers as leftovers
+import data.leftovers as leftovers
 from data.corpus import load_local
 from data.tokenizer import WordTokenizer
 from model.checkpoint import load_checkpoint, save_checkpoint, staging_prefix
@@ -138,7 +138,7 @@ def test_an_output_folder_of_a_killed_train_tab_run_does_not_block_the_name(mode
     from ui import view_train
 
     folder = os.path.join(models_root, "class-lstm")
-    claim = "import sys, time; from model.leftovers import claim_output; claim_output(sys.argv[1]); print('claimed', flush=True); time.sleep(600)"
+    claim = "import sys, time; from data.leftovers import claim_output; claim_output(sys.argv[1]); print('claimed', flush=True); time.sleep(600)"
     server = subprocess.Popen(
         [sys.executable, "-c", claim, folder],
         cwd=ROOT,
