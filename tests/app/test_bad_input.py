@@ -6,6 +6,7 @@ import pytest
 from app_helpers import chart_titled, exception_free, html_blocks, open_app
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", ["", "    ", "\u200b\u200b"])
 def test_empty_text(app_models, text):
     at = exception_free(open_app("Next word", text=text))
@@ -35,6 +36,7 @@ def test_all_words_unknown(app_models):
     assert "know none of these words" in notices[0]
 
 
+@pytest.mark.slow
 def test_emoji_rtl_and_zero_width(app_models):
     text = "Mr. Rob\u200bert 😀 שלום is going with his wife \u202e ."
     at = exception_free(open_app("Memory and influence", text=text))
@@ -44,6 +46,7 @@ def test_emoji_rtl_and_zero_width(app_models):
     assert "\u200b" not in spans and "\u202e" not in spans
 
 
+@pytest.mark.slow
 def test_html_and_script_are_escaped(app_models):
     text = "<script>alert(1)</script> Mr. Robert <b>his</b> wife"
     for view in ("Next word", "Memory and influence", "Word by word"):

@@ -130,6 +130,7 @@ def test_effective_context_chart_is_captioned():
     assert "150 target positions" in caption and "novels-lstm 4.50 nats" in caption
 
 
+@pytest.mark.slow
 def test_lab_tab_shows_the_stored_effective_context_of_the_chosen_models(app_models, corpus_dir, capsys):
     import json
 

@@ -60,6 +60,7 @@ def test_there_is_one_step_per_url_number():
     assert [step.number for step in STEPS] == list(range(1, STEP_COUNT + 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", range(1, STEP_COUNT + 1))
 def test_every_step_opens_by_url_with_a_computed_title(app_models, step):
     at = exception_free(lecture(step))
@@ -99,6 +100,7 @@ def test_step_two_compares_before_and_after_in_one_chart(app_models):
     assert "Only the cue changes: “Mr. Robert” becomes “Mrs. Mary”" in plain(" ".join(e.value for e in at.markdown))
 
 
+@pytest.mark.slow
 def test_next_and_back_walk_the_steps_and_the_belts_words(app_models):
     at = exception_free(lecture(4))
     at.button(key="lecture_next").click().run()
@@ -127,6 +129,7 @@ def _unknown_to_tiny(root: str, words: tuple[str, ...]) -> list[str]:
     return [word for word in words if tokenizer.token_to_id(word) is None]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS, ids=[preset.label for preset in PRESETS])
 def test_every_preset_runs_every_step(app_models, preset):
     at = exception_free(lecture(1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from app_helpers import exception_free, open_app
 
 
@@ -13,6 +14,7 @@ def test_presenter_mode_enlarges_type(app_models):
     assert any("font-size: 21px" in element.value for element in at.markdown)
 
 
+@pytest.mark.slow
 def test_presets_load_teaching_sentences(app_models):
     at = open_app("Memory and influence")
     at.selectbox(key="preset").set_value("Mrs. Mary ... her (the twin)").run()

@@ -7,6 +7,7 @@ import json
 import math
 
 import pandas as pd
+import pytest
 from app_helpers import SEED, exception_free, open_app
 
 
@@ -52,6 +53,7 @@ def test_download_buttons_do_not_rerun_on_click():
         )
 
 
+@pytest.mark.slow
 def test_every_drawn_chart_saves_as_svg_and_png(app_models, downloads):
     import struct
     import xml.etree.ElementTree as ElementTree

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pytest
 from app_helpers import SEED, assert_every_chart_captioned, chart_titled, exception_free, open_app
 
 from model.analysis.inputs import prepare_input
@@ -49,6 +50,7 @@ def test_conveyor_belt_rnn_slope_and_gru_gates(app_models):
     assert chart_titled(at, "tiny-gru: update gate z")["data"]["value"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_units_are_sortable_and_pickable(app_models):
     at = open_app("Gates and cell state")
     at.radio(key="gates_order").set_value("unit number")

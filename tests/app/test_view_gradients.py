@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
 
@@ -16,6 +17,7 @@ def test_calculator_multiplies_the_slopes(app_models):
     assert any("“banana”, which is not a number" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_measured_flow_and_exploding_demo(app_models):
     at = exception_free(open_app("Vanishing and exploding gradients"))
     assert assert_every_chart_captioned(at) == 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pytest
 import torch
 from app_helpers import (
     SEED,
@@ -46,6 +47,7 @@ def _margin(checkpoint, text: str, position: int, good: str = "his", bad: str = 
     return float(log_probs[checkpoint.tokenizer.token_to_id(good)] - log_probs[checkpoint.tokenizer.token_to_id(bad)])
 
 
+@pytest.mark.slow
 def test_counterfactual_swaps_the_whole_cue_and_each_part(app_models):
     at = exception_free(open_app("Memory and influence"))
     assert (
@@ -93,6 +95,7 @@ def test_spans_are_summed_and_the_methods_compared(app_models):
     assert "never negative" in shown and ("The methods agree" in shown or "disagree with the gradient norm" in shown)
 
 
+@pytest.mark.slow
 def test_the_contrast_and_the_chosen_word_name_the_real_words(app_models):
     at = exception_free(open_app("Memory and influence", text="Mrs. Mary said that she would bring the tea ."))
     radio = at.radio(key="influence_kind")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pytest
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
 from model.analysis.ladder import run_ladder
@@ -34,6 +35,7 @@ def test_unknown_ladder_word_is_explained(app_models):
     assert any("zeppelin" in error.value for error in at.error)
 
 
+@pytest.mark.slow
 def test_the_ladder_follows_the_preset(app_models):
     from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec
     from model.analysis.lesson import safe_fillers

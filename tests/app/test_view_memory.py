@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pytest
 from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
 from model.analysis.memory_suite import suite_memory_units
@@ -15,6 +16,7 @@ VIEW = "Where the memory lives"
 SWAPPED = SEED.replace("Mr. Robert", "Mrs. Mary")
 
 
+@pytest.mark.slow
 def test_defaults_come_from_the_cue_swap_and_the_charts_show_the_report(app_models):
     at = exception_free(open_app(VIEW))
     inputs = {element.label.split(":")[0].split(" (")[0]: element.value for element in at.text_input}
@@ -75,6 +77,7 @@ def test_bad_counterfactual_is_an_error_and_the_view_keeps_working(app_models):
     assert any("differ at token 9" in element.value for element in exception_free(at).error)
 
 
+@pytest.mark.slow
 def test_the_suite_ablation_runs_on_the_button_and_draws_the_bar(app_models):
     at = exception_free(open_app(VIEW, models=["tiny-lstm"]))
     assert not [chart for chart in at.get("vega_lite_chart") if "ablating" in chart.proto.spec]

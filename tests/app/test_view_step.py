@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from app_helpers import assert_every_chart_captioned, chart_titled, exception_free, html_blocks, open_app
 
 
+@pytest.mark.slow
 def test_step_through_reveals_words(app_models):
     at = exception_free(open_app("Word by word"))
     assert assert_every_chart_captioned(at) == 6

@@ -88,6 +88,7 @@ def test_the_children_get_the_instruction_set_before_python_starts(monkeypatch):
     assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
 
 
+@pytest.mark.slow
 def test_a_child_started_with_that_environment_uses_avx2():
     import subprocess
     import sys

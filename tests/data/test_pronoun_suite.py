@@ -31,6 +31,7 @@ def suite():
     return build_pronoun_suite(seed=0, templates_per_bucket=PER_BUCKET)
 
 
+@pytest.mark.slow
 def test_same_seed_same_suite_other_seed_other_suite(suite):
     assert build_pronoun_suite(seed=0, templates_per_bucket=PER_BUCKET) == suite
     assert build_pronoun_suite(seed=1, templates_per_bucket=PER_BUCKET) != suite

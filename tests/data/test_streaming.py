@@ -63,6 +63,7 @@ def test_streamed_batches_equal_the_in_memory_batches(folder, in_memory, tmp_pat
         assert torch.equal(inputs_a, inputs_b.long()) and torch.equal(targets_a, targets_b.long())
 
 
+@pytest.mark.slow
 def test_tokenizing_in_two_processes_and_building_the_vocabulary_from_the_stream(folder, in_memory, tmp_path):
     _, tokenizer, expected = in_memory
     _, built, streams = stream_corpus(None, folder=folder, cache_dir=str(tmp_path), num_proc=2, min_frequency=1)

@@ -27,6 +27,7 @@ def test_each_seed_gives_the_logits_of_its_language_model(arch):
     assert model.parameters_per_model() == reference.num_parameters() == parameter_count(arch, 20, 4, 5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loops", ["compiled", "python"])
 @pytest.mark.parametrize("arch", ["rnn", "lstm"])
 def test_hand_written_backward_equals_autograd_and_finite_differences(arch, loops, monkeypatch):

@@ -120,6 +120,7 @@ def _assert_same_training(out_a: str, out_b: str) -> None:
 
 
 @pytest.mark.distributed
+@pytest.mark.slow
 def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_process):
     out = str(tmp_path / "two")
     done = subprocess.run(
@@ -136,6 +137,7 @@ def test_two_processes_follow_the_one_process_loss_curve(tmp_path, corpus, one_p
 
 
 @pytest.mark.distributed
+@pytest.mark.slow
 def test_a_run_interrupted_at_two_processes_resumes_at_one(tmp_path, corpus, one_process, capsys):
     out = str(tmp_path / "two-then-one")
     state_path = os.path.join(out, "resume", "state.json")

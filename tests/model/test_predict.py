@@ -96,6 +96,7 @@ def test_cli_table_and_validation(capsys, tiny_checkpoints, tmp_path):
     assert exit_info.value.code == 2 and capsys.readouterr().err.startswith("error: Checkpoint folder not found")
 
 
+@pytest.mark.slow
 def test_help_runs_as_a_module():
     completed = subprocess.run(
         [sys.executable, "-m", "model.predict", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120

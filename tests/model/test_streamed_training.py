@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from text_fixtures import write_corpus
@@ -36,6 +37,7 @@ def _config(out: str, vocab_size: int) -> TrainConfig:
     )
 
 
+@pytest.mark.slow
 def test_streamed_training_equals_in_memory_training(tmp_path):
     folder = write_corpus(tmp_path / "corpus", train=120, valid=20, test=20)
     corpus = load_local(folder=folder)
@@ -58,6 +60,7 @@ def test_streamed_training_equals_in_memory_training(tmp_path):
         assert torch.equal(state_memory[name], state_streamed[name]), name
 
 
+@pytest.mark.slow
 def test_the_cli_streams_with_stream_on_and_can_resume(tmp_path, capsys):
     folder = write_corpus(tmp_path / "corpus", train=80, valid=15, test=15)
     flags = [

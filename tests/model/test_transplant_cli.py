@@ -112,6 +112,7 @@ def test_transplant_errors_exit_2_with_the_reason(tiny_checkpoints, capsys):
     assert bad_span.value.code == 2 and "START:END" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_memory_units_json_and_table(tiny_checkpoints, capsys):
     assert (
         memory_units.main(

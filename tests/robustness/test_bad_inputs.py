@@ -96,6 +96,7 @@ def test_a_bad_corpus_is_refused_and_the_checkpoint_in_out_survives(tmp_path, ti
 
 
 # ------------------------------------------------------------------ one enormous line
+@pytest.mark.slow
 def test_a_long_paragraph_is_tokenized_in_pieces_to_the_same_ids():
     rng = random.Random(0)
     words = [

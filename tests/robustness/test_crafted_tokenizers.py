@@ -131,6 +131,7 @@ def _evil_tokenizer(tiny_checkpoints) -> WordTokenizer:
     return WordTokenizer(raw)
 
 
+@pytest.mark.slow
 def test_a_panic_in_the_tokenizers_library_becomes_a_value_error(tiny_checkpoints):
     tokenizer = _evil_tokenizer(tiny_checkpoints)
     with pytest.raises(ValueError, match="The tokenizer library failed while tokenizing the text \\(a panic"):

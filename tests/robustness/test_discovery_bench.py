@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import discovery
 
 
+@pytest.mark.slow
 def test_the_discovery_bench_measures_both_counts(capsys, monkeypatch):
     monkeypatch.delenv("MEMORY_LAB_CHECKPOINTS", raising=False)
     code = discovery.main(["--folders", "3", "5", "--vocab", "300", "--repeats", "1", "--reruns", "1"])

@@ -67,6 +67,7 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_killed_checkpoint_save_is_cleaned_up_by_the_next_save(tmp_path, tiny_checkpoints):
     target = copy_checkpoint(tiny_checkpoints["rnn"], str(tmp_path / "model"))
     dead = _blocked_save(tiny_checkpoints["rnn"], target, "checkpoint")
@@ -89,6 +90,7 @@ def test_a_killed_checkpoint_save_is_cleaned_up_by_the_next_save(tmp_path, tiny_
     assert _staging(str(tmp_path), staging_prefix(target)) == []
 
 
+@pytest.mark.slow
 def test_a_killed_resume_save_is_cleaned_up_when_training_starts(tmp_path, tiny_checkpoints, corpus_dir):
     out = str(tmp_path / "run")
     os.makedirs(out)

@@ -66,6 +66,7 @@ def test_ablation_equals_explicit_runs_with_the_units_set_to_the_reference(lstm)
         assert abs(left[row] - (values[1] - values[0])) < 1e-5
 
 
+@pytest.mark.slow
 def test_suite_result_pools_shares_and_seeds_the_random_units(lstm):
     result = suite_memory_units(lstm.model, lstm.tokenizer, templates_per_bucket=3, top=5, draws=3)
     again = suite_memory_units(lstm.model, lstm.tokenizer, templates_per_bucket=3, top=5, draws=3)
