@@ -15,6 +15,7 @@ under the process's umask (0644 / 0755 with the common umask 022).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -78,6 +79,28 @@ def write_atomic(path: str, write: Callable[[str], None], suffix: str = "") -> N
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def json_ready(value: Any) -> Any:
+    """A JSON-safe copy: tensors and numpy arrays to lists, tuples to lists, keys to strings, NaN and
+    infinities to None (JSON has neither; charts draw None as a gap). The one cleaner for every report."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # torch.Tensor, numpy arrays and scalars
+        if hasattr(value, "detach"):
+            value = value.detach().double()
+        value = value.tolist()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value
+
+
+def finite_or_none(value: float) -> float | None:
+    """One number for JSON: NaN and infinities become None."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def write_json_atomic(path: str, value: Any) -> None:

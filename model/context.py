@@ -36,7 +36,7 @@ import torch
 
 from data.corpus import split_paragraphs
 from data.tokenizer import WordTokenizer
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device, require_eval_mode
 
 DEFAULT_DISTANCES = (1, 2, 5, 10, 20, 50, 100, 200)
 PERTURBATIONS = ("drop", "shuffle", "replace")
@@ -186,11 +186,8 @@ def last_token_losses(
     Returns:
         [R] float losses on the CPU.
     """
-    if model.training:
-        raise ValueError(
-            "The model is in training mode (dropout would blur the curve); use load_checkpoint, which returns it in eval mode."
-        )
-    device = next(model.parameters()).device
+    require_eval_mode(model, "the curve would be blurred by random noise")
+    device = model_device(model)
     losses = []
     for start in range(0, ids.size(0), _CHUNK_ROWS):
         chunk = ids[start : start + _CHUNK_ROWS].to(device)  # [B, C]

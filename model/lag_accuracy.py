@@ -17,7 +17,7 @@ import torch
 from data.long_lag import LagSequence
 from data.tokenizer import WordTokenizer
 from model.batched_recurrent import BatchedRecurrentLM
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 
 
 @dataclass
@@ -129,7 +129,7 @@ def lag_accuracy(model: LanguageModel, tokenizer: WordTokenizer, sequences: list
         return model.logits_from_features(features[:, -1]).unsqueeze(0)  # [1, N, V]
 
     try:
-        correct = _count_correct(groups, tokenizer, next(model.parameters()).device, last_logits)
+        correct = _count_correct(groups, tokenizer, model_device(model), last_logits)
     finally:
         if was_training:
             model.train()

@@ -128,6 +128,21 @@ class LanguageModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (cpu for a model without parameters): the one way to ask."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def require_eval_mode(model: nn.Module, consequence: str) -> None:
+    """Raise ValueError when ``model`` is in training mode; ``consequence`` says what dropout would spoil."""
+    if model.training:
+        raise ValueError(
+            f"The model is in training mode (dropout on), so {consequence}. Load it with load_checkpoint, "
+            "which returns it in eval mode, or call model.eval() first."
+        )
+
+
 def detach_state(state: State) -> State:
     """Cut the graph between TBPTT windows, keeping the values."""
     if isinstance(state, tuple):

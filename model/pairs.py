@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import torch
 
 from data.tokenizer import WordTokenizer
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device, require_eval_mode
 
 REQUIRED_COLUMNS = ("group", "prefix", "good", "bad")
 MAN_GENDERS = frozenset({"man", "male", "m"})
@@ -190,15 +190,12 @@ def next_word_log_probs(
     Raises:
         ValueError: the model is in training mode, or batch_size < 1.
     """
-    if model.training:
-        raise ValueError(
-            "The model is in training mode (dropout would make scores random); load it with load_checkpoint, which returns it in eval mode."
-        )
+    require_eval_mode(model, "scores would be random")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
     if not prefixes:
         return torch.empty(0, model.config.vocab_size)
-    device = next(model.parameters()).device
+    device = model_device(model)
     encoded = [[tokenizer.eos_id, *item.ids] for item in tokenizer.encode_batch(list(prefixes))]
     results = []
     for start in range(0, len(encoded), batch_size):

@@ -18,6 +18,7 @@ import torch
 
 from data.echo import shown
 from model.cli_common import bounded_int, fail, one_line_errors, positive_float, print_json, set_offline_defaults
+from model.language_model import model_device, require_eval_mode
 
 set_offline_defaults()
 
@@ -118,11 +119,8 @@ def generate(
         raise ValueError(
             f"temperature must be a positive finite number; got {temperature}. Try 1.0 (plain sampling) or 0.7."
         )
-    if model.training:
-        raise ValueError(
-            "The model is in training mode (dropout on); load it with load_checkpoint, which returns it in eval mode."
-        )
-    device = next(model.parameters()).device
+    require_eval_mode(model, "sampled words would not follow the model's own probabilities")
+    device = model_device(model)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     ids = torch.tensor([[tokenizer.eos_id, *tokenizer.encode(text).ids]], dtype=torch.long, device=device)  # [1, T + 1]
     features, state = model.features(ids)  # [1, T + 1, H]

@@ -7,7 +7,7 @@ import math
 import torch
 
 from data.batching import batchify, windows
-from model.language_model import LanguageModel, detach_state
+from model.language_model import LanguageModel, detach_state, model_device
 
 
 @torch.no_grad()
@@ -22,7 +22,7 @@ def stream_loss(model: LanguageModel, stream: torch.Tensor, batch_size: int = 16
     if stream.numel() < 2:
         raise ValueError(f"Need at least 2 tokens to score; got {stream.numel()}.")
     batch_size = max(1, min(batch_size, stream.numel() // 2))
-    device = next(model.parameters()).device
+    device = model_device(model)
     rows = batchify(stream, batch_size).to(device)  # [B, S]
     state = None
     total, count = 0.0, 0

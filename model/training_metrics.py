@@ -19,7 +19,7 @@ from data.batching import batchify, num_windows
 from data.files import write_json_atomic
 from data.tokenizer import WordTokenizer
 from model.checkpoint import load_checkpoint, save_checkpoint
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 from model.scoring import perplexity, stream_loss
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def finish_metrics(
     if not os.path.isfile(metrics_path):
         steps_per_epoch = num_windows(batchify(streams["train"], config.batch_size), config.bptt)
         return current_metrics(progress_info, base_metrics, start_time, steps_per_epoch)
-    best = load_checkpoint(config.out, device=next(model.parameters()).device)
+    best = load_checkpoint(config.out, device=model_device(model))
     metrics = dict(best.metrics)
     metrics["status"] = status
     metrics["total_steps_trained"] = progress_info["step"]

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 import torch
 
+from data.files import finite_or_none, json_ready
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
 from ui.model_store import Signature, checkpoint_at
@@ -32,10 +33,6 @@ def _words(tokenizer, text: str) -> dict[str, Any]:
         "unknown": [bool(u) for u in encoded.unknown],
         "offsets": [list(span) for span in encoded.offsets],
     }
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 @st.cache_data(**CACHE)
@@ -60,7 +57,7 @@ def next_word(path: str, signature: Signature, text: str, top_k: int = 10) -> di
         row = log_probs[index]  # [V]
         log_prob = float(row[word_id])
         rank = int((row > row[word_id]).sum()) + 1
-        actual.append({"prob": math.exp(log_prob), "bits": _finite(-log_prob / math.log(2)), "rank": rank})
+        actual.append({"prob": math.exp(log_prob), "bits": finite_or_none(-log_prob / math.log(2)), "rank": rank})
     k = max(1, min(top_k, probs.size(1)))
     values, indices = probs.topk(k, dim=-1)  # [T + 1, k]
     top = [
@@ -125,16 +122,8 @@ def gates(path: str, signature: Signature, text: str, layer: int = -1) -> dict[s
 
 
 def clean(value: Any) -> Any:
-    """JSON-safe copy: tensors to lists, NaN and infinities to None (charts and JSON cannot hold them)."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().double().tolist()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): clean(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(item) for item in value]
-    return value
+    """JSON-safe copy for the caches and charts (data.files.json_ready)."""
+    return json_ready(value)
 
 
 @st.cache_data(**CACHE)

@@ -30,12 +30,11 @@ import torch
 from torch.nn import functional
 
 from model.analysis.differentiable import differentiable_recurrence, leaf_state, state_tensors, time_bounds
-from model.analysis.targets import PositionTargets
+from model.analysis.targets import PositionTargets, TargetsOrResolver, targets_for
 from model.language_model import LanguageModel
 
 # (gradients [n, B, L, E] of n targets w.r.t. embedding positions start..stop-1, start, stop) -> [n, L]
 Reduce = Callable[[torch.Tensor, int, int], torch.Tensor]
-TargetsOrResolver = PositionTargets | Callable[[torch.Tensor], PositionTargets]
 
 
 @dataclass
@@ -107,8 +106,7 @@ def all_pairs_sweep(
         records = _chunked_forward(model, embeddings, time_bounds(steps, time_chunk))
         features = torch.cat([record[4] for record in records], dim=1)[:, 1:]  # [B, T, H]
         log_probs = functional.log_softmax(model.logits_from_features(features), dim=-1)  # [B, T, V]
-        if callable(targets):
-            targets = targets(log_probs[0].detach())
+        targets = targets_for(targets, lambda: log_probs[0].detach())
         values = targets.values(log_probs)  # [B, T]
         total = (values * weights[:, None]).sum()
         local = torch.autograd.grad(total, [record[4] for record in records], allow_unused=True)

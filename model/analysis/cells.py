@@ -138,12 +138,23 @@ def project_inputs(arch: str, weights: LayerWeights, inputs: torch.Tensor) -> to
     Returns:
         [B, L, G*H]. For the GRU, b_hh is left out: its n-block sits inside r * (.).
     """
+    input_bias, _ = folded_biases(arch, weights)
     projected = torch.matmul(inputs, weights.weight_ih.t())  # [B, L, G*H]
-    if weights.bias_ih is not None:
-        projected = projected + weights.bias_ih
-        if arch != "gru":
-            projected = projected + weights.bias_hh
-    return projected
+    return projected if input_bias is None else projected + input_bias
+
+
+def folded_biases(arch: str, weights: LayerWeights) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(bias added to W_ih x, bias added to W_hh h): the one place that knows where b_hh acts.
+
+    The RNN and the LSTM add b_ih and b_hh outside every product, so both fold into the input
+    side and the recurrent product has none. The GRU's b_hn sits inside r * (W_hn h + b_hn), so
+    its whole b_hh stays with the recurrent product. (None, None) for a layer without biases.
+    """
+    if weights.bias_ih is None:
+        return None, None
+    if arch == "gru":
+        return weights.bias_ih, weights.bias_hh
+    return weights.bias_ih + weights.bias_hh, None
 
 
 def rnn_step(

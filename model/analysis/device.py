@@ -25,11 +25,7 @@ from typing import Iterator
 
 import torch
 
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of the model's first parameter (cpu for a model without parameters)."""
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
+from model.language_model import model_device  # noqa: F401 - re-exported: tests and callers ask here too
 
 
 @contextmanager

@@ -36,12 +36,12 @@ import numpy
 import torch
 from torch.nn import functional
 
-from model.analysis.all_pairs import TargetsOrResolver, all_pairs_sweep
+from model.analysis.all_pairs import all_pairs_sweep
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.occlusion import occlusion_influence
 from model.analysis.recorded_sweep import recorded_all_pairs_sweep
-from model.analysis.targets import PositionTargets
-from model.language_model import LanguageModel
+from model.analysis.targets import PositionTargets, TargetsOrResolver, targets_for
+from model.language_model import LanguageModel, model_device
 
 METHODS = ("grad", "gradxinput", "ig", "occlusion")
 ENGINES = ("recorded", "autograd")
@@ -101,7 +101,7 @@ def _embeddings(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
     if ids.dim() != 2 or ids.shape[0] != 1:
         raise ValueError(f"ids must be [1, T + 1] with <eos> first (see prepare_input); got shape {tuple(ids.shape)}.")
     with torch.no_grad():
-        return model.embed(ids.to(model.embedding.weight.device))  # [1, T + 1, E]
+        return model.embed(ids.to(model_device(model)))  # [1, T + 1, E]
 
 
 def gradient_influence(
@@ -239,8 +239,7 @@ def integrated_gradients(
     with differentiable_recurrence(), torch.no_grad():
         ends, _ = model.features_from_embeddings(torch.cat([embeddings, reference]))  # [2, T + 1, H]
         end_log_probs = functional.log_softmax(model.logits_from_features(ends[:, 1:]), dim=-1)  # [2, T, V]
-    if callable(targets):
-        targets = targets(end_log_probs[0])
+    targets = targets_for(targets, lambda: end_log_probs[0])
     ends_values = targets.values(end_log_probs)  # [2, T]
     deltas = ends_values[0] - ends_values[1]  # [T]
     length = ids.shape[1] - 1

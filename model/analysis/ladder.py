@@ -29,7 +29,7 @@ from data.tokenizer import WordTokenizer
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.span import MemorySpan, memory_span
 from model.analysis.targets import word_id
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 
 DEFAULT_SENTENCE = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 # Natural clauses with no gendered word (no he/she/his/her/him, no man/woman, no titles).
@@ -254,7 +254,7 @@ def run_ladder(
     )  # [R, W]: <eos> + words up to the target's left neighbour
     for row, rung in enumerate(rungs):
         ids[row, 1 : rung.target_index + 1] = torch.tensor(rung.ids[: rung.target_index])
-    device = model.embedding.weight.device
+    device = model_device(model)
     ids = ids.to(device)
     rows = torch.arange(count, device=device)
     read_at = torch.tensor(

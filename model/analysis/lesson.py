@@ -25,7 +25,7 @@ from model.analysis.influence import word_influence
 from model.analysis.lesson_pair import LessonPair
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 
 # The span methods of span_attribution and the signed ones among them.
 SPAN_METHODS = ("swap", "occlusion", "ig", "gradxinput", "grad")
@@ -34,10 +34,6 @@ SIGNED_METHODS = ("swap", "occlusion", "ig", "gradxinput")
 # odds of target over contrast by e^0.5 = 1.65 times. Lower than span.CLEAR_CONTRAST_NATS (1 nat) because a swap
 # effect is a difference of two contrasts on the same words, so the model's lexical habits cancel out of it.
 CLEAR_EFFECT_NATS = 0.5
-
-
-def _device(model: LanguageModel) -> torch.device:
-    return model.embedding.weight.device
 
 
 def prediction_log_probs(
@@ -59,7 +55,7 @@ def prediction_log_probs(
             f"Every id list must hold at least {position} ids (position {position}); got lengths {[len(r) for r in rows]}."
         )
     ids = torch.tensor(
-        [[eos_id, *row[:position]] for row in rows], dtype=torch.long, device=_device(model)
+        [[eos_id, *row[:position]] for row in rows], dtype=torch.long, device=model_device(model)
     )  # [N, P + 1]
     with torch.no_grad(), analysis_mode(model):
         features, _ = model.features(ids)  # [N, P + 1, H]
@@ -169,7 +165,9 @@ def span_attribution(model: LanguageModel, tokenizer: WordTokenizer, pair: Lesso
         exact_rows.append(_swapped(pair, range(start, end), tokenizer.unk_id))
     exact = _contrasts(model, tokenizer, pair, exact_rows)
     # Gradient methods on the text up to the prediction: row t of the matrix is the prediction of word t + 1.
-    ids = torch.tensor([[tokenizer.eos_id, *pair.ids[: pair.target_position]]], dtype=torch.long, device=_device(model))
+    ids = torch.tensor(
+        [[tokenizer.eos_id, *pair.ids[: pair.target_position]]], dtype=torch.long, device=model_device(model)
+    )
     if pair.target_position == 0:
         raise ValueError("The predicted word is the first word: no earlier word can carry a cue.")
     spec = TargetSpec.from_words(pair.target, pair.contrast)
@@ -227,7 +225,7 @@ def cell_story(
     runs = []
     for ids in (pair.ids, pair.counterfactual_ids):
         inputs = torch.tensor(
-            [[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=_device(model)
+            [[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=model_device(model)
         )  # [1, P + 1]
         with analysis_mode(model):
             runs.append(compute_traces(model, inputs).layers[layer])  # name -> [P + 1, H]
@@ -256,7 +254,7 @@ def cell_difference_units(
     position = pair.target_position
     cells = []
     for ids in (pair.ids, pair.counterfactual_ids):
-        inputs = torch.tensor([[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=_device(model))
+        inputs = torch.tensor([[tokenizer.eos_id, *ids[:position]]], dtype=torch.long, device=model_device(model))
         with analysis_mode(model):
             cells.append(compute_traces(model, inputs).layers[layer]["cell"][-1].double())  # [H]
     difference = cells[0] - cells[1]  # [H]

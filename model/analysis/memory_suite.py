@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 
+from data.files import finite_or_none
 from data.pronoun_suite import BUCKETS, DEFAULT_TEMPLATES_PER_BUCKET, build_pronoun_suite
 from data.tokenizer import WordTokenizer
 from model.analysis.inputs import prepare_input
 from model.analysis.memory_units import cumulative_shares, grid_for, ranking, single_unit_shares, top_overlap, unit_of
-from model.analysis.report import finite_or_none
 from model.analysis.targets import word_id
 from model.analysis.transplant import PairRuns, continue_runs, record_pair
 from model.language_model import LanguageModel

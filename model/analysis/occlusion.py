@@ -29,11 +29,10 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
-from model.analysis.all_pairs import TargetsOrResolver
-from model.analysis.cells import LayerWeights, gru_from_parts, layer_weights, lstm_from_gates, model_arch
+from model.analysis.cells import LayerWeights, folded_biases, gru_from_parts, layer_weights, lstm_from_gates, model_arch
 from model.analysis.onednn import PreparedDecoder, PreparedLinear
-from model.analysis.targets import PositionTargets, selected_log_probs
-from model.language_model import LanguageModel
+from model.analysis.targets import PositionTargets, TargetsOrResolver, selected_log_probs, targets_for
+from model.language_model import LanguageModel, model_device
 
 _DECODER_ROWS = 4096  # rows per decoder call, to bound memory ([rows, head size] floats)
 
@@ -92,13 +91,10 @@ class _PreparedLayer:
     """One recurrent layer's products prepared for the no-grad staircase run."""
 
     def __init__(self, arch: str, weights: LayerWeights) -> None:
-        bias = weights.bias_ih
-        if bias is not None and arch != "gru":
-            bias = bias + weights.bias_hh  # both add outside the gates' products
+        input_bias, recurrent_bias = folded_biases(arch, weights)
         self.arch = arch
-        self.input = PreparedLinear(weights.weight_ih, bias)  # x -> W_ih x + b: [.., G*H]
-        # The GRU's b_hn sits inside r * (W_hn h + b_hn), so its b_hh stays with the recurrent product.
-        self.recurrent = PreparedLinear(weights.weight_hh, weights.bias_hh if arch == "gru" else None)
+        self.input = PreparedLinear(weights.weight_ih, input_bias)  # x -> W_ih x + b: [.., G*H]
+        self.recurrent = PreparedLinear(weights.weight_hh, recurrent_bias)  # h -> W_hh h (+ b_hh for the GRU)
 
     def step(
         self, projected: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor | None
@@ -141,12 +137,11 @@ def occlusion_influence(
             f"replacement_id must be a vocabulary id in [0, {model.config.vocab_size}); got {replacement_id}."
         )
     arch = model_arch(model.recurrent)
-    ids = ids.to(model.embedding.weight.device)
+    ids = ids.to(model_device(model))
     steps = ids.shape[1]
     length = steps - 1
     with torch.no_grad():
-        if callable(targets):
-            targets = targets(functional.log_softmax(model(ids)[0][0, 1:], dim=-1))  # from the [T, V] distribution
+        targets = targets_for(targets, lambda: functional.log_softmax(model(ids)[0][0, 1:], dim=-1))  # [T, V]
         layers = [_PreparedLayer(arch, layer_weights(model.recurrent, k)) for k in range(model.config.num_layers)]
         decoder = PreparedDecoder(model.decoder)
         projected_text = layers[0].input(model.embed(ids)[0])  # [T + 1, G*H]

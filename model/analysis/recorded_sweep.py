@@ -38,10 +38,10 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
-from model.analysis.all_pairs import Reduce, SweepResult, TargetsOrResolver
+from model.analysis.all_pairs import Reduce, SweepResult
 from model.analysis.cells import LayerWeights, layer_weights, model_arch
 from model.analysis.onednn import PreparedLinear
-from model.analysis.targets import PositionTargets, selected_log_probs
+from model.analysis.targets import PositionTargets, TargetsOrResolver, selected_log_probs, targets_for
 from model.analysis.unrolled import unrolled_forward
 from model.language_model import LanguageModel
 
@@ -203,9 +203,13 @@ def recorded_all_pairs_sweep(
             )
         features = recorded[-1]["hidden"][:, 1:]  # [B, T, H]
         log_probs = None  # the full [T, V] distribution is needed only to resolve targets
-        if callable(targets):
+
+        def distribution() -> torch.Tensor:
+            nonlocal log_probs
             log_probs = functional.log_softmax(model.logits_from_features(features[0]), dim=-1)  # [T, V]
-            targets = targets(log_probs)
+            return log_probs
+
+        targets = targets_for(targets, distribution)
         layers = [_LayerBackward(arch, layer_weights(model.recurrent, k), layer) for k, layer in enumerate(recorded)]
     local, values = local_gradients(model, features, targets, weights)  # [B, T, H], [B, T]
     with torch.no_grad():

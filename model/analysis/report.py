@@ -42,6 +42,7 @@ from typing import Any
 import torch
 from torch.nn import functional
 
+from data.files import finite_or_none, json_ready
 from data.tokenizer import WordTokenizer
 from model.analysis.device import analysis_mode
 from model.analysis.gradient_flow import forget_retention, hidden_gradient_flow
@@ -50,20 +51,14 @@ from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
 from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces, gate_means, saturation
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 
 SCHEMA = "memory-lab/analysis/1"
 
 
-def finite_or_none(value: float) -> float | None:
-    """JSON has no NaN or infinity: those become None."""
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def matrix_to_json(matrix: torch.Tensor) -> list[list[float | None]]:
     """[T, T] tensor -> nested lists, NaN (undefined, above the diagonal) -> None."""
-    return [[v if math.isfinite(v) else None for v in row] for row in matrix.double().tolist()]
+    return json_ready(matrix)
 
 
 def _predictions(log_probs: torch.Tensor, word_ids: torch.Tensor, tokenizer: WordTokenizer, top_k: int) -> list[dict]:
@@ -184,9 +179,7 @@ def _analyze_text(
         log_probs = traces.log_probs[1:]  # [T, V]
     else:
         with torch.no_grad():
-            log_probs = functional.log_softmax(
-                model(inputs.ids.to(model.embedding.weight.device))[0][0, 1:], dim=-1
-            )  # [T, V]
+            log_probs = functional.log_softmax(model(inputs.ids.to(model_device(model)))[0][0, 1:], dim=-1)  # [T, V]
     targets = resolve_targets(spec, tokenizer, word_ids, log_probs)
     predictions = _predictions(log_probs, word_ids, tokenizer, top_k)
     timings["predictions_and_traces"] = time.perf_counter() - clock

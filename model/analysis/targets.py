@@ -16,7 +16,7 @@ Three kinds, all in nats (natural-log probabilities):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Union
 
 import torch
 from torch.nn import functional
@@ -123,6 +123,16 @@ class PositionTargets:
         ids = self.word_ids.to(log_probs.device)  # [T, K]
         ids = ids.expand(*log_probs.shape[:-1], ids.size(-1))  # [..., T, K]
         return self.combine(log_probs.gather(-1, ids))
+
+
+# What the analyses accept as targets: the ids themselves, or a rule that picks them from the text's
+# [T, V] log-probabilities (the next-word target needs the model's own guess after the last word).
+TargetsOrResolver = Union[PositionTargets, Callable[[torch.Tensor], PositionTargets]]
+
+
+def targets_for(targets: TargetsOrResolver, log_probs: Callable[[], torch.Tensor]) -> PositionTargets:
+    """``targets`` as given, or the rule applied to ``log_probs()`` ([T, V], computed only when a rule needs it)."""
+    return targets(log_probs()) if callable(targets) else targets
 
 
 def target_values(log_probs: torch.Tensor, targets: PositionTargets) -> torch.Tensor:

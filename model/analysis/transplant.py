@@ -31,7 +31,7 @@ from model.analysis.occlusion import _PreparedLayer, target_values_at
 from model.analysis.onednn import PreparedDecoder
 from model.analysis.targets import PositionTargets, selected_log_probs
 from model.analysis.unrolled import unrolled_forward
-from model.language_model import LanguageModel
+from model.language_model import LanguageModel, model_device
 
 PARTS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}
 # Below this swap effect (nats) a share is a ratio of rounding errors: reported as None.
@@ -212,7 +212,7 @@ def record_pair(
     cue = check_pair(factual_ids, counterfactual_ids, target_position, vocab)
     arch = model_arch(model.recurrent)
     parts = PARTS[arch]
-    device = model.embedding.weight.device
+    device = model_device(model)
     factual_ids = _ids(factual_ids, "factual_ids", vocab).to(device)
     counterfactual_ids = _ids(counterfactual_ids, "counterfactual_ids", vocab).to(device)
     step = target_position + 1  # ids step whose output predicts the target
@@ -300,7 +300,7 @@ def continue_runs(
             f"got {int(ks.min())} to {int(ks.max())}."
         )
     num_layers, num_parts, hidden_size = start_states.shape[1:]
-    device = model.embedding.weight.device
+    device = model_device(model)
     ids = ids.to(device)
     with torch.no_grad():
         order = torch.argsort(ks, stable=True)  # rows sorted by the word they start after

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from data.cue_swap import align_pair, contrast_pair, default_cue_span, default_replacement, replace_span
+from data.files import finite_or_none
 from data.tokenizer import WordTokenizer
 from model.analysis.inputs import DEFAULT_MAX_WORDS, AnalysisInput, prepare_input
 from model.analysis.memory_units import (
@@ -46,7 +47,6 @@ from model.analysis.memory_units import (
     unit_of,
     units_needed,
 )
-from model.analysis.report import finite_or_none
 from model.analysis.targets import word_id
 from model.analysis.transplant import PairRuns, part_distances, record_pair, state_distance
 from model.analysis.transplant_sweep import DEFAULT_COUNTS, transplant_sweep
