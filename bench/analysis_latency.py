@@ -18,7 +18,7 @@ Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
    each), and the 200-word full analysis with the matrix products left to
    PyTorch's default (MKL) instead of oneDNN (model/analysis/onednn.py), for the ratio.
 
-Like the app, the bench first tunes the process (model/runtime.py: glibc's malloc
+Like the app, the bench first tunes the process (model/core/runtime.py: glibc's malloc
 thresholds, oneDNN's kernel cache); pass --no-process-tuning to measure without,
 --no-onednn to use F.linear throughout.
 
@@ -49,9 +49,9 @@ from model.analysis.occlusion import occlusion_influence  # noqa: E402
 from model.analysis.report import analyze_text  # noqa: E402
 from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
 from model.analysis.traces import compute_traces  # noqa: E402
-from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from model.cli_common import positive_int  # noqa: E402
-from model.runtime import ProcessTuning, tune_process  # noqa: E402
+from model.cli.common import positive_int  # noqa: E402
+from model.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from model.core.runtime import ProcessTuning, tune_process  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-lstm", "checkpoints/novels-rnn")
 SEED_TEXT = (
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-process-tuning",
         action="store_true",
         help="leave glibc's malloc thresholds and oneDNN's kernel cache at their defaults "
-        "(the app tunes both: model/runtime.py)",
+        "(the app tunes both: model/core/runtime.py)",
     )
     parser.add_argument(
         "--no-onednn",

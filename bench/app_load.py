@@ -39,7 +39,7 @@ from bench.app_driver import (  # noqa: E402
     wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
-from model.cli_common import positive_int, set_offline_defaults  # noqa: E402
+from model.cli.common import positive_int, set_offline_defaults  # noqa: E402
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 PEOPLE = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from model.checkpoint import Checkpoint, load_checkpoint
-from model.predict import top_k_next_words
+from model.core.checkpoint import Checkpoint, load_checkpoint
+from model.core.generation import top_k_next_words
 from ui.presets import next_word_row
 from ui.text_checks import check_text
 

@@ -96,7 +96,7 @@ def child(mode: str, text_path: str, tokenizer_path: str, work: str, num_proc: i
         checksum = int(streams["train"][:4096].long().sum() + streams["train"][-4096:].long().sum())
     else:
         from data.corpus import load_local
-        from model.training import encode_splits
+        from model.training.loop import encode_splits
 
         stream = encode_splits(load_local(train=text_path), tokenizer)["train"]
         tokens, checksum = int(stream.numel()), int(stream[:4096].sum() + stream[-4096:].sum())

@@ -39,10 +39,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 from data.tokenizer import WordTokenizer  # noqa: E402
-from model.checkpoint import save_checkpoint  # noqa: E402
-from model.cli_common import positive_int  # noqa: E402
-from model.config import ModelConfig  # noqa: E402
-from model.language_model import LanguageModel  # noqa: E402
+from model.cli.common import positive_int  # noqa: E402
+from model.core.checkpoint import save_checkpoint  # noqa: E402
+from model.core.config import ModelConfig  # noqa: E402
+from model.core.language_model import LanguageModel  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(REPOSITORY, "app.py")

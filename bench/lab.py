@@ -10,9 +10,9 @@
    Claim: at every lag >= 30 the LSTM reaches accuracy >= 0.9 and the RNN stays <= 0.65, each
    for at least 15 of 16 seeds (model.lab.claim_check).
 2. The speed-up, measured side by side in this process with the default lab's sizes and data:
-   S seeds trained as one batched run (model.batched_training.train_batched) against the same
+   S seeds trained as one batched run (model.lab.batched_training.train_batched) against the same
    S seeds trained one after the other as ordinary LanguageModels (nn.RNN / nn.LSTM,
-   clip_grad_norm_, torch.optim.SGD: model.batched_training.train_alone), same steps, same
+   clip_grad_norm_, torch.optim.SGD: model.lab.batched_training.train_alone), same steps, same
    threads. Reported as ratios; absolute times do not carry between machines.
 
 Exits with status 1 when the claim fails under either instruction set or the speed-up at S
@@ -34,9 +34,9 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from model.cli_common import positive_float, positive_int, print_json  # noqa: E402
-from model.lab import LabConfig, claim_check  # noqa: E402
-from model.lab_record import MEASURED_PATH, claim_from_runs, save_measured  # noqa: E402
+from model.cli.common import positive_float, positive_int, print_json  # noqa: E402
+from model.lab.record import MEASURED_PATH, claim_from_runs, save_measured  # noqa: E402
+from model.lab.run import LabConfig, claim_check  # noqa: E402
 
 ISA_ENVIRONMENTS = {
     "default": {},
@@ -98,8 +98,8 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
 
     from data.long_lag import build_corpus
     from data.tokenizer import WordTokenizer
-    from model.batched_recurrent import BatchedRecurrentLM
-    from model.batched_training import stack_rows, train_alone, train_batched
+    from model.lab.batched_model import BatchedRecurrentLM
+    from model.lab.batched_training import stack_rows, train_alone, train_batched
 
     torch.set_num_threads(threads)
     config = LabConfig(seeds=seeds)
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="write the claim check (worst over the instruction sets) to model/lab_measured.json, which the app and README quote",
+        help="write the claim check (worst over the instruction sets) to model/lab/measured.json, which the app and README quote",
     )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"claim": {}, "speed": None}

@@ -36,10 +36,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from data.batching import batchify, windows  # noqa: E402
 from data.corpus import load_local  # noqa: E402
 from data.tokenizer import WordTokenizer  # noqa: E402
-from model.config import ModelConfig  # noqa: E402
-from model.language_model import LanguageModel, detach_state  # noqa: E402
-from model.scoring import perplexity, stream_loss  # noqa: E402
-from model.training import encode_splits  # noqa: E402
+from model.core.config import ModelConfig  # noqa: E402
+from model.core.language_model import LanguageModel, detach_state  # noqa: E402
+from model.evaluation.scoring import perplexity, stream_loss  # noqa: E402
+from model.training.loop import encode_splits  # noqa: E402
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 

@@ -38,9 +38,9 @@ from model.analysis.memory_units import scope_mask  # noqa: E402
 from model.analysis.transplant import record_pair  # noqa: E402
 from model.analysis.transplant_report import pair_summary, transplant_report  # noqa: E402
 from model.analysis.transplant_sweep import DEFAULT_COUNTS, sweep_masks, transplant_sweep  # noqa: E402
-from model.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from model.cli_common import positive_int  # noqa: E402
-from model.runtime import tune_process  # noqa: E402
+from model.cli.common import positive_int  # noqa: E402
+from model.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from model.core.runtime import tune_process  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-rnn", "checkpoints/novels-lstm", "checkpoints/novels-gru")
 # Gender-neutral filler after the cue (the pronoun suite's clauses), so the swap's only trace is the memory.

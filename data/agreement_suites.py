@@ -1,6 +1,6 @@
 """Built-in minimal-pair suites for subject-verb number agreement, generated from templates.
 
-Two suites, rows shaped like model/pairs.py expects (group, prefix, good, bad, plus
+Two suites, rows shaped like model/evaluation/pairs.py expects (group, prefix, good, bad, plus
 extra columns):
 
 * "agreement" (Linzen et al. 2016): the verb must agree with the subject across

@@ -222,7 +222,7 @@ def load_hub(name: str, config: str | None = None) -> Corpus:
             "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Pass local files instead: "
             "--train PATH [--valid PATH --test PATH] or --corpus-dir FOLDER."
         )
-    from datasets import load_dataset
+    from datasets import load_dataset  # imported late: HF_* offline flags must be set first
 
     try:
         dataset = load_dataset(name, config, cache_dir=_cache_dir())

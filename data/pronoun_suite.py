@@ -10,7 +10,7 @@ word:
 
 The good word is the pronoun that agrees with the name, the bad word the other
 one. Every template appears twice, once with a man and once with a woman, with
-the same filler and the same slot, so model/pairs.py can compute the name-swap
+the same filler and the same slot, so model/evaluation/pairs.py can compute the name-swap
 effect, which cancels lexical priors such as "shook her head".
 
 Distance is the number of tokens (words and punctuation marks, split exactly

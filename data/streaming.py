@@ -25,6 +25,7 @@ import os
 from typing import Any, Iterator
 
 import numpy as np
+import torch
 from filelock import FileLock
 
 from data.corpus import Corpus, file_record, load_text_dataset, local_paths, split_paragraphs
@@ -101,7 +102,7 @@ def tokenize_to_file(
     Returns:
         The number of tokens written.
     """
-    from datasets import Features, Sequence, Value
+    from datasets import Features, Sequence, Value  # imported late: HF_* offline flags must be set first
 
     num_proc = max(1, min(num_proc, len(dataset)))
     mapped = dataset.map(
@@ -139,7 +140,7 @@ def _id_batches(mapped: Any, batch_size: int) -> Iterator[np.ndarray]:
     The map's cache files are read with ordinary buffered reads rather than a
     memory map, so the pages read do not stay resident in this process.
     """
-    import pyarrow as pa
+    import pyarrow as pa  # comes with datasets, which is imported late (offline flags first)
 
     files = [entry["filename"] for entry in mapped.cache_files]
     if files:
@@ -166,7 +167,6 @@ def open_token_file(path: str):
     Copy-on-write mapping: the tensor is writable in memory (torch wants that) but
     the file never changes.
     """
-    import torch
 
     size = os.path.getsize(path)
     itemsize = np.dtype(TOKEN_DTYPE).itemsize

@@ -48,7 +48,7 @@ _TOP_LEVEL_FIELDS = (
 )
 _NULL_FIELDS = ("truncation", "padding", "normalizer", "post_processor", "decoder")
 _ADDED_TOKEN_FLAGS = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
-MAX_VOCAB_ENTRIES = 1_000_000  # the same bound as model/config.py's vocab_size
+MAX_VOCAB_ENTRIES = 1_000_000  # the same bound as model/core/config.py's vocab_size
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024  # a million entries of ordinary words fit in about 30 MB
 
 

@@ -50,8 +50,8 @@ def tiny_checkpoints(tmp_path_factory, corpus_dir) -> dict[str, str]:
     """
     from data.corpus import load_local
     from data.tokenizer import WordTokenizer
-    from model.config import ModelConfig
-    from model.training import TrainConfig, train
+    from model.core.config import ModelConfig
+    from model.training.loop import TrainConfig, train
 
     corpus = load_local(folder=corpus_dir)
     tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=1)

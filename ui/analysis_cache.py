@@ -16,8 +16,20 @@ import streamlit as st
 import torch
 
 from data.files import finite_or_none, json_ready
+from model.analysis.exploding import exploding_curves, gradient_norm_history
+from model.analysis.gradient_flow import embedding_gradient_flow, hidden_gradient_flow
+from model.analysis.influence import DEFINITIONS, word_influence
 from model.analysis.inputs import prepare_input
+from model.analysis.ladder import LadderSpec, run_ladder
+from model.analysis.lesson import cue_swap as swap_of
+from model.analysis.lesson import span_attribution as attribution_of
+from model.analysis.lesson_pair import build_pair
+from model.analysis.preference import word_scores as scores_of
+from model.analysis.products import forget_retention, rnn_slope_product
+from model.analysis.report import analyze_text
+from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
+from model.core.generation import generate as sample
 from ui.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
 
@@ -53,10 +65,10 @@ def next_word(path: str, signature: Signature, text: str, top_k: int = 10) -> di
     word_ids = words["input"].word_ids  # [T]
     probs = log_probs.exp()  # [T + 1, V]
     actual = []
-    for index, word_id in enumerate(word_ids.tolist()):
+    for index, token_id in enumerate(word_ids.tolist()):
         row = log_probs[index]  # [V]
-        log_prob = float(row[word_id])
-        rank = int((row > row[word_id]).sum()) + 1
+        log_prob = float(row[token_id])
+        rank = int((row > row[token_id]).sum()) + 1
         actual.append({"prob": math.exp(log_prob), "bits": finite_or_none(-log_prob / math.log(2)), "rank": rank})
     k = max(1, min(top_k, probs.size(1)))
     values, indices = probs.topk(k, dim=-1)  # [T + 1, k]
@@ -109,8 +121,6 @@ def gates(path: str, signature: Signature, text: str, layer: int = -1) -> dict[s
     if "cell" in values:
         result["cell_norm"] = torch.linalg.vector_norm(values["cell"].detach().double(), dim=1).tolist()  # [T]
     if traces.arch in ("lstm", "gru"):
-        from model.analysis.products import forget_retention
-
         retention = forget_retention(traces, layer=layer, all_pairs=True)
         # Row 0 of all_pairs: share of what the memory held after word 1 still carried after word t.
         result["retention"] = {
@@ -137,8 +147,6 @@ def gradient_flow(path: str, signature: Signature, text: str) -> dict[str, Any]:
         retention: forget_retention (LSTM forget gates, GRU update gates) or None;
         slope_product: rnn_slope_product (tanh RNN) or None.
     """
-    from model.analysis.gradient_flow import embedding_gradient_flow, hidden_gradient_flow
-    from model.analysis.products import forget_retention, rnn_slope_product
 
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)
@@ -163,7 +171,6 @@ def gradient_flow(path: str, signature: Signature, text: str) -> dict[str, Any]:
 @st.cache_data(**CACHE)
 def exploding(path: str, signature: Signature, text: str, factor: float) -> dict[str, Any]:
     """model.analysis.exploding.exploding_curves for one recurrent-weight scale (the scaled copy is discarded)."""
-    from model.analysis.exploding import exploding_curves
 
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)
@@ -174,7 +181,6 @@ def exploding(path: str, signature: Signature, text: str, factor: float) -> dict
 @st.cache_data(**CACHE)
 def training_gradient_norms(path: str, signature: Signature) -> dict[str, Any] | None:
     """model.analysis.exploding.gradient_norm_history of the checkpoint's metrics.json, or None without a curve."""
-    from model.analysis.exploding import gradient_norm_history
 
     checkpoint = checkpoint_at(path, signature)
     try:
@@ -206,8 +212,6 @@ def influence(
     Raises:
         ValueError: a chosen word the model does not know, with the reason.
     """
-    from model.analysis.influence import DEFINITIONS, word_influence
-    from model.analysis.targets import TargetSpec, resolve_targets
 
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)
@@ -264,7 +268,6 @@ def word_scores(
     Args:
         position: index of the word being predicted (0 = the first word, T = after the whole text).
     """
-    from model.analysis.preference import word_scores as scores_of
 
     checkpoint = checkpoint_at(path, signature)
     prepared = _words(checkpoint.tokenizer, text)
@@ -301,8 +304,6 @@ def cue_swap(
     Raises:
         ValueError: a counterfactual of another length, the same sentence, or words the model does not know.
     """
-    from model.analysis.lesson import cue_swap as swap_of
-    from model.analysis.lesson_pair import build_pair
 
     checkpoint = checkpoint_at(path, signature)
     pair = build_pair(checkpoint.tokenizer, text, counterfactual, target, contrast, max_words=MAX_WORDS)
@@ -321,8 +322,6 @@ def span_attribution(
     Raises:
         ValueError: as :func:`cue_swap`, or a target that is the first word.
     """
-    from model.analysis.lesson import span_attribution as attribution_of
-    from model.analysis.lesson_pair import build_pair
 
     checkpoint = checkpoint_at(path, signature)
     pair = build_pair(checkpoint.tokenizer, text, counterfactual, target, contrast, max_words=MAX_WORDS)
@@ -349,7 +348,6 @@ def ladder(
     Raises:
         ValueError: words missing from the sentence or the vocabulary, with the reason.
     """
-    from model.analysis.ladder import LadderSpec, run_ladder
 
     checkpoint = checkpoint_at(path, signature)
     spec = LadderSpec(
@@ -371,7 +369,6 @@ def generate(path: str, signature: Signature, prompt: str, words: int, temperatu
     Raises:
         ValueError: a bad count or temperature, with the reason.
     """
-    from model.predict import generate as sample
 
     checkpoint = checkpoint_at(path, signature)
     return sample(checkpoint.model, checkpoint.tokenizer, prompt, words, temperature=temperature, seed=seed)
@@ -382,7 +379,6 @@ def report(
     path: str, signature: Signature, text: str, target_word: str | None, contrast_word: str | None, method: str
 ) -> dict[str, Any]:
     """The whole analysis of one text (model.analysis.report.analyze_text), for the Export tab."""
-    from model.analysis.report import analyze_text
 
     checkpoint = checkpoint_at(path, signature)
     return clean(
@@ -420,7 +416,6 @@ def unit_influence(
     Raises:
         ValueError: a word the model does not know.
     """
-    from model.analysis.targets import word_id
 
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)

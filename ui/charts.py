@@ -253,7 +253,7 @@ def picture(chart: Any, fmt: str, scale: float = 2.0) -> bytes:
     Raises:
         ValueError: another format.
     """
-    import vl_convert
+    import vl_convert  # imported late: a bundled JavaScript engine, needed only when a chart is saved as SVG or PNG
 
     spec = full_spec(chart)
     if fmt == "svg":

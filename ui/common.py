@@ -6,6 +6,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from model.analysis.preference import margin, summarize_preferences
+from ui import analysis_cache
 from ui.markup import md
 from ui.model_store import ModelEntry
 
@@ -67,8 +69,6 @@ def preference_finding(
         target, contrast: the two words.
         why: one sentence on why this is hard (shown only when every model fails).
     """
-    from model.analysis.preference import margin, summarize_preferences
-    from ui import analysis_cache
 
     margins = {
         entry.name: margin(

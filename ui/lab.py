@@ -1,6 +1,6 @@
 """Long-range lab: train S seeds of an RNN and of an LSTM live and watch per-lag bands form; effective-context chart.
 
-The lab (model/lab.py) runs in a daemon thread of the server process with a stop
+The lab (model/lab/run.py) runs in a daemon thread of the server process with a stop
 flag, so the page stays responsive and other sessions keep working. The page reads
 the job's latest shares every 1.5 seconds. Jobs live in a module-level registry keyed
 by the browser session, not in st.session_state; at most one lab runs per server
@@ -21,9 +21,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from model.context import ContextResult
-from model.lab import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
-from model.lab_record import load_measured
+from model.evaluation.effective_context import ContextResult
+from model.lab.record import load_measured
+from model.lab.run import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
 from ui import training_jobs
 from ui.charts import model_colours, show_chart
 from ui.markup import md
@@ -221,7 +221,7 @@ def _chance_words(chance: dict[int, float]) -> str:
 
 
 def measured_claim_text() -> str:
-    """The measured shares behind the lab's claim, in words (model/lab_measured.json, written by bench.lab --record)."""
+    """The measured shares behind the lab's claim, in words (model/lab/measured.json, written by bench.lab --record)."""
     try:
         m = load_measured()
     except ValueError as error:
@@ -381,7 +381,7 @@ _CAVEAT = (
 
 def render_lab(context: Any = None) -> None:
     """Draw the Long-range lab view, then the chosen models' effective context (when a Context is given)."""
-    claim = measured_claim_text()  # model/lab_measured.json, read once per run of the page
+    claim = measured_claim_text()  # model/lab/measured.json, read once per run of the page
     if getattr(context, "presenter", False):  # on a projector the controls and the chart need the first screen
         st.markdown(
             "**A cue (*Mr.* / *Mrs.*, an opening bracket) fixes a word 1 to 60 filler words later. "
@@ -420,7 +420,7 @@ def context_frame(results: dict[str, ContextResult]) -> pd.DataFrame:
 
 
 def render_effective_context(results: dict[str, ContextResult], colours: dict[str, str] | None = None) -> None:
-    """Draw loss increase vs distance for each model and perturbation (model/context.py results).
+    """Draw loss increase vs distance for each model and perturbation (model/evaluation/effective_context.py results).
 
     Args:
         results: model name -> its ContextResult (same text, same positions' settings).

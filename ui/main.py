@@ -6,9 +6,22 @@ from typing import Callable
 
 import streamlit as st
 
-from ui import view_train
+from ui import (
+    view_export,
+    view_gates,
+    view_generate,
+    view_gradients,
+    view_influence,
+    view_ladder,
+    view_memory,
+    view_models,
+    view_next_word,
+    view_step,
+    view_train,
+)
 from ui.context import Context, sentence_box, sidebar
 from ui.guard import run_view
+from ui.lab import render_lab
 from ui.lecture.page import lecture_requested, lecture_switch, render_lecture
 from ui.markup import md
 from ui.model_store import ModelEntry
@@ -18,18 +31,6 @@ from ui.text_checks import CheckedText
 
 def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
     """(tab label, render function, needs a usable sentence) in tab order."""
-    from ui import (
-        view_export,
-        view_gates,
-        view_generate,
-        view_gradients,
-        view_influence,
-        view_ladder,
-        view_memory,
-        view_models,
-        view_next_word,
-        view_step,
-    )
 
     return [
         ("Next word", view_next_word.render, True),
@@ -49,7 +50,6 @@ def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
 
 def _render_lab(context: Context) -> None:
     """The Long-range lab (ui/lab.py), imported only when its tab is open."""
-    from ui.lab import render_lab
 
     render_lab(context)
 

@@ -3,7 +3,7 @@
 Every sub-folder of the checkpoints root is listed on every rerun, so a model
 saved a moment ago (by the Train tab or the CLI) appears at once. Listing reads
 only the small files (config.json, metrics.json, tokenizer.json and the header
-of model.safetensors, through model.checkpoint.inspect_checkpoint), remembered
+of model.safetensors, through model.core.checkpoint.inspect_checkpoint), remembered
 by folder path plus a signature of its files (sizes and mtimes); the weights
 are loaded only for the models a session picks, once (st.cache_resource). So
 a retrained model is re-read and an unchanged one never is, however many
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from data.leftovers import WRITER_FILE, abandoned_by_dead_writer
-from model.checkpoint import CHECKPOINT_FILES, Checkpoint, CheckpointError, inspect_checkpoint, load_checkpoint
+from model.core.checkpoint import CHECKPOINT_FILES, Checkpoint, CheckpointError, inspect_checkpoint, load_checkpoint
 from ui.settings import PREFERRED_MODELS, checkpoints_root
 
 LOGGER = logging.getLogger("memory_lab.models")

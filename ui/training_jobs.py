@@ -24,8 +24,8 @@ from typing import Any, Callable
 from data.corpus import Corpus
 from data.leftovers import claim_output, release_output
 from data.tokenizer import WordTokenizer
-from model.config import ModelConfig
-from model.training import TrainConfig, train
+from model.core.config import ModelConfig
+from model.training.loop import TrainConfig, train
 
 LOGGER = logging.getLogger("memory_lab.training")
 HEARTBEAT_TIMEOUT_S = 120.0
@@ -109,7 +109,7 @@ def _lab_running() -> bool:
 
 def _session_alive(session_id: str) -> bool:
     try:
-        from streamlit.runtime import Runtime
+        from streamlit.runtime import Runtime  # inside the try: a private module that may move between versions
 
         if Runtime.exists():
             return Runtime.instance().is_active_session(session_id)

@@ -9,11 +9,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from model.analysis.ladder import DEFAULT_FILLERS
+from model.analysis.lesson import safe_fillers
 from ui import analysis_cache
 from ui.charts import drawn_charts, picture
 from ui.context import Context
 from ui.markup import md
 from ui.model_store import ModelEntry
+from ui.view_ladder import ladder_defaults
 
 
 def per_word_table(context: Context) -> pd.DataFrame:
@@ -70,9 +73,6 @@ def bundle(
         text: the checked sentence.
         target, contrast, method: the influence target words and method (see _target_choice).
     """
-    from model.analysis.ladder import DEFAULT_FILLERS
-    from model.analysis.lesson import safe_fillers
-    from ui.view_ladder import ladder_defaults
 
     ladder_sentence, ladder_words = ladder_defaults(entries, text)
     fillers = safe_fillers(DEFAULT_FILLERS, list(ladder_words.values()))

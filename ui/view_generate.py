@@ -8,6 +8,7 @@ from ui import analysis_cache
 from ui.common import model_title, side_by_side
 from ui.context import Context
 from ui.markup import md
+from ui.model_store import get_checkpoint
 from ui.presets import next_word_row
 
 MAX_WORDS = 60
@@ -15,7 +16,6 @@ MAX_WORDS = 60
 
 def _default_prompt(context: Context) -> str:
     """The sentence up to its lesson word ("Mr. Robert is going on a vacation with"), else the whole sentence."""
-    from ui.model_store import get_checkpoint
 
     encoded = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text)
     row = next_word_row(list(encoded.tokens), context.text)

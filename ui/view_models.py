@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from model.training_history import combined_curve, training_stages, training_totals
+from model.training.history import combined_curve, training_stages, training_totals
 from ui.charts import EXPORT_HINT, show_chart
 from ui.common import model_title, side_by_side
 from ui.context import Context

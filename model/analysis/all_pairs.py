@@ -31,7 +31,7 @@ from torch.nn import functional
 
 from model.analysis.differentiable import differentiable_recurrence, leaf_state, state_tensors, time_bounds
 from model.analysis.targets import PositionTargets, TargetsOrResolver, targets_for
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 # (gradients [n, B, L, E] of n targets w.r.t. embedding positions start..stop-1, start, stop) -> [n, L]
 Reduce = Callable[[torch.Tensor, int, int], torch.Tensor]

@@ -25,7 +25,7 @@ from typing import Iterator
 
 import torch
 
-from model.language_model import model_device  # noqa: F401 - re-exported: tests and callers ask here too
+from model.core.language_model import model_device  # noqa: F401 - re-exported: tests and callers ask here too
 
 
 @contextmanager

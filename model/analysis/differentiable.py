@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from model.language_model import State
+from model.core.language_model import State
 
 _LOCK = threading.Lock()
 _USERS = {"mkldnn": 0, "cudnn": 0}

@@ -27,7 +27,7 @@ from model.analysis.inputs import AnalysisInput
 from model.analysis.products import forget_retention, rnn_slope_product, spectral_norms  # noqa: F401  (re-exported API)
 from model.analysis.traces import as_ids, resolve_position
 from model.analysis.unrolled import split_state, unrolled_forward
-from model.language_model import State
+from model.core.language_model import State
 
 __all__ = ["hidden_gradient_flow", "embedding_gradient_flow", "forget_retention", "rnn_slope_product", "spectral_norms"]
 

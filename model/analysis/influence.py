@@ -41,7 +41,7 @@ from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.occlusion import occlusion_influence
 from model.analysis.recorded_sweep import recorded_all_pairs_sweep
 from model.analysis.targets import PositionTargets, TargetsOrResolver, targets_for
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 METHODS = ("grad", "gradxinput", "ig", "occlusion")
 ENGINES = ("recorded", "autograd")

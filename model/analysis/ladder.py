@@ -29,7 +29,7 @@ from data.tokenizer import WordTokenizer
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.span import MemorySpan, memory_span
 from model.analysis.targets import word_id
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 DEFAULT_SENTENCE = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 # Natural clauses with no gendered word (no he/she/his/her/him, no man/woman, no titles).

@@ -22,10 +22,12 @@ from torch.nn import functional
 from data.tokenizer import WordTokenizer
 from model.analysis.device import analysis_mode
 from model.analysis.influence import word_influence
+from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec, run_ladder
 from model.analysis.lesson_pair import LessonPair
+from model.analysis.span import memory_span
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 # The span methods of span_attribution and the signed ones among them.
 SPAN_METHODS = ("swap", "occlusion", "ig", "gradxinput", "grad")
@@ -285,7 +287,6 @@ def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair
         ValueError: the target is not a word of the sentence (the ladder needs it there), or too
             few neutral fillers for these words.
     """
-    from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec, run_ladder
 
     if pair.target_position >= len(pair.tokens):
         raise ValueError(
@@ -340,7 +341,6 @@ def swap_span(distances: Sequence[float], effect: Sequence[float], cue: str, tar
         >>> swap_span([6, 17, 27], [1.6, 1.1, 0.7], "Mr. Robert", "his")["display"]
         '24.5 words'
     """
-    from model.analysis.span import memory_span
 
     return memory_span(
         distances,

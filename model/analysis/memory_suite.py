@@ -36,7 +36,7 @@ from model.analysis.inputs import prepare_input
 from model.analysis.memory_units import cumulative_shares, grid_for, ranking, single_unit_shares, top_overlap, unit_of
 from model.analysis.targets import word_id
 from model.analysis.transplant import PairRuns, continue_runs, record_pair
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 ABLATION_COUNTS = (4, 16)
 OVERLAP_COUNTS = (4, 16)

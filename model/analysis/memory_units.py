@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from model.analysis.transplant import PairRuns, record_pair, transplant
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 # n values tried when looking for the fewest units that carry a share of the swap: exact below 8, then ~1.5x apart.
 N_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)

@@ -32,7 +32,7 @@ from torch.nn import functional
 from model.analysis.cells import LayerWeights, folded_biases, gru_from_parts, layer_weights, lstm_from_gates, model_arch
 from model.analysis.onednn import PreparedDecoder, PreparedLinear
 from model.analysis.targets import PositionTargets, TargetsOrResolver, selected_log_probs, targets_for
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 _DECODER_ROWS = 4096  # rows per decoder call, to bound memory ([rows, head size] floats)
 

@@ -43,7 +43,7 @@ from model.analysis.cells import LayerWeights, layer_weights, model_arch
 from model.analysis.onednn import PreparedLinear
 from model.analysis.targets import PositionTargets, TargetsOrResolver, selected_log_probs, targets_for
 from model.analysis.unrolled import unrolled_forward
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 _PENDING_ELEMENTS = 1 << 23  # deferred bottom-layer gradients held before their input matmul (32 MB of float32)
 

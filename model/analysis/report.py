@@ -51,7 +51,7 @@ from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
 from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces, gate_means, saturation
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 SCHEMA = "memory-lab/analysis/1"
 

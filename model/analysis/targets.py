@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional
 
 from data.tokenizer import WordTokenizer
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 TARGET_KINDS = ("next_word", "word", "contrast")
 

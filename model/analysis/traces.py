@@ -26,7 +26,7 @@ from torch import nn
 from model.analysis.cells import model_arch
 from model.analysis.inputs import AnalysisInput
 from model.analysis.unrolled import unrolled_forward
-from model.language_model import State
+from model.core.language_model import State
 
 TRACE_KEYS = {
     "lstm": ("input_gate", "forget_gate", "output_gate", "candidate", "cell", "hidden"),

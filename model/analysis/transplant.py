@@ -31,7 +31,7 @@ from model.analysis.occlusion import _PreparedLayer, target_values_at
 from model.analysis.onednn import PreparedDecoder
 from model.analysis.targets import PositionTargets, selected_log_probs
 from model.analysis.unrolled import unrolled_forward
-from model.language_model import LanguageModel, model_device
+from model.core.language_model import LanguageModel, model_device
 
 PARTS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}
 # Below this swap effect (nats) a share is a ratio of rounding errors: reported as None.

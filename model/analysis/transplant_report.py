@@ -50,7 +50,7 @@ from model.analysis.memory_units import (
 from model.analysis.targets import word_id
 from model.analysis.transplant import PairRuns, part_distances, record_pair, state_distance
 from model.analysis.transplant_sweep import DEFAULT_COUNTS, transplant_sweep
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 SCHEMA = "memory-lab/transplant/1"
 _PRONOUN_SWAP = {

@@ -20,7 +20,7 @@ import torch
 
 from model.analysis.memory_units import gradient_scores, ranking
 from model.analysis.transplant import PairRuns, transplant
-from model.language_model import LanguageModel
+from model.core.language_model import LanguageModel
 
 DEFAULT_COUNTS = (1, 4, 16)
 

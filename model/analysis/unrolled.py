@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from model.analysis.cells import LayerRun, layer_weights, model_arch, run_layer
-from model.language_model import State
+from model.core.language_model import State
 
 
 @dataclass

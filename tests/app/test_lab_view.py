@@ -15,7 +15,7 @@ def _lab_page() -> None:
 
 
 def _context_page() -> None:
-    from model.context import ContextResult
+    from model.evaluation.effective_context import ContextResult
     from ui.lab import render_effective_context
 
     curve = {"drop": [0.9, 0.4, 0.1], "shuffle": [0.7, 0.3, 0.05], "replace": [0.8, 0.35, 0.08]}
@@ -41,7 +41,7 @@ def test_lab_without_a_run_offers_to_start(monkeypatch):
 
 
 def _share(lag: int, values: list[float], chance: float):
-    from model.lab import LagShare
+    from model.lab.run import LagShare
 
     return LagShare(
         lag, sum(v >= 0.9 for v in values), len(values), sum(values) / len(values), min(values), max(values), chance
@@ -50,7 +50,7 @@ def _share(lag: int, values: list[float], chance: float):
 
 def _finished_job(session: str):
     import ui.lab
-    from model.lab import LabConfig, LabPlan
+    from model.lab.run import LabConfig, LabPlan
 
     job = ui.lab.LabJob(session_id=session, config=LabConfig(seeds=4), started=100.0)
     job.shares = {
@@ -134,7 +134,7 @@ def test_effective_context_chart_is_captioned():
 def test_lab_tab_shows_the_stored_effective_context_of_the_chosen_models(app_models, corpus_dir, capsys):
     import json
 
-    from model.context import main as context_main
+    from model.cli.context import main as context_main
     from tests.app.app_helpers import open_app
 
     lstm = f"{app_models}/tiny-lstm"

@@ -10,7 +10,7 @@ from app_helpers import SEED, assert_every_chart_captioned, chart_titled, except
 
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import compute_traces
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 def test_lstm_gates_match_the_unrolled_model(app_models):

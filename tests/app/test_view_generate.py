@@ -6,8 +6,8 @@ import os
 
 from app_helpers import SEED, captions, exception_free, open_app, plain
 
-from model.checkpoint import load_checkpoint
-from model.predict import generate
+from model.core.checkpoint import load_checkpoint
+from model.core.generation import generate
 from ui.markup import md
 from ui.view_generate import model_seed
 

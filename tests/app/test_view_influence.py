@@ -18,7 +18,7 @@ from app_helpers import (
 )
 
 from model.analysis.inputs import prepare_input
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 def test_default_target_is_his_with_the_contrast(app_models):

@@ -9,7 +9,7 @@ import pytest
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
 from model.analysis.ladder import run_ladder
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 def test_ladder_shows_spans_and_curves(app_models):

@@ -10,7 +10,7 @@ from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titl
 
 from model.analysis.memory_suite import suite_memory_units
 from model.analysis.transplant_report import transplant_report
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 VIEW = "Where the memory lives"
 SWAPPED = SEED.replace("Mr. Robert", "Mrs. Mary")

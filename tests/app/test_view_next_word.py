@@ -19,7 +19,7 @@ from app_helpers import (
 )
 
 from model.analysis.inputs import prepare_input
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 def _model_probabilities(folder: str, text: str) -> tuple[list[str], torch.Tensor]:

@@ -13,8 +13,8 @@ import pytest
 from bench import app_driver, app_latency, app_load
 from bench.app_oracle import Oracle
 from bench.app_server import process_tree_rss
-from model.checkpoint import load_checkpoint
-from model.predict import top_k_next_words
+from model.core.checkpoint import load_checkpoint
+from model.core.generation import top_k_next_words
 
 
 def test_percentile_is_nearest_rank():

@@ -99,7 +99,7 @@ def test_a_child_started_with_that_environment_uses_avx2():
 
 
 def test_the_speedup_is_measured_side_by_side_on_the_lab_data(monkeypatch):
-    from model import lab as lab_module
+    from model.lab import run as lab_module
 
     tiny = dict(num_sequences=300, lstm_hidden_size=8, embedding_size=8, batch_size=4, bptt=16)
     monkeypatch.setattr(lab_bench, "LabConfig", lambda seeds: lab_module.LabConfig(seeds=seeds, **tiny))

@@ -14,7 +14,7 @@ from data.batching import batchify, windows
 from data.corpus import load_local
 from data.streaming import open_token_file, should_stream, stream_corpus
 from data.tokenizer import WordTokenizer
-from model.training import encode_splits
+from model.training.loop import encode_splits
 
 
 @pytest.fixture(scope="module")

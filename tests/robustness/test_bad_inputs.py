@@ -1,7 +1,7 @@
 """Bad input reaching the command-line tools: a clear one-line error (exit 2), and nothing already saved is lost.
 
-What tests/data/test_corpus.py, tests/model/test_checkpoint.py and
-tests/model/test_train_cli.py already prove at the library level (each bad
+What tests/data/test_corpus.py, tests/model/core/test_checkpoint.py and
+tests/model/cli/test_train_cli.py already prove at the library level (each bad
 corpus file, each corrupt checkpoint, each out-of-range training flag) is not
 repeated here; this file covers the paths they do not: the same bad files
 arriving through the train CLI (in memory and streamed) and through
@@ -27,12 +27,12 @@ from text_fixtures import ROOT
 
 from data.streaming import open_token_file
 from data.tokenizer import WordTokenizer
-from model import analyze
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.distributed import RankInfo, check_batch_size
-from model.train import main as train_main
-from model.training import TrainConfig, train
+from model.cli import analyze
+from model.cli.train import main as train_main
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.training.distributed import RankInfo, check_batch_size
+from model.training.loop import TrainConfig, train
 
 
 def _files(folder: str) -> dict[str, bytes]:

@@ -15,12 +15,11 @@ import shutil
 import pytest
 from robustness_helpers import copy_checkpoint, nested_json, run_cli, write_raw
 
-import model.analyze as analyze
-import model.checkpoint as checkpoint_module
-import model.training as training_module
-from model import context, evaluate, predict
-from model.config import ModelConfig
-from model.train import main as train_main
+import model.cli.analyze as analyze
+import model.cli.train as train_command
+from model.cli import context, evaluate, predict
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
 
 PanicException = type("PanicException", (BaseException,), {})  # what pyo3 raises: a BaseException
 ALLOCATION = "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to allocate 32768000000 bytes"
@@ -71,8 +70,9 @@ MAINS = {
     "predict": predict.main,
     "evaluate": evaluate.main,
     "context": context.main,
-    "train": train_main,
+    "train": train_command.main,
 }
+COMMANDS = {"analyze": analyze, "predict": predict, "evaluate": evaluate, "context": context, "train": train_command}
 
 
 @pytest.mark.parametrize("kind", list(ERRORS))
@@ -86,10 +86,8 @@ def test_every_cli_turns_an_unexpected_error_into_one_line(
         raise error
 
     # Where each tool's work starts: loading the checkpoint, or (train) the training loop.
-    if tool == "train":
-        monkeypatch.setattr(training_module, "train", explode)
-    else:
-        monkeypatch.setattr(checkpoint_module, "load_checkpoint", explode)
+    # Each command imports these names at its top, so they are replaced where the command looks them up.
+    monkeypatch.setattr(COMMANDS[tool], "train" if tool == "train" else "load_checkpoint", explode)
     line = run_cli(MAINS[tool], _argv(tool, tiny_checkpoints["lstm"], tmp_path, corpus_dir), capsys)
     assert message in line
 
@@ -110,7 +108,7 @@ def test_a_nested_resume_state_is_a_one_line_error(tmp_path, tiny_checkpoints, c
     (run / "state.json").write_text(nested_json(200_000), encoding="utf-8")
     (run / "state.safetensors").write_bytes(b"")
     line = run_cli(
-        train_main,
+        train_command.main,
         ["--corpus-dir", corpus_dir, "--out", str(tmp_path / "run"), "--resume", "--no-progress", "--stream", "off"],
         capsys,
     )
@@ -142,7 +140,7 @@ def test_analyze_refuses_a_length_that_would_not_fit_in_memory(tiny_checkpoints,
     assert "analysing 5,000 words with this model" in line and "GiB (the cost grows with words squared)" in line
     assert "about 1.0 GiB of memory is available" in line and "Pass --max-words" in line
     suggested = int(line.split("Pass --max-words ")[1].split()[0].replace(",", ""))
-    config = checkpoint_module.load_checkpoint(tiny_checkpoints["lstm"]).config
+    config = load_checkpoint(tiny_checkpoints["lstm"]).config
     assert (
         analyze.analysis_memory_bytes(config, suggested)
         <= analyze.MEMORY_SHARE * 2**30
@@ -153,7 +151,7 @@ def test_analyze_refuses_a_length_that_would_not_fit_in_memory(tiny_checkpoints,
 def test_the_memory_estimate_grows_with_words_squared_and_covers_the_measurements():
     lstm = ModelConfig(arch="lstm", vocab_size=19390, embedding_size=256, hidden_size=512)
     rnn = ModelConfig(arch="rnn", vocab_size=19390, embedding_size=256, hidden_size=512)
-    # Peak RSS growth measured for the shipped models' sizes (see model/analyze.py).
+    # Peak RSS growth measured for the shipped models' sizes (see model/cli/analyze.py).
     for config, words, measured_mib in (
         (lstm, 100, 201),
         (lstm, 200, 469),

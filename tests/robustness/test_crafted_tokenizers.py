@@ -19,7 +19,7 @@ from robustness_helpers import copy_checkpoint, edit_json, read_json
 from tokenizers import Regex, Tokenizer, normalizers
 
 from data.tokenizer import WordTokenizer, check_tokenizer_json
-from model.checkpoint import CheckpointError, inspect_checkpoint, load_checkpoint
+from model.core.checkpoint import CheckpointError, inspect_checkpoint, load_checkpoint
 
 EVIL_NORMALIZER = {"type": "Replace", "pattern": {"Regex": "(a+)+$"}, "content": "x"}
 

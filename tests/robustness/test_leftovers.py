@@ -21,17 +21,17 @@ from robustness_helpers import ROOT, copy_checkpoint
 import data.leftovers as leftovers
 from data.corpus import load_local
 from data.tokenizer import WordTokenizer
-from model.checkpoint import load_checkpoint, save_checkpoint, staging_prefix
-from model.config import ModelConfig
-from model.resume_state import RESUME_STAGING_PREFIX
-from model.training import TrainConfig, train
+from model.core.checkpoint import load_checkpoint, save_checkpoint, staging_prefix
+from model.core.config import ModelConfig
+from model.core.resume_state import RESUME_STAGING_PREFIX
+from model.training.loop import TrainConfig, train
 
 # A child that starts a real save and blocks inside it (after the staging folder exists), then waits to be killed.
 BLOCKED_SAVE = """
 import sys, time
-import model.checkpoint as checkpoint
-import model.resume_state as resume_state
-from model.checkpoint import load_checkpoint
+import model.core.checkpoint as checkpoint
+import model.core.resume_state as resume_state
+from model.core.checkpoint import load_checkpoint
 def block(*args, **kwargs):
     print("saving", flush=True)
     time.sleep(600)

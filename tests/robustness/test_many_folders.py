@@ -12,7 +12,7 @@ import shutil
 
 from robustness_helpers import assert_page_survived, open_app
 
-import model.checkpoint as checkpoint_module
+import model.core.checkpoint as checkpoint_module
 import ui.model_store as model_store
 
 FOLDERS = 18

@@ -22,8 +22,8 @@ from robustness_helpers import (
 )
 
 import ui.model_store as model_store
-from model import predict
-from model.checkpoint import CheckpointError, load_checkpoint
+from model.cli import predict
+from model.core.checkpoint import CheckpointError, load_checkpoint
 
 HUGE = 9223372036854775808  # 2**63: torch's int64 size arguments overflow
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from robustness_helpers import copy_checkpoint
 
 import ui.model_store as model_store
-from model.checkpoint import CheckpointError, load_checkpoint
+from model.core.checkpoint import CheckpointError, load_checkpoint
 
 DEEP = "__deeply_nested__"  # replaced by a 5,000-level nesting in the written text
 SCALARS = st.one_of(

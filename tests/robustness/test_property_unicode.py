@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from model.analysis.influence import METHODS
 from model.analysis.inputs import EmptyTextError
 from model.analysis.report import analyze_text
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 TROUBLEMAKERS = [
     "\U0001f642",

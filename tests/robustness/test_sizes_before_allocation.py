@@ -21,15 +21,15 @@ from robustness_helpers import ROOT, copy_checkpoint, edit_json
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
-from model.checkpoint import (
+from model.core.checkpoint import (
     CheckpointError,
     expected_tensor_shapes,
     inspect_checkpoint,
     load_checkpoint,
     state_for_saving,
 )
-from model.config import MAX_LAYERS, MAX_VOCAB_SIZE, MAX_WIDTH, ModelConfig
-from model.language_model import LanguageModel
+from model.core.config import MAX_LAYERS, MAX_VOCAB_SIZE, MAX_WIDTH, ModelConfig
+from model.core.language_model import LanguageModel
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_an_in_bounds_but_huge_config_is_refused_from_the_header_without_allocat
     edit_json(folder, "config.json", lambda config: config.update(hidden_size=MAX_WIDTH, embedding_size=MAX_WIDTH))
     probe = (
         "import resource, sys, time\n"
-        "from model.checkpoint import CheckpointError, load_checkpoint\n"
+        "from model.core.checkpoint import CheckpointError, load_checkpoint\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "started = time.perf_counter()\n"
         "try:\n"
@@ -125,7 +125,7 @@ def _retype(folder: str, dtype: torch.dtype) -> None:
         (torch.int64, "is stored as 'I64'; checkpoints hold float32, float16 or bfloat16"),
         (torch.bool, "is stored as 'BOOL'; checkpoints hold float32, float16 or bfloat16"),
         (torch.float64, "is stored as 'F64'; checkpoints hold float32, float16 or bfloat16"),
-        # int8 is a storage of its own (model/weight_storage.py), but only as matrices with their row scales.
+        # int8 is a storage of its own (model/core/weight_storage.py), but only as matrices with their row scales.
         (torch.int8, "has int8 weights that do not fit: 'int8 weight .* must be a matrix with a row scale"),
     ],
 )

@@ -12,8 +12,8 @@ from robustness_helpers import copy_checkpoint, edit_json
 
 from data.tokenizer import WordTokenizer
 from model.analysis.ladder import LadderSpec, build_ladder
-from model.checkpoint import CheckpointError, load_checkpoint
-from model.config import ModelConfig
+from model.core.checkpoint import CheckpointError, load_checkpoint
+from model.core.config import ModelConfig
 
 
 @pytest.fixture(scope="module")

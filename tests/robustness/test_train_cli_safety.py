@@ -17,10 +17,10 @@ from robustness_helpers import run_cli
 
 from data.corpus import load_local
 from data.tokenizer import WordTokenizer
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.train import main as train_main
-from model.training import TrainConfig, train
+from model.cli.train import main as train_main
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.training.loop import TrainConfig, train
 
 TINY = [
     "--arch",

@@ -14,7 +14,12 @@ from typing import Any
 import streamlit as st
 import torch
 
+from model.analysis.exploding import exploding_curves
+from model.analysis.gradient_flow import hidden_gradient_flow
+from model.analysis.lesson import cell_story, cue_swap, span_attribution, swap_ladder
+from model.analysis.lesson import expectations as compute
 from model.analysis.lesson_pair import LessonPair, build_pair
+from model.analysis.memory_units import rank_units
 from ui.analysis_cache import clean
 from ui.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
@@ -60,7 +65,6 @@ def expectations(
     top_k: int = 6,
 ) -> dict:
     """model.analysis.lesson.expectations on the factual sentence."""
-    from model.analysis.lesson import expectations as compute
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     return clean(compute(checkpoint.model, checkpoint.tokenizer, checked, top_k=top_k))
@@ -71,7 +75,6 @@ def swap(
     path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
 ) -> dict:
     """model.analysis.lesson.cue_swap: f before, after, and with each cue part swapped alone."""
-    from model.analysis.lesson import cue_swap
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     return clean(cue_swap(checkpoint.model, checkpoint.tokenizer, checked))
@@ -82,7 +85,6 @@ def spans(
     path: str, signature: Signature, text: str, counterfactual: str | None, target: str | None, contrast: str | None
 ) -> list[dict]:
     """model.analysis.lesson.span_attribution: one row per (span, method)."""
-    from model.analysis.lesson import span_attribution
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     return clean(span_attribution(checkpoint.model, checkpoint.tokenizer, checked))
@@ -97,7 +99,6 @@ def flow(
     Positions index the model inputs (0 = <eos>, word k = k + 1); distances count words back from
     the last word read.
     """
-    from model.analysis.gradient_flow import hidden_gradient_flow
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     ids = torch.tensor(
@@ -115,7 +116,6 @@ def ladder(
     Raises:
         ValueError: the ladder cannot be built for this pair (the message says why).
     """
-    from model.analysis.lesson import swap_ladder
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     return clean(swap_ladder(checkpoint.model, checkpoint.tokenizer, checked))
@@ -132,7 +132,6 @@ def exploding(
     factor: float,
 ) -> dict:
     """model.analysis.exploding.exploding_curves on the words read before the target (the scaled copy is discarded)."""
-    from model.analysis.exploding import exploding_curves
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     ids = torch.tensor(
@@ -157,8 +156,6 @@ def belt(
     Returns:
         cell_story's dict plus "ranked": [{"unit", "layer", "part", "effect"}] for the units followed.
     """
-    from model.analysis.lesson import cell_story
-    from model.analysis.memory_units import rank_units
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     tokenizer = checkpoint.tokenizer

@@ -7,8 +7,8 @@ import torch
 
 from model.analysis.cells import layer_weights, model_arch
 from model.analysis.unrolled import unrolled_forward
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 VOCAB = 60
 

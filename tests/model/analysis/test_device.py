@@ -10,7 +10,7 @@ from model.analysis.device import analysis_mode, model_device
 from model.analysis.influence import word_influence
 from model.analysis.inputs import prepare_input
 from model.analysis.targets import TargetSpec, resolve_targets
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 def _influence(checkpoint):

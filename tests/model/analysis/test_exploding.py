@@ -9,9 +9,9 @@ import torch
 
 from model.analysis.exploding import exploding_curves, gradient_norm_history, scaled_recurrent_copy
 from model.analysis.gradient_flow import hidden_gradient_flow
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 VOCAB = 30
 

@@ -17,9 +17,9 @@ from model.analysis.gradient_flow import (
 )
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import compute_traces
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 VOCAB = 30
 EPS = 1e-6

@@ -10,9 +10,9 @@ from torch.nn import functional
 from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence, word_influence
 from model.analysis.inputs import prepare_input
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 TEXT = "Mr. Robert said that the weather was fine , so his"
 EPS = 1e-6

@@ -14,7 +14,7 @@ from model.analysis.inputs import prepare_input
 from model.analysis.ladder import DEFAULT_FILLERS, DEFAULT_SENTENCE, LadderSpec, build_ladder, run_ladder
 from model.analysis.span import CLEAR_CONTRAST_NATS, half_crossing, memory_span
 from model.analysis.targets import TargetSpec, resolve_targets
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 GENDERED = {
     "he",

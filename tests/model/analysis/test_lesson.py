@@ -25,7 +25,7 @@ from model.analysis.lesson import (
 from model.analysis.lesson_pair import build_pair, counterfactual_text, cue_parts
 from model.analysis.targets import TargetSpec, resolve_targets
 from model.analysis.traces import compute_traces
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 TINY = "Mr. John said that the road was long , so his friend came to tea ."

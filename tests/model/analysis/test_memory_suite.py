@@ -8,7 +8,7 @@ from test_transplant import as_model_state, state_of
 from torch.nn import functional
 
 from model.analysis.memory_suite import ablate, pronoun_pairs, record, reference_means, suite_memory_units
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

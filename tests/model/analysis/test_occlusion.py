@@ -13,9 +13,9 @@ from model.analysis.influence import gradient_influence, integrated_gradients
 from model.analysis.inputs import prepare_input
 from model.analysis.occlusion import occlusion_influence
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 TEXT = "Mr. Robert said that the weather was fine , so his friend came to tea ."
 

@@ -10,8 +10,8 @@ from torch.nn import functional
 from model.analysis import onednn
 from model.analysis.onednn import PreparedDecoder, PreparedLinear
 from model.analysis.targets import selected_log_probs
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 
 @pytest.fixture

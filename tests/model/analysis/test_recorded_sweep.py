@@ -12,9 +12,9 @@ from model.analysis.recorded_sweep import recorded_all_pairs_sweep
 from model.analysis.report import analyze_text
 from model.analysis.targets import PositionTargets
 from model.analysis.traces import compute_traces
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 
 def random_model(arch: str, num_layers: int, decoder: str) -> LanguageModel:

@@ -11,7 +11,7 @@ from torch.nn import functional
 
 from model.analysis.inputs import EmptyTextError, prepare_input
 from model.analysis.report import SCHEMA, analyze_text
-from model.checkpoint import load_checkpoint
+from model.core.checkpoint import load_checkpoint
 
 TEXT = "Mr. Robert said that the weather was fine , so his friend came to tea ."
 KEYS = {

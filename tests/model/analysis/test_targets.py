@@ -8,8 +8,8 @@ from torch.nn import functional
 
 from data.tokenizer import WordTokenizer
 from model.analysis.targets import TargetSpec, resolve_targets, selected_log_probs, target_values, word_id
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 
 @pytest.fixture(scope="module")

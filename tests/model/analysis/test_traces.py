@@ -10,9 +10,9 @@ import torch
 
 from model.analysis.inputs import prepare_input
 from model.analysis.traces import TRACE_KEYS, compute_traces, gate_means, saturation, unit_order
-from model.checkpoint import load_checkpoint
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.checkpoint import load_checkpoint
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 VOCAB = 40
 

@@ -7,8 +7,8 @@ import torch
 from torch.nn import functional
 
 from model.analysis.transplant import check_pair, part_distances, record_pair, state_distance, transplant
-from model.config import ModelConfig
-from model.language_model import LanguageModel
+from model.core.config import ModelConfig
+from model.core.language_model import LanguageModel
 
 EXACT = 1e-12  # float64: "exactly" up to rounding of a few hundred products
 TARGET, CONTRAST = 20, 21

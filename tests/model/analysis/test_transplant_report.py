@@ -22,8 +22,8 @@ class Loaded:
 
 def remembering_model(arch: str, vocab_size: int, hidden_size: int = 6, seed: int = 1):
     """A random float64 model shaped to keep its first words in mind (so the cue moves his vs her by > 0.05 nats)."""
-    from model.config import ModelConfig
-    from model.language_model import LanguageModel
+    from model.core.config import ModelConfig
+    from model.core.language_model import LanguageModel
 
     torch.manual_seed(seed)
     config = ModelConfig(

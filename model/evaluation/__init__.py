@@ -1,0 +1,1 @@
+"""Evaluation: perplexity, minimal-pair scoring, the pronoun and agreement suites, effective context."""
