@@ -42,7 +42,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from model.analysis import onednn  # noqa: E402
-from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence  # noqa: E402
+from model.analysis.influence import gradient_influence, integrated_gradients  # noqa: E402
+from model.analysis.influence_reference import autograd_gradient_influence, naive_gradient_influence  # noqa: E402
 from model.analysis.inputs import prepare_input  # noqa: E402
 from model.analysis.ladder import LadderSpec, run_ladder  # noqa: E402
 from model.analysis.occlusion import occlusion_influence  # noqa: E402
@@ -103,9 +104,7 @@ def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, fl
     row = {
         "traces": median_ms(lambda: compute_traces(model, inputs), repeats),
         "grad": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "grad"), repeats),
-        "autograd": median_ms(
-            lambda: gradient_influence(model, inputs.ids, targets, "grad", engine="autograd"), repeats
-        ),
+        "autograd": median_ms(lambda: autograd_gradient_influence(model, inputs.ids, targets, "grad"), repeats),
         "naive": median_ms(lambda: naive_gradient_influence(model, inputs.ids, targets, "grad"), slow_repeats),
         "gradxinput": median_ms(lambda: gradient_influence(model, inputs.ids, targets, "gradxinput"), repeats),
         "occlusion": median_ms(lambda: occlusion_influence(model, inputs.ids, targets, tokenizer.unk_id), repeats),

@@ -20,11 +20,11 @@ Methods:
   chosen word), exact, by re-running the model (``model.analysis.occlusion``).
 
 All gradients come from one batched sweep over all targets, never a loop of one
-backward per target. Two engines give the same numbers: ``"recorded"`` (the
-default, :mod:`model.analysis.recorded_sweep`) runs the cells' hand-written
-derivatives over the recorded gates; ``"autograd"`` (:mod:`model.analysis.all_pairs`)
-asks autograd with batched cotangents. :func:`naive_gradient_influence` keeps
-the loop as the reference the tests and the bench compare both against.
+backward per target: the cells' hand-written derivatives run over the recorded
+gates (:mod:`model.analysis.recorded_sweep`), as fast as autograd's batched
+sweep or faster on every instruction set measured (bench/analysis_latency.py).
+:mod:`model.analysis.influence_reference` keeps autograd's batched sweep and the
+plain loop of one backward per target; the tests prove this module against both.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import numpy
 import torch
 from torch.nn import functional
 
-from model.analysis.all_pairs import all_pairs_sweep
 from model.analysis.differentiable import differentiable_recurrence
 from model.analysis.occlusion import occlusion_influence
 from model.analysis.recorded_sweep import recorded_all_pairs_sweep
@@ -44,7 +43,6 @@ from model.analysis.targets import PositionTargets, TargetsOrResolver, targets_f
 from model.core.language_model import LanguageModel, model_device
 
 METHODS = ("grad", "gradxinput", "ig", "occlusion")
-ENGINES = ("recorded", "autograd")
 BASELINES = ("unk", "zero")
 DEFINITIONS = {
     "grad": "||d f_t / d e_s||_2: gradient norm of the target w.r.t. word s's embedding (Madsen 2019)",
@@ -79,25 +77,26 @@ def mask_upper(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.masked_fill(upper, float("nan"))
 
 
-def _sweep(
-    engine: str,
-    model: LanguageModel,
-    embeddings: torch.Tensor,
-    targets: TargetsOrResolver,
-    reduce,
-    weights: torch.Tensor | None = None,
-    time_chunk: int | None = None,
-    recorded: list[dict[str, torch.Tensor]] | None = None,
-):
-    """Run the all-pairs sweep with the chosen engine (see the module docstring); both return a SweepResult."""
-    if engine == "recorded":  # no time chunks: the hand-written backward has no graph to cut
-        return recorded_all_pairs_sweep(model, embeddings, targets, reduce, weights=weights, recorded=recorded)
-    if engine == "autograd":
-        return all_pairs_sweep(model, embeddings, targets, reduce, weights=weights, time_chunk=time_chunk)
-    raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
+def gradient_reducer(method: str, embeddings: torch.Tensor):
+    """The sweep's reduction of d f_t / d e_s over the embedding: its norm ("grad") or its dot with e_s ("gradxinput")."""
+
+    def reduce(gradients: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        if method == "grad":
+            return gradients[:, 0].norm(dim=-1)  # [n, L]
+        return (gradients[:, 0] * embeddings[0, start:stop]).sum(dim=-1)  # [n, L]
+
+    return reduce
 
 
-def _embeddings(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
+def check_gradient_method(method: str) -> None:
+    if method not in ("grad", "gradxinput"):
+        raise ValueError(
+            f"gradient_influence method must be 'grad' or 'gradxinput'; got {method!r}. "
+            "Use integrated_gradients or occlusion_influence for the others."
+        )
+
+
+def embeddings_of(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
     if ids.dim() != 2 or ids.shape[0] != 1:
         raise ValueError(f"ids must be [1, T + 1] with <eos> first (see prepare_input); got shape {tuple(ids.shape)}.")
     with torch.no_grad():
@@ -105,13 +104,7 @@ def _embeddings(model: LanguageModel, ids: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_influence(
-    model: LanguageModel,
-    ids: torch.Tensor,
-    targets: TargetsOrResolver,
-    method: str = "grad",
-    time_chunk: int | None = None,
-    engine: str = "recorded",
-    recorded: list[dict[str, torch.Tensor]] | None = None,
+    model: LanguageModel, ids: torch.Tensor, targets: TargetsOrResolver, method: str = "grad"
 ) -> InfluenceResult:
     """Gradient norm ("grad") or gradient x input ("gradxinput") for every pair (t, s), batched.
 
@@ -120,32 +113,32 @@ def gradient_influence(
         ids: [1, T + 1] ids, ``<eos>`` first (``prepare_input(...).ids``).
         targets: :class:`PositionTargets`, or a resolver from [T, V] log-probabilities.
         method: "grad" (Madsen 2019) or "gradxinput" (Shrikumar et al. 2016).
-        time_chunk: chunk length of the autograd sweep (None: automatic); results do not depend on it.
-        engine: "recorded" (hand-written backward, default) or "autograd"; the numbers agree.
-        recorded: the per-layer records of the forward pass over ``ids`` ([1, T + 1, H] each,
-            e.g. from the traces), reused by the recorded engine instead of a new forward pass.
 
     Returns:
         An :class:`InfluenceResult`; ``details["log_probs"]`` holds the [T, V] log-probabilities
-        (None when the recorded engine was given resolved targets and never computed them).
+        (None when the targets came resolved and the full distribution was never needed).
 
     Example:
         >>> result = gradient_influence(model, prepare_input(tokenizer, "Mr. Robert is going with").ids, targets)
         >>> result.matrix[-1, 2]  # how strongly "Robert" drives the last prediction
     """
-    if method not in ("grad", "gradxinput"):
-        raise ValueError(
-            f"gradient_influence method must be 'grad' or 'gradxinput'; got {method!r}. "
-            "Use integrated_gradients or occlusion_influence for the others."
-        )
-    embeddings = _embeddings(model, ids)
+    return gradient_influence_from_records(model, ids, targets, method, None)
 
-    def reduce(gradients: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        if method == "grad":
-            return gradients[:, 0].norm(dim=-1)  # [n, L]
-        return (gradients[:, 0] * embeddings[0, start:stop]).sum(dim=-1)  # [n, L]
 
-    result = _sweep(engine, model, embeddings, targets, reduce, time_chunk=time_chunk, recorded=recorded)
+def gradient_influence_from_records(
+    model: LanguageModel,
+    ids: torch.Tensor,
+    targets: TargetsOrResolver,
+    method: str,
+    recorded: list[dict[str, torch.Tensor]] | None,
+) -> InfluenceResult:
+    """:func:`gradient_influence` for a caller that has already run the forward pass over ``ids``
+    with its records ([1, T + 1, H] per layer, e.g. the traces): the sweep reuses them (None: run it)."""
+    check_gradient_method(method)
+    embeddings = embeddings_of(model, ids)  # [1, T + 1, E]
+    result = recorded_all_pairs_sweep(
+        model, embeddings, targets, gradient_reducer(method, embeddings), recorded=recorded
+    )
     return InfluenceResult(
         method, mask_upper(result.matrix), result.values[0], result.targets, {"log_probs": result.log_probs}
     )
@@ -185,7 +178,7 @@ def baseline_embeddings(model: LanguageModel, ids: torch.Tensor, baseline: str, 
     """
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}; got {baseline!r}.")
-    embeddings = _embeddings(model, ids).clone()
+    embeddings = embeddings_of(model, ids).clone()
     if baseline == "zero":
         embeddings[:, 1:] = 0.0
     else:
@@ -200,9 +193,7 @@ def integrated_gradients(
     unk_id: int,
     baseline: str = "unk",
     steps: int = 32,
-    time_chunk: int | None = None,
     max_batch_elements: int = 1 << 24,
-    engine: str = "recorded",
 ) -> InfluenceResult:
     """Integrated gradients of every target w.r.t. every word's embedding (Sundararajan et al. 2017).
 
@@ -218,9 +209,7 @@ def integrated_gradients(
         unk_id: the tokenizer's ``<unk>`` id (for baseline "unk").
         baseline: "unk" (the ``<unk>`` embedding at every word) or "zero".
         steps: quadrature nodes.
-        time_chunk: sweep chunk length (None: automatic).
         max_batch_elements: bound on steps x T x V per group, to cap memory.
-        engine: "recorded" (hand-written backward, default) or "autograd".
 
     Returns:
         An :class:`InfluenceResult` with details baseline, steps, completeness_error
@@ -231,7 +220,7 @@ def integrated_gradients(
         >>> result.details["completeness_error"] < 0.01
         True
     """
-    embeddings = _embeddings(model, ids)  # [1, T + 1, E]
+    embeddings = embeddings_of(model, ids)  # [1, T + 1, E]
     reference = baseline_embeddings(model, ids, baseline, unk_id)  # [1, T + 1, E]
     difference = embeddings - reference  # [1, T + 1, E]
     nodes, weights = gauss_legendre(steps)
@@ -252,9 +241,7 @@ def integrated_gradients(
     for first in range(0, steps, group):
         alphas = nodes[first : first + group]  # [G]
         path = reference + alphas[:, None, None] * difference  # [G, T + 1, E]
-        sweep = _sweep(
-            engine, model, path, targets, reduce, weights=weights[first : first + group], time_chunk=time_chunk
-        )
+        sweep = recorded_all_pairs_sweep(model, path, targets, reduce, weights=weights[first : first + group])
         total += sweep.matrix
     error = float((total.sum(dim=1) - deltas).abs().sum() / deltas.abs().sum().clamp_min(1e-12))
     details = {
@@ -267,42 +254,6 @@ def integrated_gradients(
     return InfluenceResult("ig", mask_upper(total), ends_values[0], targets, details)
 
 
-def naive_gradient_influence(
-    model: LanguageModel, ids: torch.Tensor, targets: PositionTargets, method: str = "grad"
-) -> torch.Tensor:
-    """Reference: the same matrix as :func:`gradient_influence` from one backward per target (a loop).
-
-    Slow (T backward passes); kept to prove the batched sweep right and to time it.
-
-    Args:
-        model: the language model.
-        ids: [1, T + 1] ids, ``<eos>`` first.
-        targets: resolved :class:`PositionTargets`.
-        method: "grad" or "gradxinput".
-
-    Returns:
-        [T, T] matrix, NaN above the diagonal.
-
-    Example:
-        >>> reference = naive_gradient_influence(model, ids, targets)
-        >>> torch.allclose(reference.nan_to_num(), gradient_influence(model, ids, targets).matrix.nan_to_num(), rtol=1e-4)
-        True
-    """
-    embeddings = _embeddings(model, ids).requires_grad_(True)  # [1, T + 1, E]
-    length = ids.shape[1] - 1
-    with differentiable_recurrence(), torch.enable_grad():
-        features, _ = model.features_from_embeddings(embeddings)  # [1, T + 1, H]
-        values = targets.values(functional.log_softmax(model.logits_from_features(features[:, 1:]), dim=-1))[0]  # [T]
-        rows = []
-        for target in range(length):
-            (gradient,) = torch.autograd.grad(values[target], embeddings, retain_graph=target < length - 1)
-            gradient = gradient[0, 1:]  # [T, E]
-            rows.append(
-                gradient.norm(dim=-1) if method == "grad" else (gradient * embeddings[0, 1:].detach()).sum(dim=-1)
-            )
-    return mask_upper(torch.stack(rows))
-
-
 def word_influence(
     model: LanguageModel,
     ids: torch.Tensor,
@@ -313,9 +264,6 @@ def word_influence(
     steps: int = 32,
     baseline: str = "unk",
     replacement_id: int | None = None,
-    time_chunk: int | None = None,
-    engine: str = "recorded",
-    recorded: list[dict[str, torch.Tensor]] | None = None,
 ) -> InfluenceResult:
     """Any influence method by name; see the module docstring for the definitions and papers.
 
@@ -328,9 +276,6 @@ def word_influence(
         steps: integrated-gradients nodes.
         baseline: integrated-gradients baseline, "unk" or "zero".
         replacement_id: occlusion replacement word id (default ``<unk>``).
-        time_chunk: chunk length of the autograd sweep (None: automatic); occlusion needs none.
-        engine: gradient engine, "recorded" (default) or "autograd"; the numbers agree.
-        recorded: per-layer forward records over ``ids`` to reuse (grad and gradxinput only).
 
     Returns:
         An :class:`InfluenceResult`.
@@ -344,9 +289,9 @@ def word_influence(
         >>> result.matrix[-1]   # how each word moved the last prediction
     """
     if method in ("grad", "gradxinput"):
-        return gradient_influence(model, ids, targets, method, time_chunk, engine, recorded)
+        return gradient_influence(model, ids, targets, method)
     if method == "ig":
-        return integrated_gradients(model, ids, targets, unk_id, baseline, steps, time_chunk, engine=engine)
+        return integrated_gradients(model, ids, targets, unk_id, baseline, steps)
     if method == "occlusion":
         replacement = unk_id if replacement_id is None else replacement_id
         matrix, values, resolved = occlusion_influence(model, ids, targets, replacement)

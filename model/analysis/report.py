@@ -46,7 +46,7 @@ from data.files import finite_or_none, json_ready
 from data.tokenizer import WordTokenizer
 from model.analysis.device import analysis_mode
 from model.analysis.gradient_flow import forget_retention, hidden_gradient_flow
-from model.analysis.influence import DEFINITIONS, METHODS, word_influence
+from model.analysis.influence import DEFINITIONS, METHODS, gradient_influence_from_records, word_influence
 from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
 from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
@@ -189,17 +189,19 @@ def _analyze_text(
     recorded = (
         None if traces is None else [{name: value[None] for name, value in layer.items()} for layer in traces.layers]
     )  # [1, T + 1, H] each
-    influence = word_influence(
-        model,
-        inputs.ids,
-        targets,
-        method,
-        unk_id=tokenizer.unk_id,
-        steps=ig_steps,
-        baseline=baseline,
-        replacement_id=replacement_id,
-        recorded=recorded,
-    )
+    if method in ("grad", "gradxinput"):
+        influence = gradient_influence_from_records(model, inputs.ids, targets, method, recorded)
+    else:
+        influence = word_influence(
+            model,
+            inputs.ids,
+            targets,
+            method,
+            unk_id=tokenizer.unk_id,
+            steps=ig_steps,
+            baseline=baseline,
+            replacement_id=replacement_id,
+        )
     timings["influence"] = time.perf_counter() - clock
     clock = time.perf_counter()
     occlusion = None

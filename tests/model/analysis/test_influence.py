@@ -7,7 +7,8 @@ import torch
 from captum.attr import InputXGradient, LayerIntegratedGradients, Saliency
 from torch.nn import functional
 
-from model.analysis.influence import gradient_influence, integrated_gradients, naive_gradient_influence, word_influence
+from model.analysis.influence import gradient_influence, integrated_gradients, word_influence
+from model.analysis.influence_reference import autograd_gradient_influence, naive_gradient_influence
 from model.analysis.inputs import prepare_input
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets
 from model.core.checkpoint import load_checkpoint
@@ -66,9 +67,13 @@ def test_gradient_methods_match_central_finite_differences(arch, num_layers):
                 )[0] / (2 * EPS)
     expected_norm = jacobian.norm(dim=-1)
     expected_gxi = (jacobian * embeddings[0, 1:][None]).sum(dim=-1)
-    for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 2)):
-        norm = gradient_influence(model, ids, targets, "grad", time_chunk=chunk, engine=engine).matrix
-        gxi = gradient_influence(model, ids, targets, "gradxinput", time_chunk=chunk, engine=engine).matrix
+    for run in (
+        gradient_influence,
+        autograd_gradient_influence,
+        lambda *args: autograd_gradient_influence(*args, time_chunk=2),
+    ):
+        norm = run(model, ids, targets, "grad").matrix
+        gxi = run(model, ids, targets, "gradxinput").matrix
         assert torch.allclose(lower(norm), expected_norm.tril(), atol=1e-7)
         assert torch.allclose(lower(gxi), expected_gxi.tril(), atol=1e-7)
     assert torch.isnan(norm.triu(1)[0, 1:]).all() and not torch.isnan(norm.tril()).any()
@@ -86,8 +91,11 @@ def test_batched_all_pairs_equals_the_naive_loop(tiny_checkpoints, arch):
         targets = resolve_targets(spec, tokenizer, inputs.word_ids, log_probs)
         for method in ("grad", "gradxinput"):
             reference = naive_gradient_influence(model, inputs.ids, targets, method)
-            for engine, chunk in (("recorded", None), ("autograd", None), ("autograd", 5), ("autograd", 25)):
-                batched = gradient_influence(model, inputs.ids, targets, method, time_chunk=chunk, engine=engine).matrix
+            batched_runs = [gradient_influence(model, inputs.ids, targets, method)] + [
+                autograd_gradient_influence(model, inputs.ids, targets, method, time_chunk=chunk)
+                for chunk in (None, 5, 25)
+            ]
+            for batched in (run.matrix for run in batched_runs):
                 assert torch.allclose(
                     lower(batched), lower(reference), rtol=1e-4, atol=1e-6 * float(lower(reference).abs().max())
                 )
@@ -178,5 +186,3 @@ def test_word_influence_dispatches_and_rejects_unknown_methods(tiny_checkpoints)
         word_influence(checkpoint.model, inputs.ids, targets, "lime", unk_id=0)
     with pytest.raises(ValueError, match="baseline"):
         word_influence(checkpoint.model, inputs.ids, targets, "ig", unk_id=0, baseline="mean")
-    with pytest.raises(ValueError, match="engine must be one of"):
-        word_influence(checkpoint.model, inputs.ids, targets, "grad", unk_id=0, engine="jax")

@@ -63,7 +63,7 @@ def run_all(checkpoint, text):
     targets = resolved(checkpoint, inputs)
     return [
         gradient_influence(checkpoint.model, inputs.ids, targets, "grad").matrix,
-        gradient_influence(checkpoint.model, inputs.ids, targets, "gradxinput", time_chunk=3).matrix,
+        gradient_influence(checkpoint.model, inputs.ids, targets, "gradxinput").matrix,
         integrated_gradients(checkpoint.model, inputs.ids, targets, checkpoint.tokenizer.unk_id, steps=8).matrix,
         occlusion_influence(checkpoint.model, inputs.ids, targets, checkpoint.tokenizer.unk_id)[0],
     ]

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model.analysis.all_pairs import all_pairs_sweep
-from model.analysis.influence import gradient_influence
+from model.analysis.influence import gradient_influence, gradient_influence_from_records
+from model.analysis.influence_reference import autograd_gradient_influence
 from model.analysis.inputs import prepare_input
 from model.analysis.recorded_sweep import recorded_all_pairs_sweep
 from model.analysis.report import analyze_text
@@ -78,17 +79,15 @@ def test_reusing_the_traces_gives_the_same_matrix(tiny_checkpoints, arch):
         return PositionTargets(good=log_probs.argmax(-1), bad=None, last_is_guess=True, description="top")
 
     fresh = gradient_influence(checkpoint.model, inputs.ids, targets)
-    reused = gradient_influence(checkpoint.model, inputs.ids, targets, recorded=recorded)
+    reused = gradient_influence_from_records(checkpoint.model, inputs.ids, targets, "grad", recorded)
     assert torch.equal(fresh.matrix.nan_to_num(), reused.matrix.nan_to_num())
     # A resolver needs the full distribution: the recorded engine then computes it, as autograd's does.
-    autograd_run = gradient_influence(checkpoint.model, inputs.ids, targets, engine="autograd")
+    autograd_run = autograd_gradient_influence(checkpoint.model, inputs.ids, targets)
     assert torch.allclose(fresh.details["log_probs"], autograd_run.details["log_probs"], atol=1e-5)
     report = analyze_text(
         checkpoint.model, checkpoint.tokenizer, inputs.text, with_occlusion=False, with_gradient_flow=False
     )
-    autograd = gradient_influence(
-        checkpoint.model, inputs.ids, report_targets(report, checkpoint), engine="autograd"
-    ).matrix
+    autograd = autograd_gradient_influence(checkpoint.model, inputs.ids, report_targets(report, checkpoint)).matrix
     matrix = torch.tensor(
         [[float("nan") if v is None else v for v in row] for row in report["influence"]["matrix"]], dtype=autograd.dtype
     )
@@ -107,7 +106,7 @@ def test_records_from_another_text_are_refused(tiny_checkpoints):
     recorded = [{name: value[None] for name, value in layer.items()} for layer in short.layers]
     targets = PositionTargets(good=inputs.word_ids, bad=None, last_is_guess=False, description="test")
     with pytest.raises(ValueError, match="recorded must hold"):
-        gradient_influence(checkpoint.model, inputs.ids, targets, recorded=recorded)
+        gradient_influence_from_records(checkpoint.model, inputs.ids, targets, "grad", recorded)
 
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
