@@ -1,34 +1,31 @@
 """Process-level tuning for CPU analysis: reuse freed memory, keep oneDNN's compiled kernels.
 
-Two settings, both measured on the exact 200-word analysis of the shipped models.
+The one place that changes the whole process; entry points (app.py, ``python -m model.analyze``,
+the benches) call :func:`tune_process` once, never an import. Two settings:
 
-1. The allocator.
+1. The allocator. glibc's malloc serves every request above its mmap threshold (128 KiB at
+   first, raised on the fly by whatever was freed last) with fresh pages from the kernel and
+   hands them back on free. An exact long-text analysis allocates and frees buffers of 1-32 MB
+   hundreds of times, so with the defaults each of them page-faults in again, and the time of
+   the same analysis swings from run to run with whatever was freed last. PyTorch's CPU tuning
+   guides reach the same end by swapping in jemalloc or tcmalloc; glibc's own knobs need no
+   extra package:
 
-glibc's malloc serves every request above its mmap threshold (128 KiB at first,
-raised on the fly by whatever was freed last) with fresh pages from the kernel,
-and hands them back on free. An exact 200-word analysis allocates and frees
-buffers of 1-32 MB hundreds of times, so every one of them page-faults in again:
-measured here, the occlusion of the shipped LSTM took 265 ms or 340 ms on
-alternate runs with the defaults, 500 ms with a 1 MiB threshold, and a steady
-265 ms with the settings below. PyTorch's CPU tuning guides reach the same end
-by swapping in jemalloc or tcmalloc; glibc's own knobs need no extra package.
+       M_MMAP_THRESHOLD = 32 MiB   (glibc's upper limit) requests below it come from the heap
+       M_TRIM_THRESHOLD = 64 MiB   free memory at the heap top is returned only beyond this
 
-    M_MMAP_THRESHOLD = 32 MiB   (glibc's upper limit) requests below it come from the heap
-    M_TRIM_THRESHOLD = 64 MiB   free memory at the heap top is returned only beyond this
+   Elsewhere than glibc (macOS, musl, Windows) this part does nothing and says so.
 
-2. oneDNN's primitive cache. oneDNN compiles a kernel per matrix shape and keeps
-the last 1024 (its default). The staircase occlusion and the recorded gradient
-sweep use a new row count at every step, so one 200-word analysis of the LSTM
-needs about 600 shapes and the RNN's another 400-odd: analysing the two models in
-turn evicted every kernel before its reuse, and each call recompiled its kernels
-(LSTM 240 + 310 ms for gradients + occlusion instead of 180 + 265). The capacity
-is raised to 4096 through ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` - unless the user set
-it - which oneDNN reads when it builds its first kernel, so this must run before any.
+2. oneDNN's primitive cache. oneDNN compiles a kernel per matrix shape and keeps the last
+   1024 (its default). The staircase occlusion and the recorded gradient sweep use a new row
+   count at every step, so a long analysis of two models in turn needs more shapes than that
+   and would evict every kernel before its reuse. The capacity is raised to 4096 through
+   ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` (unless the user set it), which oneDNN reads when it
+   builds its first kernel, so this must run before any. Whether oneDNN is used at all is
+   decided by a speed probe on the machine itself (model/analysis/onednn.py).
 
-Both are done once by the entry points (app.py, ``python -m model.analyze``, the
-benches) through :func:`tune_process`, never on import: they change the whole
-process. Elsewhere than glibc (macOS, musl, Windows) the allocator part does
-nothing and says so.
+What either is worth on a given machine is measured by bench/analysis_latency.py; no number
+from one machine is kept here.
 """
 
 from __future__ import annotations
