@@ -24,8 +24,8 @@ the benches) call :func:`tune_process` once, never an import. Two settings:
    builds its first kernel, so this must run before any. Whether oneDNN is used at all is
    decided by a speed probe on the machine itself (model/analysis/onednn.py).
 
-What either is worth on a given machine is measured by bench/analysis_latency.py; no number
-from one machine is kept here.
+What they are worth on a given machine: bench/analysis_latency.py, run with and without
+--no-process-tuning; no number from one machine is kept here.
 """
 
 from __future__ import annotations
