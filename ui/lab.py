@@ -24,8 +24,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from model.evaluation.effective_context import ContextResult
 from model.lab.record import load_measured
 from model.lab.run import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
-from ui import training_jobs
 from ui.charts import model_colours, show_chart
+from ui.jobs import REGISTRY
 from ui.markup import md
 from ui.model_store import ModelEntry, get_checkpoint
 from ui.presenter import is_presenter
@@ -69,10 +69,6 @@ class LabJob:
         return (self.ended if self.ended is not None else (time.monotonic() if now is None else now)) - self.started
 
 
-_JOBS: dict[str, LabJob] = {}
-_LOCK = threading.Lock()
-
-
 def _session_id() -> str:
     context = get_script_run_ctx()
     return context.session_id if context is not None else "no-session"
@@ -106,26 +102,12 @@ def start_lab(session_id: str, config: LabConfig) -> LabJob:
     Raises:
         RuntimeError: a lab or a training run is already using this server's cores.
     """
-    with _LOCK:
-        if any(job.running for job in _JOBS.values()):
-            raise RuntimeError(
-                "A long-range lab is already running on this server; wait until it finishes (its page shows the expected time)."
-            )
-        training = training_jobs.job_for(session_id) or training_jobs.running_elsewhere(session_id)
-        if training is not None and training.running:
-            raise RuntimeError(
-                "A model is being trained on this server (Train tab); start the lab when it has finished."
-            )
-        job = LabJob(session_id=session_id, config=config)
-        _JOBS[session_id] = job
-        threading.Thread(target=_run, args=(job,), name=f"memory-lab-lab-{session_id[:8]}", daemon=True).start()
-    return job
+    return REGISTRY.start("lab", session_id, lambda: LabJob(session_id=session_id, config=config), _run)
 
 
 def lab_job(session_id: str) -> LabJob | None:
     """This session's latest lab run, if any."""
-    with _LOCK:
-        return _JOBS.get(session_id)
+    return REGISTRY.latest("lab", session_id)
 
 
 def share_frame(shares: dict[str, tuple[int, list[LagShare]]]) -> pd.DataFrame:

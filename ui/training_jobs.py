@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 import traceback
@@ -26,10 +25,10 @@ from data.leftovers import claim_output, release_output
 from data.tokenizer import WordTokenizer
 from model.core.config import ModelConfig
 from model.training.loop import TrainConfig, train
+from ui.jobs import REGISTRY
 
 LOGGER = logging.getLogger("memory_lab.training")
 HEARTBEAT_TIMEOUT_S = 120.0
-MAX_RUNNING_JOBS = 1
 
 
 @dataclass
@@ -63,6 +62,7 @@ class TrainingJob:
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     announced: bool = False
+    tokenizer: WordTokenizer | None = None  # the shared vocabulary, built before the thread starts
 
     @property
     def running(self) -> bool:
@@ -85,26 +85,14 @@ class TrainingJob:
         self.heartbeat = time.monotonic()
 
 
-_JOBS: dict[str, TrainingJob] = {}
-_LOCK = threading.Lock()
-
-
 def job_for(session_id: str) -> TrainingJob | None:
-    """This session's latest job, if any."""
-    with _LOCK:
-        return _JOBS.get(session_id)
+    """This session's latest training job, if any."""
+    return REGISTRY.latest("train", session_id)
 
 
 def running_elsewhere(session_id: str) -> TrainingJob | None:
-    """A running job started by another session (only one may run at a time)."""
-    with _LOCK:
-        return next((job for sid, job in _JOBS.items() if sid != session_id and job.running), None)
-
-
-def _lab_running() -> bool:
-    """True while the Long-range lab (ui/lab.py) trains; it shares the cores. Only loaded once its tab was opened."""
-    lab = sys.modules.get("ui.lab")
-    return lab is not None and any(job.running for job in list(getattr(lab, "_JOBS", {}).values()))
+    """A running training job started by another session (only one job may run at a time)."""
+    return next((job for _, sid, job in REGISTRY.running("train") if sid != session_id), None)
 
 
 def _session_alive(session_id: str) -> bool:
@@ -118,7 +106,7 @@ def _session_alive(session_id: str) -> bool:
     return True
 
 
-def _stop_reason(job: TrainingJob) -> str | None:
+def stop_reason(job: TrainingJob) -> str | None:
     if job.stop_event.is_set():
         return "stopped"
     if time.monotonic() - job.started >= job.time_limit_s:
@@ -154,7 +142,7 @@ def _run(job: TrainingJob, tokenizer: WordTokenizer) -> None:
 
             def should_stop() -> bool:
                 nonlocal reason
-                reason = reason or _stop_reason(job)
+                reason = reason or stop_reason(job)
                 return reason is not None
 
             # The folder records this server as its writer until the run ends: if the server is killed
@@ -209,18 +197,12 @@ def start_job(
         The running :class:`TrainingJob`.
 
     Raises:
-        RuntimeError: when another job is already running in this server.
+        RuntimeError: when another job (training or the lab) is already running in this server.
     """
-    with _LOCK:
-        running = [job for job in _JOBS.values() if job.running]
-        if len(running) >= MAX_RUNNING_JOBS:
-            raise RuntimeError("Another training run is in progress on this server; wait until it finishes or stop it.")
-        if _lab_running():
-            raise RuntimeError(
-                "The Long-range lab is training models on this server; start training when it has finished."
-            )
+
+    def make() -> TrainingJob:
         tokenizer = WordTokenizer.train(corpus.splits["train"], min_frequency=min_frequency, max_size=max_vocab)
-        job = TrainingJob(
+        return TrainingJob(
             session_id=session_id,
             corpus=corpus,
             outputs=outputs,
@@ -228,10 +210,8 @@ def start_job(
             train_settings=train_settings,
             time_limit_s=time_limit_s,
             epochs=epochs,
+            tokenizer=tokenizer,
         )
-        job.thread = threading.Thread(
-            target=runner, args=(job, tokenizer), name=f"memory-lab-train-{session_id[:8]}", daemon=True
-        )
-        _JOBS[session_id] = job
-        job.thread.start()
+
+    job = REGISTRY.start("train", session_id, make, lambda job: runner(job, job.tokenizer))
     return job

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import assert_every_chart_captioned, captions, chart_titled
+from ui.jobs import JobRegistry
 
 
 def _lab_page() -> None:
@@ -80,7 +81,9 @@ def test_lab_draws_bands_over_the_seeds_and_the_learned_share_with_chance(monkey
     import ui.lab
 
     monkeypatch.setattr(ui.lab, "_session_id", lambda: "lab-test-live")
-    monkeypatch.setitem(ui.lab._JOBS, "lab-test-live", _finished_job("lab-test-live"))
+    registry = JobRegistry()  # this test's own table, gone with the test
+    monkeypatch.setattr(ui.lab, "REGISTRY", registry)
+    registry.register("lab", "lab-test-live", _finished_job("lab-test-live"))
     at = AppTest.from_function(_lab_page, default_timeout=30).run()
     assert not at.exception
     bands = chart_titled(at, "closing word")

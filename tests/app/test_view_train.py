@@ -9,17 +9,18 @@ import pytest
 from app_helpers import chart_titled, exception_free, open_app
 
 from ui import training_jobs
+from ui.jobs import REGISTRY
 
 
 @pytest.fixture
 def no_jobs():
-    training_jobs._JOBS.clear()
+    REGISTRY.forget()
     yield
-    for job in list(training_jobs._JOBS.values()):
+    for job in REGISTRY.jobs("train"):
         job.stop_event.set()
         if job.thread is not None:
             job.thread.join(timeout=60)
-    training_jobs._JOBS.clear()
+    REGISTRY.forget()
 
 
 def _wait(job, seconds: float = 120.0) -> None:
@@ -40,7 +41,7 @@ def test_training_in_the_background_adds_a_model(app_models, no_jobs, monkeypatc
     at.slider(key="train_epochs").set_value(1)
     at.button(key="train_start").click().run()
     assert not at.exception
-    job = next(iter(training_jobs._JOBS.values()))
+    job = REGISTRY.jobs("train")[0]
     _wait(job)
     assert job.status == "finished", job.message
     at.run()
@@ -61,7 +62,7 @@ def test_names_are_checked_and_nothing_is_overwritten(app_models, no_jobs):
     at.text_input(key="train_name").set_value("../escape")
     at.button(key="train_start").click().run()
     assert any("is not allowed" in error.value for error in at.error)
-    assert not training_jobs._JOBS
+    assert not REGISTRY.jobs("train")
 
 
 def test_binary_upload_is_refused(app_models, no_jobs):
@@ -73,7 +74,7 @@ def test_binary_upload_is_refused(app_models, no_jobs):
     at.button(key="train_start").click().run()
     exception_free(at)
     assert any("looks like a binary file" in error.value for error in at.error)
-    assert not training_jobs._JOBS
+    assert not REGISTRY.jobs("train")
 
 
 def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
@@ -90,7 +91,7 @@ def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
         time_limit_s=600,
         epochs=5,
     )
-    with pytest.raises(RuntimeError, match="Another training run"):
+    with pytest.raises(RuntimeError, match="A model is being trained on this server"):
         training_jobs.start_job("session-b", corpus, {"lstm": out + "2"}, {}, {}, time_limit_s=60, epochs=1)
     # Stop right after the first curve point: long before the first epoch (and its checkpoint) ends,
     # however fast the machine is.
@@ -104,6 +105,6 @@ def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
 
     stale = training_jobs.TrainingJob("gone", corpus, {}, {}, {}, time_limit_s=600, epochs=1)
     stale.heartbeat -= training_jobs.HEARTBEAT_TIMEOUT_S + 1
-    assert training_jobs._stop_reason(stale) == "stopped (the page was closed)"
+    assert training_jobs.stop_reason(stale) == "stopped (the page was closed)"
     late = training_jobs.TrainingJob("late", corpus, {}, {}, {}, time_limit_s=0.0, epochs=1)
-    assert training_jobs._stop_reason(late) == "time limit"
+    assert training_jobs.stop_reason(late) == "time limit"
