@@ -14,6 +14,7 @@ from model.analysis.lesson import safe_fillers
 from ui import analysis_cache
 from ui.charts import drawn_charts, picture
 from ui.context import Context
+from ui.influence_choice import export_choice
 from ui.markup import md
 from ui.model_store import ModelEntry
 from ui.view_ladder import ladder_defaults
@@ -48,21 +49,6 @@ def per_word_table(context: Context) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _target_choice() -> tuple[str | None, str | None, str]:
-    """The influence view's current target and method (his vs her with gradients by default)."""
-    kind = st.session_state.get("influence_kind", "contrast")
-    method = st.session_state.get("influence_method", "grad")
-    if kind == "contrast":
-        return (
-            st.session_state.get("influence_good", "his") or None,
-            st.session_state.get("influence_bad", "her") or None,
-            method,
-        )
-    if kind == "word":
-        return st.session_state.get("influence_word") or None, None, method
-    return None, None, method
-
-
 def bundle(
     entries: list[ModelEntry], text: str, target: str | None, contrast: str | None, method: str
 ) -> dict[str, Any]:
@@ -71,7 +57,7 @@ def bundle(
     Args:
         entries: the models.
         text: the checked sentence.
-        target, contrast, method: the influence target words and method (see _target_choice).
+        target, contrast, method: the influence target words and method (see ui.influence_choice.export_choice).
     """
 
     ladder_sentence, ladder_words = ladder_defaults(entries, text)
@@ -182,7 +168,7 @@ def render(context: Context) -> None:
         icon=":material/table:",
         on_click="ignore",
     )
-    target, contrast, method = _target_choice()
+    target, contrast, method = export_choice()
     entries, text = list(context.chosen), context.text
     # Built only when the button is pressed: the full analysis takes seconds and megabytes.
     st.download_button(

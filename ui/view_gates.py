@@ -9,9 +9,9 @@ from ui import analysis_cache
 from ui.charts import EXPORT_HINT, heatmap, per_word_lines, show_chart
 from ui.common import model_title, per_model
 from ui.context import Context
+from ui.influence_choice import target_for_units
 from ui.markup import md
 from ui.model_store import ModelEntry
-from ui.presets import default_target_word
 
 NAMES = {
     "forget_gate": "forget gate f",
@@ -43,25 +43,6 @@ DEFAULT_VIEW = {"lstm": "forget_gate", "gru": "update_gate", "rnn": "hidden"}
 
 
 ORDERS = ["variance over the sentence", "influence on the target word", "unit number"]
-
-
-def target_for_units(tokens: list[str], text: str) -> tuple[int, str, str | None]:
-    """(predicted word index, good word, contrast word): the Memory and influence choice, else his vs her."""
-    same_text = st.session_state.get("influence_text") == text
-    position = st.session_state.get("influence_target") if same_text else None
-    position = (
-        position if isinstance(position, int) and 1 <= position <= len(tokens) else default_target_word(tokens, text)
-    )
-    kind = st.session_state.get("influence_kind", "contrast")
-    if kind == "word" and st.session_state.get("influence_word"):
-        return position, st.session_state["influence_word"].strip(), None
-    if kind == "next_word" and position < len(tokens):
-        return position, tokens[position], None
-    return (
-        position,
-        (st.session_state.get("influence_good") or "his").strip(),
-        (st.session_state.get("influence_bad") or "her").strip(),
-    )
 
 
 def _unit_order(entry: ModelEntry, data: dict, key: str, order_by: str, text: str) -> tuple[list[int], str]:
