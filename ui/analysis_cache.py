@@ -29,6 +29,7 @@ from model.analysis.products import forget_retention, rnn_slope_product
 from model.analysis.report import analyze_text
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
+from model.analysis.unit_influence import unit_influence as model_unit_influence
 from model.core.generation import generate as sample
 from ui.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
@@ -400,11 +401,7 @@ def report(
 def unit_influence(
     path: str, signature: Signature, text: str, position: int, good: str, bad: str | None = None
 ) -> list[float]:
-    """How much each top-layer unit drives one prediction: |h_u * d f / d h_u| (gradient x activation).
-
-    f = log P(good) (minus log P(bad) when given) for the prediction of word ``position``,
-    read from the hidden state after the word before it. Only the decoder lies between
-    that hidden state and f, so this ranks the units the prediction reads from.
+    """model.analysis.unit_influence for the prediction of word ``position`` (the state after the word before it).
 
     Args:
         position: index of the predicted word (1..T; T = after the whole text).
@@ -423,9 +420,5 @@ def unit_influence(
     bad_id = word_id(checkpoint.tokenizer, bad, "contrast") if bad else None
     traces = compute_traces(checkpoint.model, words["input"])
     row = min(max(position, 1), len(words["tokens"]))  # input row `position` has read words 0..position-1
-    with torch.enable_grad():
-        hidden = traces.layers[-1]["hidden"][row].detach().clone().requires_grad_(True)  # [H]
-        log_probs = torch.log_softmax(checkpoint.model.logits_from_features(hidden[None]), dim=-1)[0]  # [V]
-        target = log_probs[good_id] - (log_probs[bad_id] if bad_id is not None else 0.0)
-        (gradient,) = torch.autograd.grad(target, hidden)  # [H]
-    return (gradient * hidden).abs().detach().double().tolist()
+    scores = model_unit_influence(checkpoint.model, traces.layers[-1]["hidden"][row], good_id, bad_id)  # [H]
+    return scores.double().tolist()
