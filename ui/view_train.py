@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from data.builtin_corpus import builtin_corpus
 from ui import training_jobs
-from ui.builtin_corpus import builtin_corpus
 from ui.charts import show_chart
 from ui.context import Context
 from ui.markup import md

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from data.builtin_corpus import builtin_corpus, builtin_paragraphs
 from data.tokenizer import WordTokenizer
-from ui.builtin_corpus import builtin_corpus, builtin_paragraphs
 from ui.chain_rule import parse_slopes, running_products
 from ui.markup import md, word_spans
 from ui.text_checks import check_text

@@ -30,7 +30,8 @@ def _wait(job, seconds: float = 120.0) -> None:
 
 def test_training_in_the_background_adds_a_model(app_models, no_jobs, monkeypatch):
     # A smaller built-in text keeps the test fast; the view itself is unchanged.
-    from ui import builtin_corpus, view_train
+    from data import builtin_corpus
+    from ui import view_train
 
     small = builtin_corpus.builtin_corpus(train=300, valid=40, test=40)
     monkeypatch.setattr(view_train, "builtin_corpus", lambda: small)
@@ -78,7 +79,7 @@ def test_binary_upload_is_refused(app_models, no_jobs):
 
 
 def test_stop_flag_time_limit_and_closed_page_stop_a_job(app_models, no_jobs):
-    from ui.builtin_corpus import builtin_corpus
+    from data.builtin_corpus import builtin_corpus
 
     corpus = builtin_corpus(train=2000, valid=20, test=20)
     out = os.path.join(app_models, "stopped-lstm")
