@@ -6,7 +6,8 @@ Examples:
     python -m model.evaluate checkpoints/novels-rnn checkpoints/novels-lstm --suite pronoun
 
 Several checkpoints may be given; each is scored in turn. With --json the
-output is {"checkpoints": [{"checkpoint", "name", "text"?, "pairs"?, "suite"?}, ...]}.
+output is {"checkpoints": [{"checkpoint", "name", "text"?, "pairs"?, "suite:NAME"?...}, ...]},
+one "suite:NAME" per suite scored (--suite all gives all of them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from model.cli.common import fail, one_line_errors, positive_int, print_json, set_offline_defaults
 from model.core.checkpoint import CheckpointError, load_checkpoint
-from model.evaluation.evaluate import evaluate_suite, evaluate_text
+from model.evaluation.evaluate import evaluate_text
 from model.evaluation.pairs import read_pairs_tsv, score_pairs
 from model.evaluation.suites import run_suite
 
@@ -77,7 +78,7 @@ def print_report(report: dict[str, Any]) -> None:
     """Print human-readable tables for one checkpoint's report.
 
     Args:
-        report: {"checkpoint", "name", "text"?, "pairs"?, "suite"?} as built by :func:`main`.
+        report: {"checkpoint", "name", "text"?, "pairs"?, "suite:NAME"?...} as built by :func:`main`.
     """
     print(f"== {report['name']} ({report['checkpoint']})")
     if "text" in report:
@@ -149,11 +150,7 @@ def _main(args: argparse.Namespace) -> int:
                 report["pairs"] = dict(
                     score_pairs(checkpoint.model, checkpoint.tokenizer, pair_rows), file=os.path.abspath(args.pairs)
                 )
-            if args.suite == "pronoun":
-                report["suite"] = evaluate_suite(
-                    checkpoint.model, checkpoint.tokenizer, args.suite_seed, args.templates_per_bucket
-                )
-            elif args.suite:
+            if args.suite:
                 results = run_suite(
                     checkpoint.model, checkpoint.tokenizer, args.suite, args.suite_seed, args.templates_per_bucket
                 )

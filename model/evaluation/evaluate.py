@@ -1,4 +1,4 @@
-"""Perplexity of a checkpoint on a text and its scores on the pronoun and agreement suites (`python -m model.evaluate` prints them)."""
+"""Perplexity of a checkpoint on a text (`python -m model.evaluate` prints it; the suites are model/evaluation/suites.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from data.corpus import split_paragraphs
-from data.pronoun_suite import DEFAULT_TEMPLATES_PER_BUCKET, build_pronoun_suite, unknown_template_words
-from model.evaluation.pairs import rows_from_dicts, score_pairs
 from model.evaluation.scoring import perplexity, stream_loss
 
 if TYPE_CHECKING:  # imported late at run time so that --help stays fast
@@ -63,27 +61,3 @@ def evaluate_text(
         "loss": loss,
         "perplexity": perplexity(loss),
     }
-
-
-def evaluate_suite(
-    model: "LanguageModel", tokenizer: "WordTokenizer", seed: int = 0, templates_per_bucket: int | None = None
-) -> dict[str, Any]:
-    """Build the pronoun suite in memory and score it.
-
-    Args:
-        model: a language model in eval mode.
-        tokenizer: its tokenizer.
-        seed: the suite's seed.
-        templates_per_bucket: templates per distance bucket (None: the suite's default).
-
-    Returns:
-        score_pairs's result plus "unknown_template_words" (suite words the
-        tokenizer reads as <unk>) and "seed".
-    """
-
-    count = templates_per_bucket or DEFAULT_TEMPLATES_PER_BUCKET
-    rows = rows_from_dicts(build_pronoun_suite(seed=seed, templates_per_bucket=count))
-    result = score_pairs(model, tokenizer, rows)
-    result["unknown_template_words"] = unknown_template_words(tokenizer)
-    result["seed"] = seed
-    return result

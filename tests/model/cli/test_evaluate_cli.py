@@ -78,7 +78,8 @@ def test_suite_json_has_every_bucket_and_a_swap_section(capsys, tiny_checkpoints
     report = run_json(capsys, [tiny_checkpoints["lstm"], "--suite", "pronoun", "--templates-per-bucket", "4"])[
         "checkpoints"
     ][0]
-    suite = report["suite"]
+    assert [key for key in report if key.startswith("suite")] == ["suite:pronoun"]  # one key format for every suite
+    suite = report["suite:pronoun"]
     assert list(suite["groups"]) == list(SUITE_GROUPS) == list(suite["swap"])
     for group in SUITE_GROUPS:
         assert suite["groups"][group]["n"] == 8
