@@ -13,6 +13,15 @@ from typing import Any, Callable, Iterator
 from data.corpus import load_hub, load_local
 
 
+def parser_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every flag and positional of ``parser`` except --help.
+
+    argparse keeps them in a private list; this is the one place that reads it (the tests check
+    that every flag of every command has help text and appears in --help).
+    """
+    return [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+
+
 def set_offline_defaults() -> None:
     """No network here but package registries: make `datasets` fail fast on hub names.
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from model.cli import common as cli_common
+from model.cli.common import parser_flags
 from model.cli.train import build_parser, main
 from model.core.checkpoint import load_checkpoint
 
@@ -24,7 +25,7 @@ def _corpus(tmp_path) -> str:
 
 def test_every_flag_has_help_text():
     parser = build_parser()
-    actions = [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+    actions = parser_flags(parser)
     assert len(actions) > 30
     for action in actions:
         assert action.help and action.help.strip() and action.help != argparse.SUPPRESS, action.option_strings
@@ -35,7 +36,7 @@ def test_help_lists_every_flag(capsys):
         main(["--help"])
     assert caught.value.code == 0
     text = capsys.readouterr().out
-    for action in build_parser()._actions:
+    for action in parser_flags(build_parser()):
         for option in action.option_strings:
             assert option in text, option
     assert "--resume" in text and "Ctrl-C or SIGTERM" in text
