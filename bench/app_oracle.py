@@ -1,7 +1,7 @@
 """What the app's Next word tab should show for a sentence, computed directly from the checkpoints.
 
 The browser tests and the app benches compare the page with this: the words after
-the app's own text checks (ui.text_checks: invisible characters removed, long texts
+the app's own text checks (ui.services.text_checks: invisible characters removed, long texts
 cut to ui.settings.MAX_WORDS words) and the top-1 next word from
 model.predict.top_k_next_words on the same checkpoint folder.
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 from model.core.checkpoint import Checkpoint, load_checkpoint
 from model.core.generation import top_k_next_words
-from ui.presets import next_word_row
-from ui.text_checks import check_text
+from ui.services.presets import next_word_row
+from ui.services.text_checks import check_text
 
 
 class Oracle:
@@ -42,7 +42,7 @@ class Oracle:
             models: sub-folder names shown on the page.
 
         Returns:
-            model -> {"words": the tokens read at the position the tab opens at (ui.presets.next_word_row),
+            model -> {"words": the tokens read at the position the tab opens at (ui.services.presets.next_word_row),
             "top1": the word predicted there, "probability": its probability}.
 
         Raises:

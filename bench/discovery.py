@@ -7,7 +7,7 @@ generated vocabulary of --vocab words, so that each tokenizer.json is as large a
 one's); nothing under ../shared or checkpoints/ is read. For each folder count it measures, median
 of --repeats (discovery) or --reruns (app):
 
-1. discovery, cold: ui.model_store.discover with every memo empty (each folder's small files read
+1. discovery, cold: ui.services.model_store.discover with every memo empty (each folder's small files read
    and checked: config.json, metrics.json, tokenizer.json, the safetensors header). The folders are
    copies of three models that share one vocabulary, as the shipped trio and one Train-tab run do,
    so the tokenizer is parsed once (memoized by content); the cost of a folder whose vocabulary was
@@ -97,7 +97,7 @@ def forget_everything() -> None:
     import streamlit as st
 
     from data.tokenizer import forget_checked_files
-    from ui import model_store
+    from ui.services import model_store
 
     st.cache_resource.clear()
     model_store.clear_inspections()
@@ -105,8 +105,8 @@ def forget_everything() -> None:
 
 
 def measure_discovery(roots: dict[int, str], repeats: int) -> dict[int, tuple[float, float]]:
-    """count -> (cold, warm) seconds of ui.model_store.discover."""
-    from ui import model_store
+    """count -> (cold, warm) seconds of ui.services.model_store.discover."""
+    from ui.services import model_store
 
     results = {}
     for count, root in roots.items():

@@ -112,6 +112,9 @@ def test_no_import_circles():
         ("model.evaluation", ("model.training", "model.lab", "model.analysis", "model.cli")),
         ("model.analysis", ("model.training", "model.lab", "model.cli")),
         ("ui", ("model.cli", "bench")),
+        ("ui.services", ("ui.views", "ui.widgets", "ui.lecture", "ui.main")),
+        ("ui.widgets", ("ui.views", "ui.lecture", "ui.main")),
+        ("ui.views", ("ui.main",)),
     ],
 )
 def test_imports_flow_one_way(importer: str, forbidden: tuple[str, ...]):

@@ -6,27 +6,25 @@ from typing import Callable
 
 import streamlit as st
 
-from ui import (
-    view_export,
-    view_gates,
-    view_generate,
-    view_gradients,
-    view_influence,
-    view_ladder,
-    view_memory,
-    view_models,
-    view_next_word,
-    view_step,
-    view_train,
-)
-from ui.context import Context, sentence_box, sidebar
-from ui.guard import run_view
-from ui.lab import render_lab
 from ui.lecture.page import lecture_requested, lecture_switch, render_lecture
-from ui.markup import md
-from ui.model_store import ModelEntry
-from ui.presenter import apply_presenter_style
-from ui.text_checks import CheckedText
+from ui.page_context import Context, sentence_box, sidebar
+from ui.services.model_store import ModelEntry
+from ui.services.text_checks import CheckedText
+from ui.views import export as view_export
+from ui.views import gates as view_gates
+from ui.views import generate as view_generate
+from ui.views import gradients as view_gradients
+from ui.views import influence as view_influence
+from ui.views import ladder as view_ladder
+from ui.views import memory as view_memory
+from ui.views import models as view_models
+from ui.views import next_word as view_next_word
+from ui.views import step as view_step
+from ui.views import train as view_train
+from ui.views.long_range_lab import render_lab
+from ui.widgets.guard import run_view
+from ui.widgets.markup import md
+from ui.widgets.presenter import apply_presenter_style
 
 
 def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
@@ -49,7 +47,7 @@ def _views() -> list[tuple[str, Callable[[Context], None], bool]]:
 
 
 def _render_lab(context: Context) -> None:
-    """The Long-range lab (ui/lab.py), imported only when its tab is open."""
+    """The Long-range lab (ui/views/long_range_lab.py), imported only when its tab is open."""
 
     render_lab(context)
 

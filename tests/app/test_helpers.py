@@ -8,10 +8,10 @@ import pytest
 
 from data.builtin_corpus import builtin_corpus, builtin_paragraphs
 from data.tokenizer import WordTokenizer
-from ui.chain_rule import parse_slopes, running_products
-from ui.markup import md, word_spans
-from ui.text_checks import check_text
-from ui.uploaded_corpus import corpus_from_upload
+from ui.services.text_checks import check_text
+from ui.services.uploaded_corpus import corpus_from_upload
+from ui.widgets.chain_rule import parse_slopes, running_products
+from ui.widgets.markup import md, word_spans
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_every_chart_function_refuses_a_missing_caption():
     import altair as alt
     import pandas as pd
 
-    from ui.charts import show_chart, show_spec
+    from ui.widgets.charts import show_chart, show_spec
 
     frame = pd.DataFrame({"x": [1, 2], "y": [3, 4]})
     for caption in ("", "   "):

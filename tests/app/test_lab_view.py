@@ -1,4 +1,4 @@
-"""ui/lab.py: the per-lag bands over the seeds, the learned share, the budget line and the effective-context chart; no training here."""
+"""ui/views/long_range_lab.py: the per-lag bands over the seeds, the learned share, the budget line and the effective-context chart; no training here."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_helpers import assert_every_chart_captioned, captions, chart_titled
-from ui.jobs import JobRegistry
+from ui.services.jobs import JobRegistry
 
 
 def _lab_page() -> None:
-    from ui.lab import render_lab
+    from ui.views.long_range_lab import render_lab
 
     render_lab()
 
 
 def _context_page() -> None:
     from model.evaluation.effective_context import ContextResult
-    from ui.lab import render_effective_context
+    from ui.views.long_range_lab import render_effective_context
 
     curve = {"drop": [0.9, 0.4, 0.1], "shuffle": [0.7, 0.3, 0.05], "replace": [0.8, 0.35, 0.08]}
     errors = {name: [0.01, 0.01, 0.01] for name in curve}
@@ -30,9 +30,9 @@ def _context_page() -> None:
 
 
 def test_lab_without_a_run_offers_to_start(monkeypatch):
-    import ui.lab
+    import ui.views.long_range_lab
 
-    monkeypatch.setattr(ui.lab, "_session_id", lambda: "lab-test-idle")
+    monkeypatch.setattr(ui.views.long_range_lab, "_session_id", lambda: "lab-test-idle")
     at = AppTest.from_function(_lab_page, default_timeout=30).run()
     assert not at.exception
     assert [button.label for button in at.button] == ["Start the lab"]
@@ -50,10 +50,10 @@ def _share(lag: int, values: list[float], chance: float):
 
 
 def _finished_job(session: str):
-    import ui.lab
+    import ui.views.long_range_lab
     from model.lab.run import LabConfig, LabPlan
 
-    job = ui.lab.LabJob(session_id=session, config=LabConfig(seeds=4), started=100.0)
+    job = ui.views.long_range_lab.LabJob(session_id=session, config=LabConfig(seeds=4), started=100.0)
     job.shares = {
         "rnn": (
             400,
@@ -78,11 +78,11 @@ def _finished_job(session: str):
 
 
 def test_lab_draws_bands_over_the_seeds_and_the_learned_share_with_chance(monkeypatch):
-    import ui.lab
+    import ui.views.long_range_lab
 
-    monkeypatch.setattr(ui.lab, "_session_id", lambda: "lab-test-live")
+    monkeypatch.setattr(ui.views.long_range_lab, "_session_id", lambda: "lab-test-live")
     registry = JobRegistry()  # this test's own table, gone with the test
-    monkeypatch.setattr(ui.lab, "REGISTRY", registry)
+    monkeypatch.setattr(ui.views.long_range_lab, "REGISTRY", registry)
     registry.register("lab", "lab-test-live", _finished_job("lab-test-live"))
     at = AppTest.from_function(_lab_page, default_timeout=30).run()
     assert not at.exception
@@ -111,16 +111,16 @@ def test_lab_draws_bands_over_the_seeds_and_the_learned_share_with_chance(monkey
 
 
 def test_the_budget_is_one_timed_step_times_the_steps_and_the_clock_stops_at_the_end(monkeypatch):
-    import ui.lab
+    import ui.views.long_range_lab
 
     job = _finished_job("lab-test-clock")
     assert job.elapsed() == job.elapsed(now=10_000.0) == pytest.approx(71.5)  # ended: the clock no longer moves
-    line = ui.lab._budget_line(job)
+    line = ui.views.long_range_lab._budget_line(job)
     assert "(72 s in all)" in line
     # 400 x (50 + 120) ms + 8 x (0.2 + 0.3) s = 72 s
     assert "Expected about 72 s" in line and "RNN 50 ms and LSTM 120 ms" in line and "x 400 steps each" in line
-    running = ui.lab.LabJob(session_id="x", config=job.config, started=0.0)
-    assert "Timing one training step" in ui.lab._budget_line(running)
+    running = ui.views.long_range_lab.LabJob(session_id="x", config=job.config, started=0.0)
+    assert "Timing one training step" in ui.views.long_range_lab._budget_line(running)
 
 
 def test_effective_context_chart_is_captioned():

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.lecture.steps import STEPS
 from ui.lecture.url_state import STEP_COUNT
-from ui.presets import PRESETS
+from ui.services.presets import PRESETS
 
 TWIN = "Mrs. Mary is going on a vacation with her husband to Hawaii next month."
 # A sentence in the tiny models' own words (tests/text_fixtures.py): their cue effects are clear on it.

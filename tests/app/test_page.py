@@ -82,7 +82,7 @@ def test_no_models_gives_a_clear_message(tmp_path, monkeypatch):
 
 
 def test_a_failing_view_becomes_a_message_not_a_traceback(app_models, monkeypatch):
-    from ui import analysis_cache
+    from ui.services import analysis_cache
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure <b>inside</b>")

@@ -34,7 +34,7 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     import altair as alt
     import pandas as pd
 
-    from ui.charts import PRESENTER_FONT_PX, presenter_config, style_chart, style_spec, word_axis
+    from ui.widgets.charts import PRESENTER_FONT_PX, presenter_config, style_chart, style_spec, word_axis
 
     assert presenter_config(False) == {}
     config = presenter_config(True)
@@ -63,7 +63,7 @@ def test_presenter_config_sets_chart_text_for_a_projector():
     assert style_chart(spec, True) == styled
     assert word_axis(30)["labelOverlap"] is False and word_axis(31)["labelOverlap"] != False  # noqa: E712
     # A dark page: text marks get a light colour (Vega's black would vanish); the light theme keeps Vega's default.
-    from ui.charts import DARK_THEME_TEXT, chart_config
+    from ui.widgets.charts import DARK_THEME_TEXT, chart_config
 
     assert (
         chart_config(False, dark=True) == {"text": {"color": DARK_THEME_TEXT}} and chart_config(False, dark=False) == {}
@@ -74,7 +74,7 @@ def test_presenter_config_sets_chart_text_for_a_projector():
 def test_shaded_words_contrast_in_light_and_dark_themes():
     import re
 
-    from ui.markup import NEGATIVE, POSITIVE, _blend, contrast_ratio, legend, text_colour_on, word_spans
+    from ui.widgets.markup import NEGATIVE, POSITIVE, _blend, contrast_ratio, legend, text_colour_on, word_spans
 
     assert round(contrast_ratio((0, 0, 0), (255, 255, 255)), 1) == 21.0
     for colour in (POSITIVE, NEGATIVE):

@@ -39,7 +39,7 @@ def test_download_buttons_do_not_rerun_on_click():
     import ast
     import inspect
 
-    from ui import view_export
+    from ui.views import export as view_export
 
     calls = [
         node

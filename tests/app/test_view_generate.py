@@ -8,8 +8,8 @@ from app_helpers import SEED, captions, exception_free, open_app, plain
 
 from model.core.checkpoint import load_checkpoint
 from model.core.generation import generate
-from ui.markup import md
-from ui.view_generate import model_seed
+from ui.views.generate import model_seed
+from ui.widgets.markup import md
 
 
 def _shown(at) -> str:

@@ -39,7 +39,7 @@ def test_unknown_ladder_word_is_explained(app_models):
 def test_the_ladder_follows_the_preset(app_models):
     from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec
     from model.analysis.lesson import safe_fillers
-    from ui.presets import PRESETS
+    from ui.services.presets import PRESETS
 
     agreement = next(preset for preset in PRESETS if preset.target == "were")
     at = exception_free(open_app("Distance ladder", text=agreement.text))

@@ -81,7 +81,7 @@ def test_strip_and_top_words_match_the_model(app_models):
 
 
 def test_cell_labels_never_round_a_small_probability_to_zero():
-    from ui.view_next_word import cell_label
+    from ui.views.next_word import cell_label
 
     assert [cell_label(p) for p in (0.734, 0.005, 0.0049, 3.2e-7, None)] == ["0.73", "0.01", "5e-03", "3e-07", "?"]
 
@@ -110,7 +110,7 @@ def test_unknown_words_are_marked(app_models):
 
 
 def test_a_preset_brings_its_own_words_and_says_when_every_model_fails(app_models):
-    from ui.presets import PRESETS
+    from ui.services.presets import PRESETS
 
     agreement = next(preset for preset in PRESETS if preset.target == "were")
     at = exception_free(open_app("Next word", text=agreement.text))

@@ -22,8 +22,8 @@ def test_step_through_reveals_words(app_models):
     assert memory["word"].nunique() == 3
     assert not chart_titled(at, "tiny-lstm: expected next")["data"].equals(first)
     # Three model columns: each model's gates as a small table (gate, mean after word 3, change from word 2).
-    from ui import analysis_cache
-    from ui.model_store import discover
+    from ui.services import analysis_cache
+    from ui.services.model_store import discover
 
     tables = [frame.value for frame in at.dataframe]
     assert [list(table["gate"]) for table in tables] == [

@@ -8,8 +8,8 @@ import time
 import pytest
 from app_helpers import chart_titled, exception_free, open_app
 
-from ui import training_jobs
-from ui.jobs import REGISTRY
+from ui.services import training_jobs
+from ui.services.jobs import REGISTRY
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def _wait(job, seconds: float = 120.0) -> None:
 def test_training_in_the_background_adds_a_model(app_models, no_jobs, monkeypatch):
     # A smaller built-in text keeps the test fast; the view itself is unchanged.
     from data import builtin_corpus
-    from ui import view_train
+    from ui.views import train as view_train
 
     small = builtin_corpus.builtin_corpus(train=300, valid=40, test=40)
     monkeypatch.setattr(view_train, "builtin_corpus", lambda: small)

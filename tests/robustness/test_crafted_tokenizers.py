@@ -141,7 +141,7 @@ def test_a_panic_in_the_tokenizers_library_becomes_a_value_error(tiny_checkpoint
 
 
 def test_the_view_guard_shows_a_panic_instead_of_letting_it_through(monkeypatch):
-    import ui.guard as guard
+    import ui.widgets.guard as guard
 
     shown = []
     monkeypatch.setattr(guard.st, "error", lambda text, **kwargs: shown.append(text))

@@ -136,8 +136,8 @@ def test_a_reused_pid_does_not_keep_a_leftover_alive():
 
 
 def test_an_output_folder_of_a_killed_train_tab_run_does_not_block_the_name(models_root):
-    import ui.model_store as model_store
-    from ui import view_train
+    import ui.services.model_store as model_store
+    from ui.views import train as view_train
 
     folder = os.path.join(models_root, "class-lstm")
     claim = "import sys, time; from data.leftovers import claim_output; claim_output(sys.argv[1]); print('claimed', flush=True); time.sleep(600)"
@@ -162,7 +162,7 @@ def test_an_output_folder_of_a_killed_train_tab_run_does_not_block_the_name(mode
 
 
 def test_folders_without_a_writer_record_are_never_removed(models_root):
-    import ui.model_store as model_store
+    import ui.services.model_store as model_store
 
     cli_run = os.path.join(models_root, "cli-run")  # e.g. `model.train --out` before its first checkpoint
     os.makedirs(cli_run)
@@ -171,7 +171,7 @@ def test_folders_without_a_writer_record_are_never_removed(models_root):
 
 
 def test_the_train_tab_records_and_then_drops_its_writer(tmp_path, corpus_dir):
-    from ui import training_jobs
+    from ui.services import training_jobs
 
     corpus = load_local(folder=corpus_dir)
     out = str(tmp_path / "tab-rnn")

@@ -13,7 +13,7 @@ import shutil
 from robustness_helpers import assert_page_survived, open_app
 
 import model.core.checkpoint as checkpoint_module
-import ui.model_store as model_store
+import ui.services.model_store as model_store
 
 FOLDERS = 18
 

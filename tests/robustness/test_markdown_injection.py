@@ -12,8 +12,8 @@ import re
 
 from robustness_helpers import assert_page_survived, copy_checkpoint, edit_json, open_app
 
-from ui.markup import md
-from ui.uploaded_corpus import MAX_NAME_CHARACTERS, corpus_from_upload, display_name
+from ui.services.uploaded_corpus import MAX_NAME_CHARACTERS, corpus_from_upload, display_name
+from ui.widgets.markup import md
 
 IMAGE = "![t](http://127.0.0.1:9/x.png)"
 LINK = "[click](javascript:alert(1))"

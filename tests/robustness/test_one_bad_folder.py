@@ -21,7 +21,7 @@ from robustness_helpers import (
     write_raw,
 )
 
-import ui.model_store as model_store
+import ui.services.model_store as model_store
 from model.cli import predict
 from model.core.checkpoint import CheckpointError, load_checkpoint
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from robustness_helpers import copy_checkpoint
 
-import ui.model_store as model_store
+import ui.services.model_store as model_store
 from model.core.checkpoint import CheckpointError, load_checkpoint
 
 DEEP = "__deeply_nested__"  # replaced by a 5,000-level nesting in the written text

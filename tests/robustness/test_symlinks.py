@@ -11,7 +11,7 @@ import time
 
 from robustness_helpers import copy_checkpoint
 
-import ui.model_store as model_store
+import ui.services.model_store as model_store
 
 
 def test_links_to_devices_and_loops_are_refused_without_reading(models_root):

@@ -1,7 +1,7 @@
 """The lecture's charts as plain Vega-Lite specs (pure: no streamlit), one function per figure.
 
 Each function returns (spec, rows): a spec without data and the rows it draws, so a test can read
-both. The page gives every spec projector type with ui.charts.style_spec and draws it full width.
+both. The page gives every spec projector type with ui.widgets.charts.style_spec and draws it full width.
 Colours are fixed here and work on light and dark backgrounds: the target word orange, the contrast
 purple, each model its architecture's colour (ui.settings.ARCH_COLOURS).
 """

@@ -15,8 +15,8 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.charts import style_spec
-from ui.markup import md
+from ui.widgets.charts import style_spec
+from ui.widgets.markup import md
 
 # Static CSS, written here, applied only in lecture mode. Sizes in px so a 1280 x 720 screen is predictable.
 LECTURE_CSS = """
@@ -105,7 +105,7 @@ def figure(step: int) -> Iterator[None]:
 
 
 def chart(spec: dict[str, Any], rows: list[dict], caption: str, key: str, height: int) -> None:
-    """Draw one Vega-Lite spec in projector type (ui.charts.style_spec), its caption right under it.
+    """Draw one Vega-Lite spec in projector type (ui.widgets.charts.style_spec), its caption right under it.
 
     Args:
         height: the chart's whole height in pixels, axes and legends included (the plot gets the rest);

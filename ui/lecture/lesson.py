@@ -7,7 +7,7 @@ from typing import Any
 
 from ui.lecture.url_state import LessonState
 from ui.lecture.wording import model_labels
-from ui.model_store import ModelEntry
+from ui.services.model_store import ModelEntry
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from model.analysis.lesson import cell_story, cue_swap, span_attribution, swap_l
 from model.analysis.lesson import expectations as compute
 from model.analysis.lesson_pair import LessonPair, build_pair
 from model.analysis.memory_units import rank_units
-from ui.analysis_cache import clean
-from ui.model_store import Signature, checkpoint_at
+from ui.services.analysis_cache import clean
+from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
 
 CACHE = dict(show_spinner=False, max_entries=64)

@@ -13,18 +13,18 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from model.analysis.lesson_pair import counterfactual_text
-from ui.guard import run_view
 from ui.lecture import numbers
 from ui.lecture.frame import apply_style
 from ui.lecture.lesson import Lesson
 from ui.lecture.step_belt import WORD_KEY, word_range
 from ui.lecture.steps import STEPS
 from ui.lecture.url_state import LESSONS, LessonState, parse_params
-from ui.markup import md
-from ui.model_store import ModelEntry, default_selection, discover, get_checkpoint
-from ui.presets import PRESET_LABELS, preset_by_label
+from ui.services.model_store import ModelEntry, default_selection, discover, get_checkpoint
+from ui.services.presets import PRESET_LABELS, preset_by_label
+from ui.services.text_checks import check_text
 from ui.settings import SEED_SENTENCE, checkpoints_root
-from ui.text_checks import check_text
+from ui.widgets.guard import run_view
+from ui.widgets.markup import md
 
 
 def lecture_requested() -> bool:

@@ -9,7 +9,7 @@ import streamlit as st
 from ui.lecture import frame, numbers, wording
 from ui.lecture.cell_drawing import cell_svg
 from ui.lecture.lesson import Lesson
-from ui.markup import md
+from ui.widgets.markup import md
 
 WORD_KEY = "lecture_word"
 UNITS = 3

@@ -7,12 +7,12 @@ from typing import Any
 import streamlit as st
 
 from model.analysis.lesson import swap_span
-from ui.charts import model_colours
 from ui.lecture import frame, numbers, wording
 from ui.lecture.figures import line_chart
 from ui.lecture.lesson import Lesson
 from ui.lecture.steps_cue import _strip
-from ui.markup import md
+from ui.widgets.charts import model_colours
+from ui.widgets.markup import md
 
 
 def distance(lesson: Lesson, toolbar: Any = None) -> None:

@@ -10,7 +10,7 @@ from model.analysis.lesson import SIGNED_METHODS
 from ui.lecture import frame, numbers, wording
 from ui.lecture.figures import expectation_chart, size_chart, span_chart, swap_chart
 from ui.lecture.lesson import Lesson
-from ui.markup import md
+from ui.widgets.markup import md
 
 TOP_WORDS = 6
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import streamlit as st
 
-from ui.chain_rule import parse_slopes, running_products
-from ui.charts import model_colours
 from ui.lecture import frame, numbers, wording
 from ui.lecture.figures import line_chart
 from ui.lecture.lesson import Lesson
 from ui.lecture.steps_cue import _focus, _strip
-from ui.markup import md
+from ui.widgets.chain_rule import parse_slopes, running_products
+from ui.widgets.charts import model_colours
+from ui.widgets.markup import md
 
 # The lecture note's example: nine small slopes.
 DEFAULT_SLOPES = "0.2, 0.1, 0.3, 0.1, 0.2, 0.1, 0.3, 0.1, 0.1"

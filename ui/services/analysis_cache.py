@@ -31,7 +31,7 @@ from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
 from model.analysis.unit_influence import unit_influence as model_unit_influence
 from model.core.generation import generate as sample
-from ui.model_store import Signature, checkpoint_at
+from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
 
 CACHE = dict(show_spinner=False, max_entries=64)

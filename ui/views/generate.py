@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import analysis_cache
-from ui.common import model_title, side_by_side
-from ui.context import Context
-from ui.markup import md
-from ui.model_store import get_checkpoint
-from ui.presets import next_word_row
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.model_store import get_checkpoint
+from ui.services.presets import next_word_row
+from ui.widgets.common import model_title, side_by_side
+from ui.widgets.markup import md
 
 MAX_WORDS = 60
 

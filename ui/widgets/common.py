@@ -7,9 +7,9 @@ from typing import Sequence
 import streamlit as st
 
 from model.analysis.preference import margin, summarize_preferences
-from ui import analysis_cache
-from ui.markup import md
-from ui.model_store import ModelEntry
+from ui.services import analysis_cache
+from ui.services.model_store import ModelEntry
+from ui.widgets.markup import md
 
 
 def model_title(entry: ModelEntry) -> str:

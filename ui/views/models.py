@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from model.training.history import combined_curve, training_stages, training_totals
-from ui.charts import EXPORT_HINT, show_chart
-from ui.common import model_title, side_by_side
-from ui.context import Context
-from ui.markup import md
-from ui.model_store import ModelEntry, get_checkpoint
+from ui.page_context import Context
+from ui.services.model_store import ModelEntry, get_checkpoint
+from ui.widgets.charts import EXPORT_HINT, show_chart
+from ui.widgets.common import model_title, side_by_side
+from ui.widgets.markup import md
 
 
 def _number(value: Any, digits: int = 1) -> str:

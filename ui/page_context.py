@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.markup import md
-from ui.model_store import ModelEntry, default_selection, discover, get_checkpoint
-from ui.presets import PRESET_LABELS, preset_by_label
+from ui.services.model_store import ModelEntry, default_selection, discover, get_checkpoint
+from ui.services.presets import PRESET_LABELS, preset_by_label
+from ui.services.text_checks import CheckedText, check_text
 from ui.settings import SEED_SENTENCE, checkpoints_root
-from ui.text_checks import CheckedText, check_text
+from ui.widgets.markup import md
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Context:
         root: the checkpoints folder.
         entries: every folder found there (usable or not).
         chosen: the usable models picked in the sidebar, in picker order.
-        checked: the sentence after :func:`ui.text_checks.check_text` (None when no model is chosen).
+        checked: the sentence after :func:`ui.services.text_checks.check_text` (None when no model is chosen).
         presenter: large type and the step-through hints.
     """
 

@@ -24,12 +24,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from model.evaluation.effective_context import ContextResult
 from model.lab.record import load_measured
 from model.lab.run import LEARNED, LabConfig, LabPlan, LabResult, LagShare, run_lab
-from ui.charts import model_colours, show_chart
-from ui.jobs import REGISTRY
-from ui.markup import md
-from ui.model_store import ModelEntry, get_checkpoint
-from ui.presenter import is_presenter
+from ui.services.jobs import REGISTRY
+from ui.services.model_store import ModelEntry, get_checkpoint
 from ui.settings import ARCH_COLOURS
+from ui.widgets.charts import model_colours, show_chart
+from ui.widgets.markup import md
+from ui.widgets.presenter import is_presenter
 
 LOGGER = logging.getLogger("memory_lab.lab")
 HEARTBEAT_TIMEOUT_S = 60.0

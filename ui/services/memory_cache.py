@@ -1,6 +1,6 @@
 """Cached calls for the "Where the memory lives" view: the transplant report per sentence pair, the suite on demand.
 
-Keyed like ui/analysis_cache.py by (checkpoint path, file signature, inputs), so a pair is analysed
+Keyed like ui/services/analysis_cache.py by (checkpoint path, file signature, inputs), so a pair is analysed
 once per process and a retrained model afresh. The work is done by model.analysis.transplant_report
 and model.analysis.memory_suite; results are their plain JSON dicts.
 """
@@ -13,7 +13,7 @@ import streamlit as st
 
 from model.analysis.memory_suite import suite_memory_units
 from model.analysis.transplant_report import default_counterfactual, default_target, transplant_report
-from ui.model_store import Signature, checkpoint_at
+from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
 
 # The suite's random baseline: the README's figures use the same number of draws.

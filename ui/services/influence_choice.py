@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.presets import default_target_word
+from ui.services.presets import default_target_word
 
-# The influence view's session keys (ui/view_influence.py writes them).
+# The influence view's session keys (ui/views/influence.py writes them).
 TEXT, TARGET, KIND, WORD, GOOD, BAD, METHOD = (
     "influence_text",
     "influence_target",

@@ -1,4 +1,4 @@
-"""ui/jobs.py: one table for training and lab jobs; one job at a time across both kinds."""
+"""ui/services/jobs.py: one table for training and lab jobs; one job at a time across both kinds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ui.jobs import BUSY, JobRegistry
+from ui.services.jobs import BUSY, JobRegistry
 
 
 @dataclass

@@ -8,12 +8,12 @@ import streamlit as st
 
 from data.cue_swap import CuePlan, find_span, join_words, replace_span, tokenize
 from model.analysis.preference import signed, swap_finding
-from ui import analysis_cache
-from ui.charts import show_chart
-from ui.common import model_title
-from ui.context import Context
-from ui.markup import md, quote
-from ui.model_store import get_checkpoint
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.model_store import get_checkpoint
+from ui.widgets.charts import show_chart
+from ui.widgets.common import model_title
+from ui.widgets.markup import md, quote
 
 VARIANT_COLOURS = ["#8c8c8c", "#ff7f0e", "#c5b0d5", "#9edae5"]
 

@@ -11,11 +11,11 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from data.builtin_corpus import builtin_corpus
-from ui import training_jobs
-from ui.charts import show_chart
-from ui.context import Context
-from ui.markup import md
-from ui.uploaded_corpus import MAX_UPLOAD_MB, corpus_from_upload
+from ui.page_context import Context
+from ui.services import training_jobs
+from ui.services.uploaded_corpus import MAX_UPLOAD_MB, corpus_from_upload
+from ui.widgets.charts import show_chart
+from ui.widgets.markup import md
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 BUILTIN = "Built-in patterned text (generated, about 60,000 words)"

@@ -8,11 +8,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import analysis_cache
-from ui.charts import heatmap, model_colours, show_chart
-from ui.common import model_title, per_model, side_by_side
-from ui.context import Context
-from ui.markup import md
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.widgets.charts import heatmap, model_colours, show_chart
+from ui.widgets.common import model_title, per_model, side_by_side
+from ui.widgets.markup import md
 
 TOP = 5
 UNITS = 16

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui import analysis_cache
-from ui.charts import EXPORT_HINT, heatmap, per_word_lines, show_chart
-from ui.common import model_title, per_model
-from ui.context import Context
-from ui.influence_choice import target_for_units
-from ui.markup import md
-from ui.model_store import ModelEntry
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.influence_choice import target_for_units
+from ui.services.model_store import ModelEntry
+from ui.widgets.charts import EXPORT_HINT, heatmap, per_word_lines, show_chart
+from ui.widgets.common import model_title, per_model
+from ui.widgets.markup import md
 
 NAMES = {
     "forget_gate": "forget gate f",

@@ -6,10 +6,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import analysis_cache
-from ui.charts import show_chart
-from ui.context import Context
-from ui.markup import md
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.widgets.charts import show_chart
+from ui.widgets.markup import md
 
 
 def _flow_rows(curves: dict, which: str, label: str) -> list[dict]:

@@ -25,7 +25,7 @@ from data.leftovers import claim_output, release_output
 from data.tokenizer import WordTokenizer
 from model.core.config import ModelConfig
 from model.training.loop import TrainConfig, train
-from ui.jobs import REGISTRY
+from ui.services.jobs import REGISTRY
 
 LOGGER = logging.getLogger("memory_lab.training")
 HEARTBEAT_TIMEOUT_S = 120.0
@@ -146,7 +146,7 @@ def _run(job: TrainingJob, tokenizer: WordTokenizer) -> None:
                 return reason is not None
 
             # The folder records this server as its writer until the run ends: if the server is killed
-            # first, the next discovery (ui/model_store.py) sees a dead writer and frees the name.
+            # first, the next discovery (ui/services/model_store.py) sees a dead writer and frees the name.
             claim_output(out)
             try:
                 train(config, job.corpus, tokenizer, should_stop=should_stop, on_log=on_log)

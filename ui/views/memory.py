@@ -8,12 +8,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import memory_cache
-from ui.charts import model_colours, show_chart, word_axis
-from ui.common import model_title
-from ui.context import Context
-from ui.markup import md, quote
-from ui.model_store import ModelEntry
+from ui.page_context import Context
+from ui.services import memory_cache
+from ui.services.model_store import ModelEntry
+from ui.widgets.charts import model_colours, show_chart, word_axis
+from ui.widgets.common import model_title
+from ui.widgets.markup import md, quote
 
 SHARE_SERIES = ("top 1 unit", "top 4 units", "top 16 units", "all units", "cell state c only")
 SHARE_COLOURS = ("#fdae6b", "#e6550d", "#a63603", "#1f77b4", "#2ca02c")

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from ui.markup import md
+from ui.widgets.markup import md
 
 LOGGER = logging.getLogger("memory_lab.app")
 

@@ -8,14 +8,14 @@ import streamlit as st
 
 from model.analysis.ladder import DEFAULT_FILLERS
 from model.analysis.lesson import safe_fillers
-from ui import analysis_cache
-from ui.charts import EXPORT_HINT, model_colours, show_chart
-from ui.common import model_title, side_by_side
-from ui.context import Context
-from ui.markup import md
-from ui.model_store import get_checkpoint
-from ui.presets import plan_for_text
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.model_store import get_checkpoint
+from ui.services.presets import plan_for_text
 from ui.settings import SEED_SENTENCE
+from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart
+from ui.widgets.common import model_title, side_by_side
+from ui.widgets.markup import md
 
 
 def ladder_defaults(entries: list, text: str) -> tuple[str, dict[str, str]]:

@@ -8,14 +8,14 @@ import streamlit as st
 
 from data.cue_swap import CuePlan, replace_span
 from model.analysis.spans import compare_with_gradient_norm
-from ui import analysis_cache
-from ui.charts import EXPORT_HINT, model_colours, show_chart, word_axis, word_labels
-from ui.common import model_title, per_model, preference_finding, side_by_side
-from ui.context import Context
-from ui.markup import legend, md, quote, word_spans
-from ui.model_store import ModelEntry, get_checkpoint
-from ui.presets import plan_for_text, preset_for_text
-from ui.view_influence_counterfactual import counterfactual
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.model_store import ModelEntry, get_checkpoint
+from ui.services.presets import plan_for_text, preset_for_text
+from ui.views.influence_counterfactual import counterfactual
+from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart, word_axis, word_labels
+from ui.widgets.common import model_title, per_model, preference_finding, side_by_side
+from ui.widgets.markup import legend, md, quote, word_spans
 
 METHOD_NAMES = {
     "grad": "Gradient size (grad)",

@@ -11,13 +11,13 @@ import streamlit as st
 
 from model.analysis.ladder import DEFAULT_FILLERS
 from model.analysis.lesson import safe_fillers
-from ui import analysis_cache
-from ui.charts import drawn_charts, picture
-from ui.context import Context
-from ui.influence_choice import export_choice
-from ui.markup import md
-from ui.model_store import ModelEntry
-from ui.view_ladder import ladder_defaults
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.influence_choice import export_choice
+from ui.services.model_store import ModelEntry
+from ui.views.ladder import ladder_defaults
+from ui.widgets.charts import drawn_charts, picture
+from ui.widgets.markup import md
 
 
 def per_word_table(context: Context) -> pd.DataFrame:
@@ -57,7 +57,7 @@ def bundle(
     Args:
         entries: the models.
         text: the checked sentence.
-        target, contrast, method: the influence target words and method (see ui.influence_choice.export_choice).
+        target, contrast, method: the influence target words and method (see ui.services.influence_choice.export_choice).
     """
 
     ladder_sentence, ladder_words = ladder_defaults(entries, text)

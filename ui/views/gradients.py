@@ -6,13 +6,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import analysis_cache
-from ui.chain_rule import parse_slopes, running_products
-from ui.charts import EXPORT_HINT, model_colours, show_chart
-from ui.common import model_title
-from ui.context import Context
-from ui.markup import md
-from ui.view_gradients_exploding import exploding_section
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.views.gradients_exploding import exploding_section
+from ui.widgets.chain_rule import parse_slopes, running_products
+from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart
+from ui.widgets.common import model_title
+from ui.widgets.markup import md
 
 HIDDEN_PATH, CELL_PATH = "hidden state h", "cell state c (LSTM)"
 # The line style of each path, fixed here so the caption can say which is which (Vega would pick by name order).

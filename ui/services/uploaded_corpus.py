@@ -18,7 +18,7 @@ def display_name(file_name: str) -> str:
     """The uploaded file's name as messages and metrics.json show it: its last path part, without
     control, format (bidi overrides, zero-width) or line-break characters, at most 80 characters.
 
-    The browser chooses this name, so it is the user's text: every view still escapes it (ui/markup.py);
+    The browser chooses this name, so it is the user's text: every view still escapes it (ui/widgets/markup.py);
     this only keeps it to one readable line.
     """
     base = os.path.basename(str(file_name).replace("\\", "/"))

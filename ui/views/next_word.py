@@ -7,12 +7,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from ui import analysis_cache
-from ui.charts import EXPORT_HINT, field, model_colours, show_spec, word_axis, word_labels
-from ui.common import model_title, position_labels, preference_finding, side_by_side, unknown_notices
-from ui.context import Context
-from ui.markup import md, quote, word_spans
-from ui.presets import next_word_row, plan_for_text, preset_for_text
+from ui.page_context import Context
+from ui.services import analysis_cache
+from ui.services.presets import next_word_row, plan_for_text, preset_for_text
+from ui.widgets.charts import EXPORT_HINT, field, model_colours, show_spec, word_axis, word_labels
+from ui.widgets.common import model_title, position_labels, preference_finding, side_by_side, unknown_notices
+from ui.widgets.markup import md, quote, word_spans
 
 TOP_K = 10
 

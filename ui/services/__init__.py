@@ -1,0 +1,1 @@
+"""What the views stand on: the caches of per-sentence analyses and of loaded models, the one job registry and the Train tab's jobs, checks of typed text, the teaching presets, the influence view's shared choice."""
