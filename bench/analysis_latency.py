@@ -8,7 +8,8 @@ Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
    influence (one batched sweep: "grad" with the hand-written recorded engine the app
    uses, "autograd" with autograd's batched cotangents), the naive loop (one backward
    per target) and the speed-up of "grad" over it, gradient x input, occlusion,
-   integrated gradients at 32 steps;
+   integrated gradients at 32 steps; and the "grad" sweep's matrix-product FLOPs per second as a
+   share of this machine's measured fp32 matmul peak ("peak %", the FLOP formula in sweep_gflop);
 2. the 10-rung ladder per model;
 3. the "full default analysis" (predictions at every position, traces, all-pairs
    gradient influence and occlusion: analyze_text without gradient flow) for all
@@ -63,7 +64,37 @@ SEED_TEXT = (
 )
 FULL_TARGETS_MS = {25: 60.0, 200: 1000.0}  # words -> target for all models together
 LADDER_TARGET_MS = 300.0
-PARTS = ("traces", "grad", "autograd", "naive", "speedup", "gradxinput", "occlusion", "ig32")
+PARTS = ("traces", "grad", "peak %", "autograd", "naive", "speedup", "gradxinput", "occlusion", "ig32")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+PEAK_SIZE = 1024
+
+
+def matmul_peak_gflops(repeats: int = 7) -> float:
+    """This machine's fp32 matrix-product rate at this process's thread count, in GFLOP/s: the best of
+    ``repeats`` [1024, 1024] x [1024, 1024] products (2 * 1024^3 FLOP each), after one warm-up."""
+    a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * PEAK_SIZE**3 / best / 1e9
+
+
+def sweep_gflop(config, words: int) -> float:
+    """Matrix-product GFLOP of the all-pairs gradient sweep over ``words`` targets (the "grad" column).
+
+    With T = words, G gates (RNN 1, GRU 3, LSTM 4), H units and layer inputs I_l (E, then H):
+        forward with records   T * sum_l 2 G H (I_l + H)                x W_ih and h W_hh at every step
+        backward               T (T + 1) / 2 * sum_l 2 G H (I_l + H)    at step s every target t >= s
+                                                                        carries a row: dg W_hh and dg W_ih
+    The decoder and the element-wise gate work are left out, so the share of the peak is a lower bound.
+    """
+    gates, hidden = GATES[config.arch], config.hidden_size
+    inputs = [config.embedding_size] + [hidden] * (config.num_layers - 1)
+    per_row_step = sum(2 * gates * hidden * (size + hidden) for size in inputs)
+    return (words + words * (words + 1) / 2) * per_row_step / 1e9
 
 
 def sentence(words: int) -> str:
@@ -94,6 +125,9 @@ def find_checkpoints(paths: list[str] | None) -> list[str]:
     return [path for path in others if os.path.isfile(os.path.join(path, "config.json"))]
 
 
+PEAK_GFLOPS: list[float] = []  # measured once in main, before the table
+
+
 def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, float]:
     """Milliseconds of each analysis part for one model at one sentence length."""
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
@@ -113,6 +147,7 @@ def time_parts(checkpoint: Checkpoint, words: int, repeats: int) -> dict[str, fl
         ),
     }
     row["speedup"] = row["naive"] / row["grad"]
+    row["peak %"] = 100 * sweep_gflop(model.config, inputs.num_words) / (row["grad"] / 1000) / PEAK_GFLOPS[0]
     return row
 
 
@@ -198,11 +233,23 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"matrix products: {'oneDNN' if onednn.active() else 'F.linear (MKL)'} ({probe}); process: {tuning.describe()}"
     )
+    PEAK_GFLOPS[:] = [matmul_peak_gflops()]
+    print(
+        f"fp32 matmul peak here: {PEAK_GFLOPS[0]:.0f} GFLOP/s ([{PEAK_SIZE}, {PEAK_SIZE}] products, best of 7); "
+        "'peak %' = the grad sweep's matrix-product FLOPs (sweep_gflop) / its time / that peak"
+    )
     print(f"{'model':<16}{'words':>6}" + "".join(f"{name:>12}" for name in PARTS))
     for checkpoint in checkpoints:
         for words in args.lengths:
             row = time_parts(checkpoint, words, args.repeats)
-            cells = "".join(f"{row[name]:>11.1f}x" if name == "speedup" else f"{row[name]:>12.1f}" for name in PARTS)
+            cells = "".join(
+                f"{row[name]:>11.1f}x"
+                if name == "speedup"
+                else f"{row[name]:>11.2f}%"
+                if name == "peak %"
+                else f"{row[name]:>12.1f}"
+                for name in PARTS
+            )
             print(f"{checkpoint.name:<16}{words:>6}{cells}", flush=True)
     print("\n10-rung ladder per model (ms):")
     for checkpoint in checkpoints:
