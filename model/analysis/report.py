@@ -35,7 +35,6 @@ prediction made after reading word t, i.e. of word t + 1):
 from __future__ import annotations
 
 import functools
-import math
 import time
 from typing import Any
 
@@ -49,6 +48,7 @@ from model.analysis.gradient_flow import forget_retention, hidden_gradient_flow
 from model.analysis.influence import DEFINITIONS, METHODS, gradient_influence_from_records, word_influence
 from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
 from model.analysis.ladder import LadderSpec, run_ladder
+from model.analysis.predictions import prediction_table
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces, gate_means, saturation
 from model.core.language_model import LanguageModel, model_device
@@ -62,27 +62,22 @@ def matrix_to_json(matrix: torch.Tensor) -> list[list[float | None]]:
 
 
 def _predictions(log_probs: torch.Tensor, word_ids: torch.Tensor, tokenizer: WordTokenizer, top_k: int) -> list[dict]:
-    """Top-k words and the actual next word's probability at every position ([T, V] log-probs)."""
-    top_values, top_ids = log_probs.topk(min(top_k, log_probs.size(-1)), dim=-1)  # [T, k]
+    """The analysis JSON's rows (schema keys) from the prediction table; row p: after word p ([T, V] log-probs)."""
+    table = prediction_table(log_probs, word_ids[1:], tokenizer, top_k)  # row p predicts word p + 1
     rows = []
-    length = word_ids.numel()
-    for position in range(length):
+    for position, top in enumerate(table["top"]):
         row: dict[str, Any] = {
-            "top": [
-                {"word": tokenizer.id_to_token(int(i)), "probability": math.exp(float(v))}
-                for v, i in zip(top_values[position].tolist(), top_ids[position].tolist())
-            ],
+            "top": [{"word": item["word"], "probability": item["prob"]} for item in top],
             "next_word": None,
             "next_probability": None,
             "surprise_bits": None,
         }
-        if position + 1 < length:
-            next_id = int(word_ids[position + 1])
-            log_prob = float(log_probs[position, next_id])
+        if position < len(table["actual"]):
+            actual = table["actual"][position]
             row.update(
-                next_word=tokenizer.id_to_token(next_id),
-                next_probability=math.exp(log_prob),
-                surprise_bits=finite_or_none(-log_prob / math.log(2.0)),
+                next_word=tokenizer.id_to_token(int(word_ids[position + 1])),
+                next_probability=actual["prob"],
+                surprise_bits=actual["bits"],
             )
         rows.append(row)
     return rows

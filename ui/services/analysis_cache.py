@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from data.files import finite_or_none, json_ready
+from data.files import json_ready
 from model.analysis.exploding import exploding_curves, gradient_norm_history
 from model.analysis.gradient_flow import embedding_gradient_flow, hidden_gradient_flow
 from model.analysis.influence import DEFINITIONS, word_influence
@@ -24,6 +24,7 @@ from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.lesson import cue_swap as swap_of
 from model.analysis.lesson import span_attribution as attribution_of
 from model.analysis.lesson_pair import build_pair
+from model.analysis.predictions import prediction_table
 from model.analysis.preference import word_scores as scores_of
 from model.analysis.products import forget_retention, rnn_slope_product
 from model.analysis.report import analyze_text
@@ -62,29 +63,14 @@ def next_word(path: str, signature: Signature, text: str, top_k: int = 10) -> di
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)
     traces = compute_traces(checkpoint.model, words["input"])
-    log_probs = traces.log_probs  # [T + 1, V]; row r predicts word r
-    word_ids = words["input"].word_ids  # [T]
-    probs = log_probs.exp()  # [T + 1, V]
-    actual = []
-    for index, token_id in enumerate(word_ids.tolist()):
-        row = log_probs[index]  # [V]
-        log_prob = float(row[token_id])
-        rank = int((row > row[token_id]).sum()) + 1
-        actual.append({"prob": math.exp(log_prob), "bits": finite_or_none(-log_prob / math.log(2)), "rank": rank})
-    k = max(1, min(top_k, probs.size(1)))
-    values, indices = probs.topk(k, dim=-1)  # [T + 1, k]
-    top = [
-        [
-            {"word": checkpoint.tokenizer.id_to_token(int(i)), "prob": float(p)}
-            for p, i in zip(row_values.tolist(), row_indices.tolist())
-        ]
-        for row_values, row_indices in zip(values, indices)
-    ]
+    table = prediction_table(
+        traces.log_probs, words["input"].word_ids, checkpoint.tokenizer, top_k
+    )  # row r predicts word r
     return {
         "tokens": words["tokens"],
         "unknown": words["unknown"],
-        "actual": actual,
-        "top": top,
+        "actual": table["actual"],
+        "top": table["top"],
         "vocab_size": checkpoint.tokenizer.vocab_size,
     }
 
