@@ -17,6 +17,13 @@ Everything is measured on the Next word tab (the tab the page opens on; only the
 3. The same for a 200-word paragraph (the app keeps the first ui.settings.MAX_WORDS words
    and says so). Target: median <= 2 s.
 
+4. Overhead of the page over its own work, as ratios: the medians of rows 2 and 3 divided by the
+   median time, in this process after the server has stopped, of the same sentences through
+   (a) what the Next word tab computes for every shown model (model.analysis.traces.compute_traces
+   and model.analysis.predictions.prediction_table, as ui/services/analysis_cache.next_word does), and
+   (b) model.analysis.report.analyze_text with its defaults (the whole analysis, more than the tab
+   needs) for every shown model. Target: Enter / (a) <= 2x.
+
 Prints one table row per measurement: n, median and p95 (nearest rank) in milliseconds.
 Needs Debian's Chromium (/usr/bin/chromium) and playwright (requirements-test.txt).
 """
@@ -45,7 +52,13 @@ from bench.app_driver import (  # noqa: E402
     wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
+from model.analysis.inputs import prepare_input  # noqa: E402
+from model.analysis.predictions import prediction_table  # noqa: E402
+from model.analysis.report import analyze_text  # noqa: E402
+from model.analysis.traces import compute_traces  # noqa: E402
 from model.cli.common import positive_int, set_offline_defaults  # noqa: E402
+from ui.services.text_checks import check_text  # noqa: E402
+from ui.settings import MAX_WORDS  # noqa: E402
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."
 PLACES = ("Paris", "London", "Rome", "Venice", "Italy", "France", "Scotland", "Ireland", "Bath", "Brighton")
@@ -58,6 +71,7 @@ PARAGRAPH = (
 SPEAKERS = ("Robert", "John", "Mary", "Anne", "Henry", "Emma", "James", "Jane", "William", "Margaret", "Edward", "Lucy")
 COLD_TARGET_MS = 4000.0
 ENTER_TARGET_MS = 500.0
+ENTER_OVERHEAD_TARGET = 2.0  # Enter -> updated, over the tab's own computation
 PARAGRAPH_TARGET_MS = 2000.0
 
 
@@ -131,6 +145,28 @@ def enter_ms(page, oracle, models: list[str], text: str, timeout_ms: float) -> f
             f"error: no correct predictions for {text[:60]!r} within {timeout_ms / 1000:.0f} s.\n"
             f"expected {expected}\nshown {read_next_word(page)}"
         ) from error
+
+
+def bare_ms(oracle, models: list[str], texts: list[str]) -> tuple[float, float]:
+    """Median ms, over ``texts``, of (a) the Next word tab's own computation and (b) analyze_text, all models."""
+    tab, whole = [], []
+    for text in texts:
+        for timings, run in ((tab, _tab_work), (whole, _whole_analysis)):
+            start = time.perf_counter()
+            for model in models:
+                run(oracle.checkpoint(model), check_text(text, oracle.checkpoint(model).tokenizer).text)
+            timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(tab), statistics.median(whole)
+
+
+def _tab_work(checkpoint, text: str) -> None:
+    inputs = prepare_input(checkpoint.tokenizer, text, max_words=MAX_WORDS)
+    traces = compute_traces(checkpoint.model, inputs)
+    prediction_table(traces.log_probs, inputs.word_ids, checkpoint.tokenizer, 10)
+
+
+def _whole_analysis(checkpoint, text: str) -> None:
+    analyze_text(checkpoint.model, checkpoint.tokenizer, text, max_words=MAX_WORDS)
 
 
 def row(name: str, values_ms: list[float], target_ms: float | None) -> str:
@@ -221,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     print(row("Enter -> updated: seed sentence (cached)", cached, ENTER_TARGET_MS))
     print(row("Enter -> updated: 200-word paragraph", long_text, PARAGRAPH_TARGET_MS))
     print("Targets are checked on the median; p95 is nearest rank.")
+    for label, entered, texts in (
+        ("new sentence (seed length)", fresh, variants[: args.runs]),
+        ("200-word paragraph", long_text, [paragraph(run) for run in range(args.runs)]),
+    ):
+        tab_ms, whole_ms = bare_ms(oracle, results["models"], texts)
+        ratio = statistics.median(entered) / tab_ms
+        print(
+            f"Enter -> updated, {label}: {ratio:.2f}x the tab's own computation ({tab_ms:.1f} ms, target <= 2x: "
+            f"{'ok' if ratio <= ENTER_OVERHEAD_TARGET else 'OVER'}); {statistics.median(entered) / whole_ms:.2f}x "
+            f"analyze_text for the same models ({whole_ms:.1f} ms)"
+        )
     return 0
 
 

@@ -121,3 +121,12 @@ def test_the_server_shares_the_callers_scheduler_priority():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_bare_baselines_time_the_tab_work_and_the_whole_analysis(tiny_checkpoints, tmp_path):
+    root = tmp_path / "models"
+    for arch in ("rnn", "lstm"):
+        shutil.copytree(tiny_checkpoints[arch], root / f"tiny-{arch}")
+    oracle = Oracle(str(root))
+    tab_ms, whole_ms = app_latency.bare_ms(oracle, ["tiny-rnn", "tiny-lstm"], app_latency.seed_variants()[:2])
+    assert 0 < tab_ms < whole_ms  # the whole analysis does strictly more than the tab's predictions
