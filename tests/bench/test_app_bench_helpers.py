@@ -30,6 +30,9 @@ def test_bench_inputs_are_distinct_and_sized():
     variants = app_latency.seed_variants()
     assert len(set(variants)) == len(variants) >= 20 and app_latency.SEED not in variants
     assert {len(text.split()) for text in variants} == {len(app_latency.SEED.split())}
+    # Each shows other words before the lesson word than the seed and than the variant before it.
+    shown = [text.split(" with ")[0] for text in [app_latency.SEED, *variants]]
+    assert all(before != after for before, after in zip(shown, shown[1:])) and len(set(shown[1:])) == len(variants)
     paragraphs = [app_latency.paragraph(index) for index in range(5)]
     assert all(len(text.split()) == 200 for text in paragraphs) and len(set(paragraphs)) == 5
     sentences = [app_load.sentence(index) for index in range(len(app_load.PEOPLE) * len(app_load.ENDINGS))]
