@@ -53,6 +53,7 @@ from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
 from model.analysis.traces import compute_traces  # noqa: E402
 from model.cli.common import positive_int  # noqa: E402
 from model.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from model.core.config import CELLS  # noqa: E402
 from model.core.runtime import ProcessTuning, tune_process  # noqa: E402
 
 DEFAULT_CHECKPOINTS = ("checkpoints/novels-lstm", "checkpoints/novels-rnn")
@@ -65,7 +66,6 @@ SEED_TEXT = (
 FULL_TARGETS_MS = {25: 60.0, 200: 1000.0}  # words -> target for all models together
 LADDER_TARGET_MS = 300.0
 PARTS = ("traces", "grad", "peak %", "autograd", "naive", "speedup", "gradxinput", "occlusion", "ig32")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 PEAK_SIZE = 1024
 
 
@@ -91,7 +91,7 @@ def sweep_gflop(config, words: int) -> float:
                                                                         carries a row: dg W_hh and dg W_ih
     The decoder and the element-wise gate work are left out, so the share of the peak is a lower bound.
     """
-    gates, hidden = GATES[config.arch], config.hidden_size
+    gates, hidden = CELLS[config.arch].gate_blocks, config.hidden_size
     inputs = [config.embedding_size] + [hidden] * (config.num_layers - 1)
     per_row_step = sum(2 * gates * hidden * (size + hidden) for size in inputs)
     return (words + words * (words + 1) / 2) * per_row_step / 1e9

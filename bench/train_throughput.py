@@ -36,12 +36,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from data.batching import batchify, windows  # noqa: E402
 from data.corpus import load_local  # noqa: E402
 from data.tokenizer import WordTokenizer  # noqa: E402
-from model.core.config import ModelConfig  # noqa: E402
+from model.core.config import CELLS, ModelConfig  # noqa: E402
 from model.core.language_model import LanguageModel, detach_state  # noqa: E402
 from model.evaluation.scoring import perplexity, stream_loss  # noqa: E402
 from model.training.loop import encode_splits  # noqa: E402
-
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 20) -> float:
@@ -57,7 +55,7 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 20) -> float:
 def flops_per_token(config: ModelConfig, unigram: torch.Tensor) -> float:
     """Training FLOPs per token (see the module docstring); unigram [V] gives the tail shares."""
     hidden, embedding = config.hidden_size, config.embedding_size
-    recurrent = 2 * GATES[config.arch] * hidden * (embedding + hidden) * config.num_layers
+    recurrent = 2 * CELLS[config.arch].gate_blocks * hidden * (embedding + hidden) * config.num_layers
     if config.decoder == "full":
         head = 2 * hidden * config.vocab_size
     else:

@@ -27,6 +27,7 @@ from model.analysis.inputs import AnalysisInput
 from model.analysis.products import forget_retention, rnn_slope_product, spectral_norms  # noqa: F401  (re-exported API)
 from model.analysis.traces import as_ids, resolve_position
 from model.analysis.unrolled import split_state, unrolled_forward
+from model.core.config import CELLS
 from model.core.language_model import State
 
 __all__ = ["hidden_gradient_flow", "embedding_gradient_flow", "forget_retention", "rnn_slope_product", "spectral_norms"]
@@ -150,8 +151,8 @@ def hidden_gradient_flow(
         "distances": [target - t for t in positions],
         "frobenius": [],
         "spectral": [] if spectral else None,
-        "cell_frobenius": [] if arch == "lstm" else None,
-        "cell_spectral": [] if arch == "lstm" and spectral else None,
+        "cell_frobenius": [] if CELLS[arch].has_cell_state else None,
+        "cell_spectral": [] if CELLS[arch].has_cell_state and spectral else None,
         "identity_frobenius": math.sqrt(hidden_size),
     }
     if not positions:
@@ -171,22 +172,22 @@ def hidden_gradient_flow(
         start_hidden = prefix.hiddens[-1].detach().requires_grad_(True)  # [1, H]
         sources = [start_hidden]
         start_cell = None
-        if arch == "lstm":
+        if CELLS[arch].has_cell_state:
             start_cell = prefix.cells[-1].detach().requires_grad_(True)  # [1, H]
         run = run_layer(arch, weights, layer_input[:, first + 1 :], start_hidden, start_cell)
         sources += run.hiddens[:-1]
-        if arch == "lstm":
+        if CELLS[arch].has_cell_state:
             sources += [start_cell, *run.cells[:-1]]
         rows = _probe_rows(hidden_size, probes, start_hidden)  # [K, H]
         squared, spectral_values = _jacobian_norms(run.hiddens[-1], sources, rows, spectral)  # [S], [S] or None
     count = len(positions)
     frobenius = squared.sqrt()
     result["frobenius"] = frobenius[:count].tolist()
-    if arch == "lstm":
+    if CELLS[arch].has_cell_state:
         result["cell_frobenius"] = frobenius[count:].tolist()
     if spectral:
         result["spectral"] = spectral_values[:count].tolist()
-        if arch == "lstm":
+        if CELLS[arch].has_cell_state:
             result["cell_spectral"] = spectral_values[count:].tolist()
     return result
 

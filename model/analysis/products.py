@@ -22,9 +22,10 @@ from torch import nn
 
 from model.analysis.cells import layer_weights
 from model.analysis.traces import Traces, resolve_position
+from model.core.config import CELLS
 
 # The gate whose product is the direct path of the memory.
-RETENTION_GATE = {"lstm": "forget_gate", "gru": "update_gate"}
+RETENTION_GATE = {arch: cell.keep_gate for arch, cell in CELLS.items() if cell.keep_gate}
 
 
 def _layer_index(traces: Traces, layer: int) -> int:

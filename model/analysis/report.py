@@ -51,6 +51,7 @@ from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.predictions import prediction_table
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
 from model.analysis.traces import compute_traces, gate_means, saturation
+from model.core.config import CELLS
 from model.core.language_model import LanguageModel, model_device
 
 SCHEMA = "memory-lab/analysis/1"
@@ -211,7 +212,7 @@ def _analyze_text(
     if with_gradient_flow and inputs.num_words >= 1:
         flow = hidden_gradient_flow(model, inputs, probes=gradient_flow_probes)
         flow["retention"] = None
-        if traces is not None and traces.arch in ("lstm", "gru"):
+        if traces is not None and CELLS[traces.arch].keep_gate is not None:
             flow["retention"] = forget_retention(traces.words(), all_pairs=False)
     timings["gradient_flow"] = time.perf_counter() - clock
 

@@ -26,19 +26,12 @@ from torch import nn
 from model.analysis.cells import model_arch
 from model.analysis.inputs import AnalysisInput
 from model.analysis.unrolled import unrolled_forward
+from model.core.config import CELLS
 from model.core.language_model import State
 
-TRACE_KEYS = {
-    "lstm": ("input_gate", "forget_gate", "output_gate", "candidate", "cell", "hidden"),
-    "gru": ("reset_gate", "update_gate", "candidate", "hidden"),
-    "rnn": ("hidden", "preactivation", "slope"),
-}
+TRACE_KEYS = {arch: cell.traces for arch, cell in CELLS.items()}
 # Values in (0, 1) summarised per word and by saturation.
-GATE_KEYS = {
-    "lstm": ("input_gate", "forget_gate", "output_gate"),
-    "gru": ("reset_gate", "update_gate"),
-    "rnn": ("slope",),
-}
+GATE_KEYS = {arch: cell.gates for arch, cell in CELLS.items()}
 
 
 @dataclass(frozen=True)

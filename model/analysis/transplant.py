@@ -31,6 +31,7 @@ from model.analysis.occlusion import _PreparedLayer, target_values_at
 from model.analysis.onednn import PreparedDecoder
 from model.analysis.targets import PositionTargets, selected_log_probs
 from model.analysis.unrolled import unrolled_forward
+from model.core.config import CELLS
 from model.core.language_model import LanguageModel, model_device
 
 PARTS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}
@@ -226,7 +227,7 @@ def record_pair(
             inputs = [
                 tensors[t]
                 for layer in run.layers
-                for tensors in ((layer.hiddens, layer.cells) if arch == "lstm" else (layer.hiddens,))
+                for tensors in ((layer.hiddens, layer.cells) if CELLS[arch].has_cell_state else (layer.hiddens,))
                 for t in range(1, step + 1)
             ]
             found = torch.autograd.grad(value, inputs, allow_unused=True)
@@ -309,7 +310,7 @@ def continue_runs(
         layers = [_PreparedLayer(arch, layer_weights(model.recurrent, k)) for k in range(num_layers)]
         empty = starts.new_zeros(0, hidden_size)
         hiddens = [empty] * num_layers
-        cells = [empty if arch == "lstm" else None for _ in range(num_layers)]
+        cells = [empty if CELLS[arch].has_cell_state else None for _ in range(num_layers)]
         joined = 0
         first = int(sorted_ks[0]) if ks.numel() else target_position
         projected = layers[0].input(
@@ -323,7 +324,7 @@ def continue_runs(
                 new = starts[joined : joined + count]  # [n, L, P, H]
                 for k in range(num_layers):
                     hiddens[k] = torch.cat([hiddens[k], new[:, k, 0]])
-                    if arch == "lstm":
+                    if CELLS[arch].has_cell_state:
                         cells[k] = torch.cat([cells[k], new[:, k, 1]])
                 joined += count
 
@@ -344,7 +345,7 @@ def continue_runs(
         )
         positions = sorted_ks.new_full((hiddens[-1].shape[0],), target_position)
         values = target_values_at(model, hiddens[-1], targets, positions, PreparedDecoder(model.decoder))  # [R]
-        parts = [torch.stack(hiddens, dim=1)] + ([torch.stack(cells, dim=1)] if arch == "lstm" else [])
+        parts = [torch.stack(hiddens, dim=1)] + ([torch.stack(cells, dim=1)] if CELLS[arch].has_cell_state else [])
         states = torch.stack(parts, dim=2)  # [R, L, P, H]
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(order.numel(), device=order.device)

@@ -20,6 +20,7 @@ import torch
 
 from model.analysis.memory_units import gradient_scores, ranking
 from model.analysis.transplant import PairRuns, transplant
+from model.core.config import CELLS
 from model.core.language_model import LanguageModel
 
 DEFAULT_COUNTS = (1, 4, 16)
@@ -48,7 +49,7 @@ def sweep_masks(
         part_masks[part] = only
     for k in range(pair.cue[0], pair.target_position + 1):
         add(k, "all", scope)
-        if pair.arch == "lstm":
+        if CELLS[pair.arch].has_cell_state:
             add(k, "h", part_masks["h"])
             add(k, "c", part_masks["c"])
         order = ranking(gradient_scores(pair, k, scope), scope) if counts else []

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from model.analysis.cells import LayerRun, layer_weights, model_arch, run_layer
+from model.core.config import CELLS
 from model.core.language_model import State
 
 
@@ -40,8 +41,8 @@ def split_state(
     """
     if state is None:
         zeros = like.new_zeros(num_layers, batch_size, hidden_size)
-        hidden, cell = zeros, zeros if arch == "lstm" else None
-    elif arch == "lstm":
+        hidden, cell = zeros, zeros if CELLS[arch].has_cell_state else None
+    elif CELLS[arch].has_cell_state:
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise ValueError("An LSTM state must be a pair (h, c), each [num_layers, B, H]; pass None for zeros.")
         hidden, cell = state
@@ -91,7 +92,7 @@ def unrolled_forward(
         runs.append(run)
         layer_input = run.outputs  # [B, L, H]
     final_hidden = torch.stack([run.hiddens[-1] for run in runs])  # [num_layers, B, H]
-    if arch == "lstm":
+    if CELLS[arch].has_cell_state:
         final_state = (final_hidden, torch.stack([run.cells[-1] for run in runs]))
     else:
         final_state = final_hidden

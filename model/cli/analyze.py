@@ -23,6 +23,7 @@ from data.echo import shown
 from model.analysis.report import analyze_text
 from model.cli.common import bounded_int, fail, one_line_errors, print_json, set_offline_defaults
 from model.core.checkpoint import CheckpointError, load_checkpoint
+from model.core.config import CELLS
 from model.core.runtime import tune_process
 
 set_offline_defaults()
@@ -40,7 +41,6 @@ QUADRATIC_FACTOR = 0.6
 LINEAR_FACTOR = 16.0
 FIXED_BYTES = 200 * 2**20
 MEMORY_SHARE = 0.8  # refuse what would need more than this share of the memory available now
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,14 +124,14 @@ def analysis_memory_bytes(config: Any, words: int, method: str = "grad", ig_step
         Bytes: FIXED_BYTES + LINEAR_FACTOR x 4 x words x vocabulary + QUADRATIC_FACTOR x 4 x words^2
         x (gates x hidden + embedding) x layers (+ the integrated-gradients batch).
     """
-    width = (_GATES[config.arch] * config.hidden_size + config.embedding_size) * config.num_layers
+    width = (CELLS[config.arch].gate_blocks * config.hidden_size + config.embedding_size) * config.num_layers
     total = FIXED_BYTES + LINEAR_FACTOR * 4 * words * config.vocab_size + QUADRATIC_FACTOR * 4 * words**2 * width
     if method == "ig":
         total += (
             4.0
             * ig_steps
             * words
-            * (config.embedding_size + _GATES[config.arch] * config.hidden_size * config.num_layers)
+            * (config.embedding_size + CELLS[config.arch].gate_blocks * config.hidden_size * config.num_layers)
             * 2
         )
     return int(total)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from data.echo import shown
-from model.core.config import ModelConfig
+from model.core.config import CELLS, ModelConfig
 from model.core.weight_storage import SCALE_SUFFIX, header_problems
 
 # Weights may be stored in these dtypes (the shipped models are float16); they load as float32.
@@ -59,16 +59,13 @@ def read_json_object(path: str) -> dict[str, Any]:
     return value
 
 
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
 def expected_tensor_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """The name and shape of every stored tensor that ``config`` implies, computed without building the model.
 
     Matches :func:`state_for_saving` of ``LanguageModel(config)`` (tested for every arch and decoder),
     so a file can be checked against its config before a single weight is allocated.
     """
-    gates, hidden = _GATES[config.arch], config.hidden_size
+    gates, hidden = CELLS[config.arch].gate_blocks, config.hidden_size
     shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (config.vocab_size, config.embedding_size)}
     for layer in range(config.num_layers):
         width = config.embedding_size if layer == 0 else hidden

@@ -9,7 +9,41 @@ from dataclasses import dataclass, field
 
 from data.echo import shown as _shown
 
-ARCHITECTURES = ("rnn", "lstm", "gru")
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the rest of the code needs to know about one recurrent cell: the one table to extend for a new cell.
+
+    Attributes:
+        gate_blocks: G, the blocks of H rows in W_ih and W_hh (PyTorch's layout: RNN 1, GRU 3 r z n, LSTM 4 i f g o).
+        has_cell_state: the state is (h, c) rather than h alone (the LSTM's conveyor belt).
+        traces: what model.analysis.traces records per word and unit, in display order.
+        gates: the traces that are gates, values in (0, 1) (the RNN's tanh slope stands in for them).
+        keep_gate: the gate whose product over the words says how much of the memory survives
+            (model.analysis.products.forget_retention); None for the RNN, which has none.
+    """
+
+    gate_blocks: int
+    has_cell_state: bool
+    traces: tuple[str, ...]
+    gates: tuple[str, ...]
+    keep_gate: str | None
+
+
+CELLS = {
+    "rnn": Architecture(1, False, ("hidden", "preactivation", "slope"), ("slope",), None),
+    "lstm": Architecture(
+        4,
+        True,
+        ("input_gate", "forget_gate", "output_gate", "candidate", "cell", "hidden"),
+        ("input_gate", "forget_gate", "output_gate"),
+        "forget_gate",
+    ),
+    "gru": Architecture(
+        3, False, ("reset_gate", "update_gate", "candidate", "hidden"), ("reset_gate", "update_gate"), "update_gate"
+    ),
+}
+ARCHITECTURES = tuple(CELLS)
 DECODERS = ("full", "adaptive")
 
 # Upper bounds, checked before anything is allocated: a config.json is a file anyone can edit, and

@@ -32,12 +32,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from model.core.config import ModelConfig
+from model.core.config import CELLS, ModelConfig
 from model.core.language_model import LanguageModel
 from model.lab.batched_cells import recurrence
 
 BATCHED_ARCHS = ("rnn", "lstm")
-_GATES = {"rnn": 1, "lstm": 4}
 
 # (h, c) for the LSTM, each [S, B, H]; h [S, B, H] for the RNN.
 BatchedState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -59,7 +58,7 @@ def parameter_count(arch: str, vocab_size: int, embedding_size: int, hidden_size
     """Parameters of one model: embedding, one recurrent layer (two bias vectors, as nn.LSTM), full-softmax decoder."""
     if arch not in BATCHED_ARCHS:
         raise ValueError(f"arch must be one of {BATCHED_ARCHS}; got {arch!r}.")
-    gates = _GATES[arch] * hidden_size
+    gates = CELLS[arch].gate_blocks * hidden_size
     return vocab_size * embedding_size + (embedding_size + hidden_size + 2) * gates + (hidden_size + 1) * vocab_size
 
 
@@ -109,7 +108,7 @@ class BatchedRecurrentLM(nn.Module):
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         self.arch, self.seeds = arch, tuple(int(seed) for seed in seeds)
         self.vocab_size, self.embedding_size, self.hidden_size = vocab_size, embedding_size, hidden_size
-        count, width = len(self.seeds), _GATES[arch] * hidden_size
+        count, width = len(self.seeds), CELLS[arch].gate_blocks * hidden_size
         self.embedding = nn.Parameter(torch.empty(count, vocab_size, embedding_size, dtype=dtype))  # [S, V, E]
         self.weight_ih = nn.Parameter(torch.empty(count, embedding_size, width, dtype=dtype))  # [S, E, G*H]
         self.weight_hh = nn.Parameter(torch.empty(count, hidden_size, width, dtype=dtype))  # [S, H, G*H]

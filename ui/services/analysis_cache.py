@@ -31,6 +31,7 @@ from model.analysis.report import analyze_text
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
 from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
 from model.analysis.unit_influence import unit_influence as model_unit_influence
+from model.core.config import CELLS
 from model.core.generation import generate as sample
 from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
@@ -107,7 +108,7 @@ def gates(path: str, signature: Signature, text: str, layer: int = -1) -> dict[s
     }
     if "cell" in values:
         result["cell_norm"] = torch.linalg.vector_norm(values["cell"].detach().double(), dim=1).tolist()  # [T]
-    if traces.arch in ("lstm", "gru"):
+    if CELLS[traces.arch].keep_gate is not None:
         retention = forget_retention(traces, layer=layer, all_pairs=True)
         # Row 0 of all_pairs: share of what the memory held after word 1 still carried after word t.
         result["retention"] = {
@@ -147,7 +148,9 @@ def gradient_flow(path: str, signature: Signature, text: str) -> dict[str, Any]:
         # Position 0 of the model input is the paragraph-start <eos>; word t sits at input t + 1.
         "hidden": hidden_gradient_flow(model, analysis_input),
         "embedding": embedding_gradient_flow(model, analysis_input),
-        "retention": forget_retention(word_traces, all_pairs=False) if traces.arch in ("lstm", "gru") else None,
+        "retention": forget_retention(word_traces, all_pairs=False)
+        if CELLS[traces.arch].keep_gate is not None
+        else None,
         "slope_product": rnn_slope_product(model, word_traces, spectral=False) if traces.arch == "rnn" else None,
     }
     if result["retention"] is not None:

@@ -113,3 +113,18 @@ def test_default_cutoffs_fit_the_vocabulary(vocab_size, expected):
     assert cutoffs == expected
     config = ModelConfig(vocab_size=vocab_size, hidden_size=256, decoder="adaptive", adaptive_cutoffs=cutoffs)
     assert config.adaptive_cutoffs == expected
+
+
+def test_the_architecture_table_matches_pytorch_and_the_traces():
+    import torch
+
+    from model.core.config import ARCHITECTURES, CELLS
+
+    assert ARCHITECTURES == ("rnn", "lstm", "gru")
+    for arch, module in (("rnn", torch.nn.RNN), ("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+        layer = module(input_size=3, hidden_size=5)
+        assert layer.weight_ih_l0.shape[0] == CELLS[arch].gate_blocks * 5  # PyTorch's G blocks of H rows
+        state = layer(torch.zeros(2, 1, 3))[1]
+        assert isinstance(state, tuple) == CELLS[arch].has_cell_state
+        assert set(CELLS[arch].gates) <= set(CELLS[arch].traces)
+        assert CELLS[arch].keep_gate is None or CELLS[arch].keep_gate in CELLS[arch].gates
