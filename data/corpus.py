@@ -149,11 +149,11 @@ def _one_or_list(paths: str | list[str]) -> str | list[str]:
 
 
 def _corpus_name(paths: str | list[str]) -> str:
-    """The training file's name without extension; for several files, the parent folders' or file names joined by '+'."""
-    if isinstance(paths, str):
-        return os.path.splitext(os.path.basename(paths))[0]
+    """The training file's name without extension ("book.txt" -> "book"); a file named after its split takes its
+    folder's name ("novels/train.txt" -> "novels"); several files join their names with '+' ("novels+library")."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
     stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
-    if len(set(stems)) < len(stems):  # novels/train.txt + library/train.txt -> "novels+library"
+    if len(set(stems)) < len(stems) or all(stem in ("train", "valid", "test") for stem in stems):
         stems = [os.path.basename(os.path.dirname(os.path.abspath(path))) or stem for path, stem in zip(paths, stems)]
     return "+".join(stems)
 

@@ -176,3 +176,14 @@ def test_a_bad_file_among_several_is_named(tmp_path):
     bad = _write(tmp_path / "b.txt", b"caf\xe9\n")
     with pytest.raises(ValueError, match="b.txt is not UTF-8"):
         load_local(train=[good, bad])
+
+
+def test_a_split_named_file_takes_its_folders_name(tmp_path):
+    from data.corpus import _corpus_name
+
+    assert _corpus_name(str(tmp_path / "novels" / "train.txt")) == "novels"
+    assert _corpus_name(str(tmp_path / "novels" / "book.txt")) == "book"
+    assert (
+        _corpus_name([str(tmp_path / "novels" / "train.txt"), str(tmp_path / "library" / "train.txt")])
+        == "novels+library"
+    )
