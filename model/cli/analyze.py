@@ -16,13 +16,12 @@ summary is printed.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from data.echo import shown
 from model.analysis.report import analyze_text
-from model.cli.common import bounded_int, fail, one_line_errors, print_json, set_offline_defaults
-from model.core.checkpoint import CheckpointError, load_checkpoint
+from model.cli.common import bounded_int, fail, one_line_errors, report_per_checkpoint, set_offline_defaults
+from model.core.checkpoint import Checkpoint
 from model.core.config import CELLS
 from model.core.runtime import tune_process
 
@@ -182,14 +181,6 @@ def check_memory(config: Any, words: int, method: str, ig_steps: int, available:
     )
 
 
-def checkpoint_names(paths: list[str]) -> list[str]:
-    """Folder names, or the full paths when two folders share a name."""
-    names = [os.path.basename(os.path.normpath(path)) for path in paths]
-    if len(set(names)) < len(names):
-        return [os.path.normpath(path) for path in paths]
-    return names
-
-
 def summary(name: str, report: dict[str, Any]) -> list[str]:
     """A few readable lines about one checkpoint's report."""
     lines = [f"== {name} ({report['model']['arch']}, {report['model']['hidden_size']} units)"]
@@ -242,37 +233,28 @@ def _main(args: argparse.Namespace) -> int:
 
     tune_process()  # see model/core/runtime.py: steadier, faster large analyses
 
-    results: dict[str, Any] = {}
-    for name, path in zip(checkpoint_names(args.checkpoints), args.checkpoints):
-        try:
-            checkpoint = load_checkpoint(path)
-            words = min(len(checkpoint.tokenizer.encode(args.text)), args.max_words)
-            check_memory(checkpoint.config, words, args.method, args.ig_steps, available_memory_bytes())
-            results[name] = analyze_text(
-                checkpoint.model,
-                checkpoint.tokenizer,
-                args.text,
-                target_word=args.target_word,
-                contrast_word=args.contrast,
-                method=args.method,
-                ig_steps=args.ig_steps,
-                baseline=args.baseline,
-                occlusion_replacement=args.replacement,
-                ladder=args.ladder,
-                max_words=args.max_words,
-                top_k=args.top_k,
-                with_occlusion=not args.no_occlusion,
-                with_traces=not args.no_traces,
-                with_gradient_flow=not args.no_gradient_flow,
-            )
-        except (CheckpointError, ValueError) as error:
-            fail(f"{path}: {error}")
-    if args.json:
-        print_json(results)
-        return 0
-    for name, report in results.items():
-        print("\n".join(summary(name, report)))
-    return 0
+    def analyse(checkpoint: Checkpoint) -> dict[str, Any]:
+        words = min(len(checkpoint.tokenizer.encode(args.text)), args.max_words)
+        check_memory(checkpoint.config, words, args.method, args.ig_steps, available_memory_bytes())
+        return analyze_text(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            args.text,
+            target_word=args.target_word,
+            contrast_word=args.contrast,
+            method=args.method,
+            ig_steps=args.ig_steps,
+            baseline=args.baseline,
+            occlusion_replacement=args.replacement,
+            ladder=args.ladder,
+            max_words=args.max_words,
+            top_k=args.top_k,
+            with_occlusion=not args.no_occlusion,
+            with_traces=not args.no_traces,
+            with_gradient_flow=not args.no_gradient_flow,
+        )
+
+    return report_per_checkpoint(args.checkpoints, analyse, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from data.corpus import load_hub, load_local
+from model.core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 
 
 def parser_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -20,6 +21,40 @@ def parser_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     that every flag of every command has help text and appears in --help).
     """
     return [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+
+
+def checkpoint_names(paths: list[str]) -> list[str]:
+    """Folder names, or the full paths when two folders share a name."""
+    names = [os.path.basename(os.path.normpath(path)) for path in paths]
+    if len(set(names)) < len(names):
+        return [os.path.normpath(path) for path in paths]
+    return names
+
+
+def report_per_checkpoint(
+    paths: list[str],
+    analyse: Callable[[Checkpoint], dict[str, Any]],
+    summary: Callable[[str, dict[str, Any]], list[str]],
+    as_json: bool,
+) -> int:
+    """The body every command that analyses several checkpoints in turn shares.
+
+    Loads each checkpoint, runs ``analyse`` on it, then prints one JSON object {name: result} (``as_json``) or each
+    one's ``summary`` lines. A checkpoint or an input the analysis refuses ends the command with one line that
+    names its path (status 2). Names come from :func:`checkpoint_names`. Returns 0.
+    """
+    results: dict[str, Any] = {}
+    for name, path in zip(checkpoint_names(paths), paths):
+        try:
+            results[name] = analyse(load_checkpoint(path))
+        except (CheckpointError, ValueError) as error:
+            fail(f"{path}: {error}")
+    if as_json:
+        print_json(results)
+        return 0
+    for name, result in results.items():
+        print("\n".join(summary(name, result)))
+    return 0
 
 
 def set_offline_defaults() -> None:

@@ -21,9 +21,8 @@ import time
 from typing import Any
 
 from model.analysis.memory_suite import suite_memory_units
-from model.cli.analyze import checkpoint_names
-from model.cli.common import fail, positive_int, print_json, set_offline_defaults
-from model.core.checkpoint import CheckpointError, load_checkpoint
+from model.cli.common import positive_int, report_per_checkpoint, set_offline_defaults
+from model.core.checkpoint import Checkpoint
 from model.core.runtime import tune_process
 
 set_offline_defaults()
@@ -107,28 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     tune_process()
-    results: dict[str, Any] = {}
-    for name, path in zip(checkpoint_names(args.checkpoints), args.checkpoints):
-        try:
-            checkpoint = load_checkpoint(path)
-            started = time.perf_counter()
-            results[name] = suite_memory_units(
-                checkpoint.model,
-                checkpoint.tokenizer,
-                seed=args.seed,
-                templates_per_bucket=args.templates_per_bucket,
-                top=args.top,
-                draws=args.draws,
-            )
-            results[name]["seconds"] = round(time.perf_counter() - started, 1)
-        except (CheckpointError, ValueError) as error:
-            fail(f"{path}: {error}")
-    if args.json:
-        print_json(results)
-        return 0
-    for name, result in results.items():
-        print("\n".join(summary(name, result)))
-    return 0
+
+    def analyse(checkpoint: Checkpoint) -> dict[str, Any]:
+        started = time.perf_counter()
+        result = suite_memory_units(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            seed=args.seed,
+            templates_per_bucket=args.templates_per_bucket,
+            top=args.top,
+            draws=args.draws,
+        )
+        return dict(result, seconds=round(time.perf_counter() - started, 1))
+
+    return report_per_checkpoint(args.checkpoints, analyse, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ import argparse
 from typing import Any
 
 from model.analysis.transplant_report import transplant_report
-from model.cli.analyze import checkpoint_names
-from model.cli.common import fail, positive_int, print_json, set_offline_defaults
-from model.core.checkpoint import CheckpointError, load_checkpoint
+from model.cli.common import positive_int, report_per_checkpoint, set_offline_defaults
+from model.core.checkpoint import Checkpoint
 from model.core.runtime import tune_process
 
 set_offline_defaults()
@@ -175,32 +174,24 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     tune_process()
-    results: dict[str, Any] = {}
-    for name, path in zip(checkpoint_names(args.checkpoints), args.checkpoints):
-        try:
-            checkpoint = load_checkpoint(path)
-            results[name] = transplant_report(
-                checkpoint.model,
-                checkpoint.tokenizer,
-                args.text,
-                counterfactual=args.counterfactual,
-                spans=args.spans,
-                target_word=args.target_word,
-                contrast_word=args.contrast,
-                target_index=args.target_index,
-                layer=args.layer,
-                counts=args.counts,
-                top=args.top,
-                max_words=args.max_words,
-            )
-        except (CheckpointError, ValueError) as error:
-            fail(f"{path}: {error}")
-    if args.json:
-        print_json(results)
-        return 0
-    for name, report in results.items():
-        print("\n".join(summary(name, report)))
-    return 0
+
+    def analyse(checkpoint: Checkpoint) -> dict[str, Any]:
+        return transplant_report(
+            checkpoint.model,
+            checkpoint.tokenizer,
+            args.text,
+            counterfactual=args.counterfactual,
+            spans=args.spans,
+            target_word=args.target_word,
+            contrast_word=args.contrast,
+            target_index=args.target_index,
+            layer=args.layer,
+            counts=args.counts,
+            top=args.top,
+            max_words=args.max_words,
+        )
+
+    return report_per_checkpoint(args.checkpoints, analyse, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from robustness_helpers import copy_checkpoint, nested_json, run_cli, write_raw
 
 import model.cli.analyze as analyze
 import model.cli.train as train_command
+from model.cli import common as cli_common
 from model.cli import context, evaluate, predict
 from model.core.checkpoint import load_checkpoint
 from model.core.config import ModelConfig
@@ -72,7 +73,13 @@ MAINS = {
     "context": context.main,
     "train": train_command.main,
 }
-COMMANDS = {"analyze": analyze, "predict": predict, "evaluate": evaluate, "context": context, "train": train_command}
+COMMANDS = {
+    "analyze": cli_common,  # analyze loads each checkpoint through cli.common.report_per_checkpoint
+    "predict": predict,
+    "evaluate": evaluate,
+    "context": context,
+    "train": train_command,
+}
 
 
 @pytest.mark.parametrize("kind", list(ERRORS))
