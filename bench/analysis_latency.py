@@ -17,7 +17,7 @@ Prints, median of --repeats runs (IG and the naive loop: fewer at >= 100 words):
    against the targets (<= 60 ms at 25 words, <= 1 s at 200 words, <= 300 ms);
    then the full analysis again with one Python thread per model (1 torch thread
    each), and the 200-word full analysis with the matrix products left to
-   PyTorch's default (MKL) instead of oneDNN (model/analysis/onednn.py), for the ratio.
+   PyTorch's default (MKL) instead of oneDNN (model/analysis/recurrence/onednn.py), for the ratio.
 
 Like the app, the bench first tunes the process (model/core/runtime.py: glibc's malloc
 thresholds, oneDNN's kernel cache); pass --no-process-tuning to measure without,
@@ -42,15 +42,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from model.analysis import onednn  # noqa: E402
-from model.analysis.influence import gradient_influence, integrated_gradients  # noqa: E402
-from model.analysis.influence_reference import autograd_gradient_influence, naive_gradient_influence  # noqa: E402
+from model.analysis.influence.methods import gradient_influence, integrated_gradients  # noqa: E402
+from model.analysis.influence.occlusion import occlusion_influence  # noqa: E402
+from model.analysis.influence.reference import autograd_gradient_influence, naive_gradient_influence  # noqa: E402
 from model.analysis.inputs import prepare_input  # noqa: E402
-from model.analysis.ladder import LadderSpec, run_ladder  # noqa: E402
-from model.analysis.occlusion import occlusion_influence  # noqa: E402
+from model.analysis.memory.ladder import LadderSpec, run_ladder  # noqa: E402
+from model.analysis.memory.traces import compute_traces  # noqa: E402
+from model.analysis.recurrence import onednn  # noqa: E402
 from model.analysis.report import analyze_text  # noqa: E402
 from model.analysis.targets import TargetSpec, resolve_targets  # noqa: E402
-from model.analysis.traces import compute_traces  # noqa: E402
 from model.cli.common import positive_int  # noqa: E402
 from model.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from model.core.config import CELLS  # noqa: E402

@@ -19,7 +19,7 @@ Everything is measured on the Next word tab (the tab the page opens on; only the
 
 4. Overhead of the page over its own work, as ratios: the medians of rows 2 and 3 divided by the
    median time, in this process after the server has stopped, of the same sentences through
-   (a) what the Next word tab computes for every shown model (model.analysis.traces.compute_traces
+   (a) what the Next word tab computes for every shown model (model.analysis.memory.traces.compute_traces
    and model.analysis.predictions.prediction_table, as ui/services/analysis_cache.next_word does), and
    (b) model.analysis.report.analyze_text with its defaults (the whole analysis, more than the tab
    needs) for every shown model. Target: Enter / (a) <= 2x.
@@ -52,9 +52,9 @@ from bench.app_driver import (  # noqa: E402
 )
 from bench.app_server import AppServer  # noqa: E402
 from model.analysis.inputs import prepare_input  # noqa: E402
+from model.analysis.memory.traces import compute_traces  # noqa: E402
 from model.analysis.predictions import prediction_table  # noqa: E402
 from model.analysis.report import analyze_text  # noqa: E402
-from model.analysis.traces import compute_traces  # noqa: E402
 from model.cli.common import positive_int, set_offline_defaults  # noqa: E402
 from ui.services.text_checks import check_text  # noqa: E402
 from ui.settings import MAX_WORDS  # noqa: E402

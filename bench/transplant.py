@@ -34,10 +34,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from model.analysis.inputs import prepare_input  # noqa: E402
-from model.analysis.memory_units import scope_mask  # noqa: E402
-from model.analysis.transplant import record_pair  # noqa: E402
-from model.analysis.transplant_report import pair_summary, transplant_report  # noqa: E402
-from model.analysis.transplant_sweep import DEFAULT_COUNTS, sweep_masks, transplant_sweep  # noqa: E402
+from model.analysis.memory.transplant import record_pair  # noqa: E402
+from model.analysis.memory.transplant_report import pair_summary, transplant_report  # noqa: E402
+from model.analysis.memory.transplant_sweep import DEFAULT_COUNTS, sweep_masks, transplant_sweep  # noqa: E402
+from model.analysis.memory.units import scope_mask  # noqa: E402
 from model.cli.common import positive_int  # noqa: E402
 from model.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from model.core.runtime import tune_process  # noqa: E402

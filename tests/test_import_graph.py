@@ -111,6 +111,8 @@ def test_no_import_circles():
         ("model.training", ("model.lab", "model.analysis", "model.cli")),
         ("model.evaluation", ("model.training", "model.lab", "model.analysis", "model.cli")),
         ("model.analysis", ("model.training", "model.lab", "model.cli")),
+        ("model.analysis.recurrence", ("model.analysis.influence", "model.analysis.memory")),
+        ("model.analysis.influence", ("model.analysis.memory",)),
         ("ui", ("model.cli", "bench")),
         ("ui.services", ("ui.views", "ui.widgets", "ui.lecture", "ui.main")),
         ("ui.widgets", ("ui.views", "ui.lecture", "ui.main")),

@@ -6,7 +6,7 @@ Every function reads one prediction, that of word ``pair.target_position`` (see
     f = log P(target) - log P(contrast)     (nats; > 0: the model prefers the target)
 
 Exact numbers come from re-running the model on edited ids (a swap, an occlusion); the gradient
-methods come from :func:`model.analysis.influence.word_influence`, summed over a span where the
+methods come from :func:`model.analysis.influence.methods.word_influence`, summed over a span where the
 method is additive (gradient x input, integrated gradients) and as the norm of the span's whole
 gradient for the gradient size. Models are only read: eval mode, no ``.grad`` written.
 """
@@ -20,13 +20,13 @@ import torch
 from torch.nn import functional
 
 from data.tokenizer import WordTokenizer
-from model.analysis.device import analysis_mode
-from model.analysis.influence import word_influence
-from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec, run_ladder
+from model.analysis.influence.methods import word_influence
 from model.analysis.lesson_pair import LessonPair
-from model.analysis.span import memory_span
+from model.analysis.memory.ladder import DEFAULT_FILLERS, LadderSpec, run_ladder
+from model.analysis.memory.span import memory_span
+from model.analysis.memory.traces import compute_traces
+from model.analysis.recurrence.device import analysis_mode
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
-from model.analysis.traces import compute_traces
 from model.core.language_model import LanguageModel, model_device
 
 # The span methods of span_attribution and the signed ones among them.
@@ -273,7 +273,7 @@ def safe_fillers(fillers: Sequence[str], forbidden: Sequence[str]) -> tuple[str,
 def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair, rungs: int = 8) -> dict:
     """The distance ladder run on both sentences of the pair: how the cue's effect fades with distance.
 
-    Neutral filler clauses go in right after the cue (:mod:`model.analysis.ladder`), the same ones in
+    Neutral filler clauses go in right after the cue (:mod:`model.analysis.memory.ladder`), the same ones in
     both sentences, so at every rung the two differ only in the cue. The effect at a rung is
     f(text) - f(counterfactual), the name-swap effect of the README: the model's own lexical
     preference cancels, what is left is what it remembers of the cue.
@@ -330,7 +330,7 @@ def swap_ladder(model: LanguageModel, tokenizer: WordTokenizer, pair: LessonPair
 
 
 def swap_span(distances: Sequence[float], effect: Sequence[float], cue: str, target: str) -> dict:
-    """The memory span of a swap ladder (:func:`model.analysis.span.memory_span` on the swap effect).
+    """The memory span of a swap ladder (:func:`model.analysis.memory.span.memory_span` on the swap effect).
 
     "none measurable" when the effect at the shortest rung is below :data:`CLEAR_EFFECT_NATS`.
 

@@ -43,14 +43,14 @@ from torch.nn import functional
 
 from data.files import finite_or_none, json_ready
 from data.tokenizer import WordTokenizer
-from model.analysis.device import analysis_mode
-from model.analysis.gradient_flow import forget_retention, hidden_gradient_flow
-from model.analysis.influence import DEFINITIONS, METHODS, gradient_influence_from_records, word_influence
+from model.analysis.influence.methods import DEFINITIONS, METHODS, gradient_influence_from_records, word_influence
 from model.analysis.inputs import DEFAULT_MAX_WORDS, prepare_input
-from model.analysis.ladder import LadderSpec, run_ladder
+from model.analysis.memory.gradient_flow import forget_retention, hidden_gradient_flow
+from model.analysis.memory.ladder import LadderSpec, run_ladder
+from model.analysis.memory.traces import compute_traces, gate_means, saturation
 from model.analysis.predictions import prediction_table
+from model.analysis.recurrence.device import analysis_mode
 from model.analysis.targets import PositionTargets, TargetSpec, resolve_targets, word_id
-from model.analysis.traces import compute_traces, gate_means, saturation
 from model.core.config import CELLS
 from model.core.language_model import LanguageModel, model_device
 

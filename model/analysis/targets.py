@@ -231,7 +231,7 @@ def selected_log_probs(
         model: the language model.
         features: [N, H] top-layer outputs.
         word_ids: [N, K] long ids.
-        decoder: the model's decoder (default) or a :class:`model.analysis.onednn.PreparedDecoder`
+        decoder: the model's decoder (default) or a :class:`model.analysis.recurrence.onednn.PreparedDecoder`
             of it, for the faster products in no-grad analyses.
 
     Returns:

@@ -11,7 +11,7 @@ templates, and each unit's share is reported per distance bucket. Also per bucke
 template's own top units it takes to carry 80% of the swap (right after the cue and at the word before
 the pronoun), how much the top sets at those two words overlap, and how much of the swap is left when
 the top 4 / top 16 units are set to their mean right after the cue, on a fresh draw of the suite,
-against the same number of random units (--draws seeded draws). Schema: model.analysis.memory_suite.
+against the same number of random units (--draws seeded draws). Schema: model.analysis.memory.suite.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import time
 from typing import Any
 
-from model.analysis.memory_suite import suite_memory_units
+from model.analysis.memory.suite import suite_memory_units
 from model.cli.common import positive_int, report_per_checkpoint, set_offline_defaults
 from model.core.checkpoint import Checkpoint
 from model.core.runtime import tune_process

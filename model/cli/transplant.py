@@ -12,7 +12,7 @@ At every word k the factual state after word k is replaced by the counterfactual
 only, or the top-n units) and the rest of the factual text is read; the share of the swap effect on
 log P(target) - log P(contrast) that this carries is reported per word, with the memory units (the
 units that carry it alone) and how many units it takes to carry 80%. --json prints one object keyed
-by checkpoint name (schema: model.analysis.transplant_report); without it, a short summary.
+by checkpoint name (schema: model.analysis.memory.transplant_report); without it, a short summary.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from model.analysis.transplant_report import transplant_report
+from model.analysis.memory.transplant_report import transplant_report
 from model.cli.common import positive_int, report_per_checkpoint, set_offline_defaults
 from model.core.checkpoint import Checkpoint
 from model.core.runtime import tune_process

@@ -17,10 +17,10 @@ class Architecture:
     Attributes:
         gate_blocks: G, the blocks of H rows in W_ih and W_hh (PyTorch's layout: RNN 1, GRU 3 r z n, LSTM 4 i f g o).
         has_cell_state: the state is (h, c) rather than h alone (the LSTM's conveyor belt).
-        traces: what model.analysis.traces records per word and unit, in display order.
+        traces: what model.analysis.memory.traces records per word and unit, in display order.
         gates: the traces that are gates, values in (0, 1) (the RNN's tanh slope stands in for them).
         keep_gate: the gate whose product over the words says how much of the memory survives
-            (model.analysis.products.forget_retention); None for the RNN, which has none.
+            (model.analysis.memory.products.forget_retention); None for the RNN, which has none.
     """
 
     gate_blocks: int

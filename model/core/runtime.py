@@ -22,7 +22,7 @@ the benches) call :func:`tune_process` once, never an import. Two settings:
    and would evict every kernel before its reuse. The capacity is raised to 4096 through
    ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` (unless the user set it), which oneDNN reads when it
    builds its first kernel, so this must run before any. Whether oneDNN is used at all is
-   decided by a speed probe on the machine itself (model/analysis/onednn.py).
+   decided by a speed probe on the machine itself (model/analysis/recurrence/onednn.py).
 
 What they are worth on a given machine: bench/analysis_latency.py, run with and without
 --no-process-tuning; no number from one machine is kept here.

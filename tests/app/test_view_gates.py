@@ -9,7 +9,7 @@ import pytest
 from app_helpers import SEED, assert_every_chart_captioned, chart_titled, exception_free, open_app
 
 from model.analysis.inputs import prepare_input
-from model.analysis.traces import compute_traces
+from model.analysis.memory.traces import compute_traces
 from model.core.checkpoint import load_checkpoint
 
 

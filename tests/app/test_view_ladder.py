@@ -8,7 +8,7 @@ import os
 import pytest
 from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
-from model.analysis.ladder import run_ladder
+from model.analysis.memory.ladder import run_ladder
 from model.core.checkpoint import load_checkpoint
 
 
@@ -37,8 +37,8 @@ def test_unknown_ladder_word_is_explained(app_models):
 
 @pytest.mark.slow
 def test_the_ladder_follows_the_preset(app_models):
-    from model.analysis.ladder import DEFAULT_FILLERS, LadderSpec
     from model.analysis.lesson import safe_fillers
+    from model.analysis.memory.ladder import DEFAULT_FILLERS, LadderSpec
     from ui.services.presets import PRESETS
 
     agreement = next(preset for preset in PRESETS if preset.target == "were")

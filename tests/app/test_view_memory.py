@@ -8,8 +8,8 @@ import os
 import pytest
 from app_helpers import SEED, assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
 
-from model.analysis.memory_suite import suite_memory_units
-from model.analysis.transplant_report import transplant_report
+from model.analysis.memory.suite import suite_memory_units
+from model.analysis.memory.transplant_report import transplant_report
 from model.core.checkpoint import load_checkpoint
 
 VIEW = "Where the memory lives"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.analysis.influence import METHODS
+from model.analysis.influence.methods import METHODS
 from model.analysis.inputs import EmptyTextError
 from model.analysis.report import analyze_text
 from model.core.checkpoint import load_checkpoint

@@ -11,7 +11,7 @@ import pytest
 from robustness_helpers import copy_checkpoint, edit_json
 
 from data.tokenizer import WordTokenizer
-from model.analysis.ladder import LadderSpec, build_ladder
+from model.analysis.memory.ladder import LadderSpec, build_ladder
 from model.core.checkpoint import CheckpointError, load_checkpoint
 from model.core.config import ModelConfig
 

@@ -14,12 +14,12 @@ from typing import Any
 import streamlit as st
 import torch
 
-from model.analysis.exploding import exploding_curves
-from model.analysis.gradient_flow import hidden_gradient_flow
 from model.analysis.lesson import cell_story, cue_swap, span_attribution, swap_ladder
 from model.analysis.lesson import expectations as compute
 from model.analysis.lesson_pair import LessonPair, build_pair
-from model.analysis.memory_units import rank_units
+from model.analysis.memory.exploding import exploding_curves
+from model.analysis.memory.gradient_flow import hidden_gradient_flow
+from model.analysis.memory.units import rank_units
 from ui.services.analysis_cache import clean
 from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
@@ -131,7 +131,7 @@ def exploding(
     contrast: str | None,
     factor: float,
 ) -> dict:
-    """model.analysis.exploding.exploding_curves on the words read before the target (the scaled copy is discarded)."""
+    """model.analysis.memory.exploding.exploding_curves on the words read before the target (the scaled copy is discarded)."""
 
     checkpoint, checked = _pair(path, signature, text, counterfactual, target, contrast)
     ids = torch.tensor(
@@ -150,7 +150,7 @@ def belt(
     contrast: str | None,
     count: int = 3,
 ) -> dict:
-    """The LSTM units that carry the cue (model.analysis.memory_units.rank_units, cell units first) and
+    """The LSTM units that carry the cue (model.analysis.memory.units.rank_units, cell units first) and
     their gates and cell at every word (model.analysis.lesson.cell_story).
 
     Returns:

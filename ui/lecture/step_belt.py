@@ -107,5 +107,5 @@ def belt(lesson: Lesson, toolbar: Any = None) -> None:
             "whole swap effect on "
             + md(lesson.contrast_formula)
             + " that moving only that unit from the counterfactual "
-            "run moves (1 = all of it; model.analysis.memory_units.rank_units)."
+            "run moves (1 = all of it; model.analysis.memory.units.rank_units)."
         )

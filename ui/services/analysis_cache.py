@@ -16,21 +16,21 @@ import streamlit as st
 import torch
 
 from data.files import json_ready
-from model.analysis.exploding import exploding_curves, gradient_norm_history
-from model.analysis.gradient_flow import embedding_gradient_flow, hidden_gradient_flow
-from model.analysis.influence import DEFINITIONS, word_influence
+from model.analysis.influence.methods import DEFINITIONS, word_influence
 from model.analysis.inputs import prepare_input
-from model.analysis.ladder import LadderSpec, run_ladder
 from model.analysis.lesson import cue_swap as swap_of
 from model.analysis.lesson import span_attribution as attribution_of
 from model.analysis.lesson_pair import build_pair
+from model.analysis.memory.exploding import exploding_curves, gradient_norm_history
+from model.analysis.memory.gradient_flow import embedding_gradient_flow, hidden_gradient_flow
+from model.analysis.memory.ladder import LadderSpec, run_ladder
+from model.analysis.memory.products import forget_retention, rnn_slope_product
+from model.analysis.memory.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
+from model.analysis.memory.unit_influence import unit_influence as model_unit_influence
 from model.analysis.predictions import prediction_table
 from model.analysis.preference import word_scores as scores_of
-from model.analysis.products import forget_retention, rnn_slope_product
 from model.analysis.report import analyze_text
 from model.analysis.targets import TargetSpec, resolve_targets, word_id
-from model.analysis.traces import GATE_KEYS, compute_traces, gate_means, saturation, unit_order
-from model.analysis.unit_influence import unit_influence as model_unit_influence
 from model.core.config import CELLS
 from model.core.generation import generate as sample
 from ui.services.model_store import Signature, checkpoint_at
@@ -82,7 +82,7 @@ def gates(path: str, signature: Signature, text: str, layer: int = -1) -> dict[s
 
     Returns:
         arch, tokens, unknown, num_layers, layer;
-        traces: name -> [T][H] floats (keys of model.analysis.traces.TRACE_KEYS);
+        traces: name -> [T][H] floats (keys of model.analysis.memory.traces.TRACE_KEYS);
         means: gate name -> T floats (mean over units);
         saturation: gate name -> {"below", "above", "between"} shares (< 0.1, > 0.9);
         variance_order: name -> H unit indices, most variable over the sentence first;
@@ -130,7 +130,7 @@ def gradient_flow(path: str, signature: Signature, text: str) -> dict[str, Any]:
 
     Returns:
         arch, tokens;
-        hidden: model.analysis.gradient_flow.hidden_gradient_flow over the words (||dh_T/dh_t||_F, LSTM cell path too);
+        hidden: model.analysis.memory.gradient_flow.hidden_gradient_flow over the words (||dh_T/dh_t||_F, LSTM cell path too);
         embedding: embedding_gradient_flow (||d log p(next word | text) / d e_t||) over the words;
         retention: forget_retention (LSTM forget gates, GRU update gates) or None;
         slope_product: rnn_slope_product (tanh RNN) or None.
@@ -160,7 +160,7 @@ def gradient_flow(path: str, signature: Signature, text: str) -> dict[str, Any]:
 
 @st.cache_data(**CACHE)
 def exploding(path: str, signature: Signature, text: str, factor: float) -> dict[str, Any]:
-    """model.analysis.exploding.exploding_curves for one recurrent-weight scale (the scaled copy is discarded)."""
+    """model.analysis.memory.exploding.exploding_curves for one recurrent-weight scale (the scaled copy is discarded)."""
 
     checkpoint = checkpoint_at(path, signature)
     words = _words(checkpoint.tokenizer, text)
@@ -170,7 +170,7 @@ def exploding(path: str, signature: Signature, text: str, factor: float) -> dict
 
 @st.cache_data(**CACHE)
 def training_gradient_norms(path: str, signature: Signature) -> dict[str, Any] | None:
-    """model.analysis.exploding.gradient_norm_history of the checkpoint's metrics.json, or None without a curve."""
+    """model.analysis.memory.exploding.gradient_norm_history of the checkpoint's metrics.json, or None without a curve."""
 
     checkpoint = checkpoint_at(path, signature)
     try:
@@ -189,7 +189,7 @@ def influence(
     word: str | None = None,
     contrast: str | None = None,
 ) -> dict[str, Any]:
-    """All-pairs word influence (model.analysis.influence.word_influence) of one model on one text.
+    """All-pairs word influence (model.analysis.influence.methods.word_influence) of one model on one text.
 
     Args:
         method: "grad", "gradxinput", "ig" or "occlusion".
@@ -330,10 +330,10 @@ def ladder(
     replacement_word: str | None = None,
     fillers: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """The distance ladder of one model (model.analysis.ladder.run_ladder(...).to_json()).
+    """The distance ladder of one model (model.analysis.memory.ladder.run_ladder(...).to_json()).
 
     Args:
-        fillers: the clauses to insert (None: model.analysis.ladder.DEFAULT_FILLERS).
+        fillers: the clauses to insert (None: model.analysis.memory.ladder.DEFAULT_FILLERS).
 
     Raises:
         ValueError: words missing from the sentence or the vocabulary, with the reason.
@@ -390,7 +390,7 @@ def report(
 def unit_influence(
     path: str, signature: Signature, text: str, position: int, good: str, bad: str | None = None
 ) -> list[float]:
-    """model.analysis.unit_influence for the prediction of word ``position`` (the state after the word before it).
+    """model.analysis.memory.unit_influence for the prediction of word ``position`` (the state after the word before it).
 
     Args:
         position: index of the predicted word (1..T; T = after the whole text).

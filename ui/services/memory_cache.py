@@ -1,8 +1,8 @@
 """Cached calls for the "Where the memory lives" view: the transplant report per sentence pair, the suite on demand.
 
 Keyed like ui/services/analysis_cache.py by (checkpoint path, file signature, inputs), so a pair is analysed
-once per process and a retrained model afresh. The work is done by model.analysis.transplant_report
-and model.analysis.memory_suite; results are their plain JSON dicts.
+once per process and a retrained model afresh. The work is done by model.analysis.memory.transplant_report
+and model.analysis.memory.suite; results are their plain JSON dicts.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from model.analysis.memory_suite import suite_memory_units
-from model.analysis.transplant_report import default_counterfactual, default_target, transplant_report
+from model.analysis.memory.suite import suite_memory_units
+from model.analysis.memory.transplant_report import default_counterfactual, default_target, transplant_report
 from ui.services.model_store import Signature, checkpoint_at
 from ui.settings import MAX_WORDS
 
@@ -24,7 +24,7 @@ SUITE_DRAWS = 10
 def transplant(
     path: str, signature: Signature, text: str, counterfactual: str, target_word: str, contrast_word: str
 ) -> dict[str, Any]:
-    """:func:`model.analysis.transplant_report.transplant_report` of one model on one pair (the default cue span)."""
+    """:func:`model.analysis.memory.transplant_report.transplant_report` of one model on one pair (the default cue span)."""
     checkpoint = checkpoint_at(path, signature)
     return transplant_report(
         checkpoint.model,
@@ -54,7 +54,7 @@ def defaults(path: str, signature: Signature, text: str) -> dict[str, Any]:
 
 @st.cache_data(show_spinner=False, max_entries=12)
 def suite(path: str, signature: Signature, templates_per_bucket: int) -> dict[str, Any]:
-    """:func:`model.analysis.memory_suite.suite_memory_units` of one model (seed 0, ablated on seed 1)."""
+    """:func:`model.analysis.memory.suite.suite_memory_units` of one model (seed 0, ablated on seed 1)."""
     checkpoint = checkpoint_at(path, signature)
     return suite_memory_units(
         checkpoint.model, checkpoint.tokenizer, templates_per_bucket=templates_per_bucket, draws=SUITE_DRAWS

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from model.analysis.ladder import DEFAULT_FILLERS
 from model.analysis.lesson import safe_fillers
+from model.analysis.memory.ladder import DEFAULT_FILLERS
 from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.influence_choice import export_choice

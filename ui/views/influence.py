@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from data.cue_swap import CuePlan, replace_span
-from model.analysis.spans import compare_with_gradient_norm
+from model.analysis.influence.spans import compare_with_gradient_norm
 from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.model_store import ModelEntry, get_checkpoint

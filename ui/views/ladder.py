@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from model.analysis.ladder import DEFAULT_FILLERS
 from model.analysis.lesson import safe_fillers
+from model.analysis.memory.ladder import DEFAULT_FILLERS
 from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.model_store import get_checkpoint

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn import functional
 
-from model.analysis.influence import word_influence
+from model.analysis.influence.methods import word_influence
 from model.analysis.lesson import (
     SPAN_METHODS,
     cell_difference_units,
@@ -23,8 +23,8 @@ from model.analysis.lesson import (
     swap_span,
 )
 from model.analysis.lesson_pair import build_pair, counterfactual_text, cue_parts
+from model.analysis.memory.traces import compute_traces
 from model.analysis.targets import TargetSpec, resolve_targets
-from model.analysis.traces import compute_traces
 from model.core.checkpoint import load_checkpoint
 
 SEED = "Mr. Robert is going on a vacation with his wife to Hawaii next month."

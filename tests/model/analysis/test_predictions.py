@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from model.analysis.inputs import prepare_input
+from model.analysis.memory.traces import compute_traces
 from model.analysis.predictions import prediction_table
 from model.analysis.report import analyze_text
-from model.analysis.traces import compute_traces
 from model.core.checkpoint import load_checkpoint
 
 

@@ -10,12 +10,12 @@ import math
 import pytest
 import torch
 
-from model.analysis.influence import word_influence
+from model.analysis.influence.methods import word_influence
 from model.analysis.inputs import prepare_input
+from model.analysis.memory.traces import compute_traces
+from model.analysis.memory.unit_influence import unit_influence
 from model.analysis.predictions import prediction_table
 from model.analysis.targets import TargetSpec, resolve_targets
-from model.analysis.traces import compute_traces
-from model.analysis.unit_influence import unit_influence
 from model.core.checkpoint import load_checkpoint
 from ui.services import analysis_cache
 from ui.services.model_store import folder_signature

@@ -1,0 +1,1 @@
+"""How much each earlier word moves each later prediction: the batched all-pairs gradient sweep over the recorded gates, occlusion, integrated gradients, and the references (autograd's sweep, the one-backward-per-target loop) they are proven against."""

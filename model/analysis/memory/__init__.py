@@ -1,0 +1,1 @@
+"""Where the memory is and how long it lasts: gate and state traces, gradient flow and its products, exploding gradients, the distance ladder and memory span, state transplants and the units that carry a cue."""

@@ -1,0 +1,1 @@
+"""The recurrent cells written out step by step from the model's own weights (checked against nn.RNN / nn.LSTM / nn.GRU), the unrolled forward that records every gate, and the kernels and device switches the analyses run on."""
