@@ -39,97 +39,12 @@ import torch
 from torch.nn import functional
 
 from model.analysis.influence.all_pairs import Reduce, SweepResult
-from model.analysis.recurrence.cells import LayerWeights, layer_weights, model_arch
-from model.analysis.recurrence.onednn import PreparedLinear
+from model.analysis.recurrence.cells import CellBackward, layer_weights, model_arch
 from model.analysis.recurrence.unrolled import unrolled_forward
 from model.analysis.targets import PositionTargets, TargetsOrResolver, selected_log_probs, targets_for
 from model.core.language_model import LanguageModel
 
 _PENDING_ELEMENTS = 1 << 23  # deferred bottom-layer gradients held before their input matmul (32 MB of float32)
-
-
-def _shift(values: torch.Tensor) -> torch.Tensor:
-    """[B, L, H] -> the previous position's values, zeros at position 0 (the zero initial state)."""
-    return torch.cat([torch.zeros_like(values[:, :1]), values[:, :-1]], dim=1)
-
-
-class _LayerBackward:
-    """Per-position factors of one layer's cell derivative, precomputed for all positions at once."""
-
-    def __init__(self, arch: str, weights: LayerWeights, records: dict[str, torch.Tensor]) -> None:
-        self.arch = arch
-        hidden = records["hidden"]  # [B, L, H]
-        if arch == "rnn":
-            self.slope = records["slope"]  # [B, L, H] = 1 - h^2
-        elif arch == "lstm":
-            i, f, g, o = (
-                records[name] for name in ("input_gate", "forget_gate", "candidate", "output_gate")
-            )  # [B, L, H]
-            cell = records["cell"]
-            tanh_cell = torch.tanh(cell)
-            self.cell_from_hidden = o * (1.0 - tanh_cell * tanh_cell)  # d c / d h through h = o tanh(c)
-            # d(preactivation of i, f, g) per unit of dc, and of o per unit of dh: [B, L, 3H] and [B, L, H]
-            self.from_cell = torch.cat([g * i * (1.0 - i), _shift(cell) * f * (1.0 - f), i * (1.0 - g * g)], dim=-1)
-            self.from_hidden = tanh_cell * o * (1.0 - o)
-            self.forget = f
-        else:
-            r, z, n = records["reset_gate"], records["update_gate"], records["candidate"]  # [B, L, H]
-            previous = _shift(hidden)  # h'
-            size = hidden.shape[-1]
-            recurrent_new = torch.matmul(previous, weights.weight_hh[2 * size :].t())  # [B, L, H] W_hn h'
-            if weights.bias_hh is not None:
-                recurrent_new = recurrent_new + weights.bias_hh[2 * size :]
-            self.update = z
-            self.from_update = (previous - n) * z * (1.0 - z)
-            self.from_new = (1.0 - z) * (1.0 - n * n)
-            self.reset_from_new = recurrent_new * r * (1.0 - r)
-            self.reset = r
-        # Products with W_hh and W_ih (x W = linear(x, W^T)), prepared once for oneDNN: see model.analysis.recurrence.onednn.
-        self.hidden_back = PreparedLinear(weights.weight_hh.t())  # [n, B, G*H] -> [n, B, H]
-        self.input_back = PreparedLinear(weights.weight_ih.t())  # [..., G*H] -> [..., In]
-        self.gate_size = int(weights.weight_hh.shape[0])  # G*H
-
-    def step(
-        self, position: int, hidden_grad: torch.Tensor, cell_grad: torch.Tensor | None, out: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, ...]:
-        """Back through the cell at ``position`` for n target rows.
-
-        Args:
-            position: the step p.
-            hidden_grad: [n, B, H] d f / d h_p of each live target.
-            cell_grad: [n, B, H] d f / d c_p (LSTM, holding h_p fixed), else None.
-            out: [n, B, G*H] where to write the first result (a slice of the bottom layer's
-                pending buffer), or None for a new tensor.
-
-        Returns:
-            (d f / d(W_ih x_p) [n, B, G*H], dh_{p-1} [n, B, H], dc_{p-1} [n, B, H] or None).
-            The input gradient itself is :meth:`input_grad` of the first: the bottom layer
-            defers that matmul and does it for many positions at once.
-        """
-        p = position
-        count, batch, size = hidden_grad.shape
-        if out is None:
-            out = hidden_grad.new_empty(count, batch, self.gate_size)
-        blocks = out.view(count, batch, self.gate_size // size, size)  # [n, B, G, H], gate blocks in PyTorch's order
-        if self.arch == "rnn":
-            torch.mul(hidden_grad, self.slope[:, p], out=out)
-            return out, self.hidden_back(out), None
-        if self.arch == "lstm":
-            cell_grad = cell_grad + hidden_grad * self.cell_from_hidden[:, p]  # [n, B, H]
-            torch.mul(
-                cell_grad.unsqueeze(2), self.from_cell[:, p].view(batch, 3, size), out=blocks[:, :, :3]
-            )  # i, f, g
-            torch.mul(hidden_grad, self.from_hidden[:, p], out=blocks[:, :, 3])  # o
-            return out, self.hidden_back(out), cell_grad * self.forget[:, p]
-        update = torch.mul(hidden_grad, self.from_update[:, p], out=blocks[:, :, 1])  # [n, B, H]
-        new = torch.mul(hidden_grad, self.from_new[:, p], out=blocks[:, :, 2])
-        reset = torch.mul(new, self.reset_from_new[:, p], out=blocks[:, :, 0])
-        previous = self.hidden_back(torch.cat([reset, update, new * self.reset[:, p]], dim=-1))  # [n, B, H]
-        return out, previous + hidden_grad * self.update[:, p], None
-
-    def input_grad(self, projected_grad: torch.Tensor) -> torch.Tensor:
-        """[..., G*H] gradient w.r.t. W_ih x -> [..., In] gradient w.r.t. the layer input x."""
-        return self.input_back(projected_grad)
 
 
 def local_gradients(
@@ -210,7 +125,7 @@ def recorded_all_pairs_sweep(
             return log_probs
 
         targets = targets_for(targets, distribution)
-        layers = [_LayerBackward(arch, layer_weights(model.recurrent, k), layer) for k, layer in enumerate(recorded)]
+        layers = [CellBackward(arch, layer_weights(model.recurrent, k), layer) for k, layer in enumerate(recorded)]
     local, values = local_gradients(model, features, targets, weights)  # [B, T, H], [B, T]
     with torch.no_grad():
         size = features.shape[-1]
