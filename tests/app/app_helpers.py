@@ -101,6 +101,18 @@ def assert_every_chart_captioned(at: AppTest) -> int:
     return checked
 
 
+def assert_charts_drawn(at: AppTest, expected: list[str]) -> None:
+    """Every chart is captioned, and the charts are exactly those whose titles contain ``expected``, in order.
+
+    Names the charts a view must draw rather than counting them, so a missing or an extra chart says which.
+    """
+    assert_every_chart_captioned(at)
+    titles = [chart["title"] for chart in charts(at)]
+    assert len(titles) == len(expected) and all(want in title for want, title in zip(expected, titles)), (
+        f"charts drawn: {titles}; expected titles containing {expected}"
+    )
+
+
 def html_blocks(at: AppTest) -> list[str]:
     """Markdown elements that carry HTML (the coloured word spans)."""
     return [element.value for element in at.markdown if "<span" in element.value or "<div" in element.value]

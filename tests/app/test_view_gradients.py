@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_helpers import assert_every_chart_captioned, captions, chart_titled, exception_free, open_app
+from app_helpers import assert_charts_drawn, captions, chart_titled, exception_free, open_app
 
 
 def test_calculator_multiplies_the_slopes(app_models):
@@ -20,7 +20,17 @@ def test_calculator_multiplies_the_slopes(app_models):
 @pytest.mark.slow
 def test_measured_flow_and_exploding_demo(app_models):
     at = exception_free(open_app("Vanishing and exploding gradients"))
-    assert assert_every_chart_captioned(at) == 6
+    assert_charts_drawn(
+        at,
+        [
+            "Running product of the slopes",
+            "reaches the last word",
+            "Credit each earlier word",
+            "share of the memory kept",
+            "tiny-rnn: gradient size against distance",
+            "tiny-rnn: gradient norms recorded during training",
+        ],
+    )
     flow = chart_titled(at, "How much of a change at an earlier word")["data"]
     assert set(flow["model"]) == {"tiny-rnn", "tiny-lstm", "tiny-gru"}
     assert "cell state c (LSTM)" in set(flow["path"])

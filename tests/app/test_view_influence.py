@@ -9,7 +9,7 @@ import pytest
 import torch
 from app_helpers import (
     SEED,
-    assert_every_chart_captioned,
+    assert_charts_drawn,
     captions,
     chart_titled,
     exception_free,
@@ -20,10 +20,20 @@ from app_helpers import (
 from model.analysis.inputs import prepare_input
 from model.core.checkpoint import load_checkpoint
 
+MODELS = ["tiny-rnn", "tiny-lstm", "tiny-gru"]  # the app_models fixture, in sidebar order
+
 
 def test_default_target_is_his_with_the_contrast(app_models):
     at = exception_free(open_app("Memory and influence"))
-    assert assert_every_chart_captioned(at) == 6
+    assert_charts_drawn(
+        at,
+        [
+            "What each cue span does",
+            *(f"{model}: all pairs" for model in MODELS),
+            "Influence of “Robert” on every later prediction",
+            "with each version of the cue",
+        ],
+    )
     assert at.selectbox(key="influence_target").value == 9  # "his" is word 10 (0-based 9)
     blocks = html_blocks(at)
     words = len(prepare_input(load_checkpoint(os.path.join(app_models, "tiny-lstm")).tokenizer, SEED).tokens)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from app_helpers import assert_every_chart_captioned, chart_titled, exception_free, html_blocks, open_app
+from app_helpers import assert_charts_drawn, chart_titled, exception_free, html_blocks, open_app
+
+MODELS = ["tiny-rnn", "tiny-lstm", "tiny-gru"]  # the app_models fixture, in sidebar order
 
 
 @pytest.mark.slow
 def test_step_through_reveals_words(app_models):
     at = exception_free(open_app("Word by word"))
-    assert assert_every_chart_captioned(at) == 6
+    assert_charts_drawn(
+        at, [*(f"{model}: expected next" for model in MODELS), *(f"{model}: memory so far" for model in MODELS)]
+    )
     assert at.session_state["step_words"] == 1
     assert html_blocks(at)[0].count("▢") == 15
     first = chart_titled(at, "tiny-lstm: expected next")["data"]
