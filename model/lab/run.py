@@ -355,7 +355,7 @@ class LabPlan:
             "steps": self.steps,
             "evaluations": self.evaluations,
             "seeds": self.seeds,
-            "expected_seconds": round(self.expected_seconds, 1),
+            "expected_seconds": round(self.expected_seconds, 3),  # 0.1 s steps read 0.0 on tiny runs
         }
 
 
@@ -400,7 +400,7 @@ class LabResult:
             "status": self.status,
             "learned_threshold": LEARNED,
             "chance": {str(k): round(v, 4) for k, v in self.chance.items()},
-            "wall_seconds": round(self.wall_seconds, 2),
+            "wall_seconds": round(self.wall_seconds, 3),
             "plan": self.plan.to_dict(),
             "isa": torch.backends.cpu.get_cpu_capability(),
             "torch_threads": torch.get_num_threads(),
