@@ -18,11 +18,20 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _train_tokens(record: dict[str, Any]) -> float | None:
+    """Tokens in the stage's training split (metrics.json "tokens": {"train": N, ...})."""
+    sizes = record.get("tokens")
+    return _number(sizes.get("train")) if isinstance(sizes, dict) else None
+
+
 def _stage(record: dict[str, Any], name: str) -> dict[str, Any]:
     config = record.get("train_config") if isinstance(record.get("train_config"), dict) else {}
     seconds = _number(record.get("wall_time_seconds"))
+    corpus = record.get("corpus")
     return {
         "stage": name,
+        "corpus": corpus if isinstance(corpus, str) else None,
+        "train_tokens": _train_tokens(record),
         "steps": _number(record.get("total_steps_trained", record.get("steps"))),
         "epochs": _number(record.get("epochs")),
         "minutes": None if seconds is None else seconds / 60.0,
@@ -42,8 +51,8 @@ def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         metrics: the checkpoint's metrics.json.
 
     Returns:
-        One dict per stage: stage ("stage 1 of 2", ...), steps, epochs, minutes (None where not
-        recorded), bptt, lr, seed, init_from, valid_ppl, test_ppl. A one-stage run gives one entry.
+        One dict per stage: stage ("stage 1 of 2", ...), corpus (its name), train_tokens (tokens in
+        its training split), steps, epochs, minutes (None where not recorded), bptt, lr, seed, init_from, valid_ppl, test_ppl. A one-stage run gives one entry.
 
     Example:
         >>> [s["epochs"] for s in training_stages({"epochs": 1, "pretraining": {"epochs": 8}})]
@@ -59,11 +68,21 @@ def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def training_totals(stages: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Steps, epochs and minutes summed over the stages (None when a stage did not record it)."""
+    """Steps, epochs, minutes and tokens read summed over the stages (None when a stage did not record one).
+
+    tokens_read is each stage's epochs x the tokens of its training split: what the model read, as
+    opposed to how much distinct text it saw (8 epochs of 2.6M tokens read about as much as 1 epoch
+    of 24M, from a tenth of the text).
+    """
     totals: dict[str, float | None] = {}
     for key in ("steps", "epochs", "minutes"):
         values = [stage[key] for stage in stages]
         totals[key] = None if any(value is None for value in values) else float(sum(values))
+    reads = [
+        None if stage["epochs"] is None or stage["train_tokens"] is None else stage["epochs"] * stage["train_tokens"]
+        for stage in stages
+    ]
+    totals["tokens_read"] = None if any(value is None for value in reads) else float(sum(reads))
     return totals
 
 

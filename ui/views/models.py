@@ -37,6 +37,8 @@ def card_facts(entry: ModelEntry) -> dict[str, str]:
     return {
         "Architecture": config.arch.upper(),
         "Corpus": md(str(metrics.get("corpus", "—"))),  # st.table renders Markdown: file text is escaped
+        "Training text": text_summary(stages),
+        f"Tokens read{every}": _millions(totals["tokens_read"]),
         "Vocabulary": _number(config.vocab_size, 0) + " words",
         "Embedding / hidden size": f"{config.embedding_size} / {config.hidden_size} units, {config.num_layers} layer(s)",
         "Output layer": "adaptive softmax" if config.decoder == "adaptive" else "full softmax",
@@ -52,6 +54,20 @@ def card_facts(entry: ModelEntry) -> dict[str, str]:
         "Status": md(str(metrics.get("status", "—"))),
         "Stored as": md(str(metrics.get("storage_dtype", "—"))),
     }
+
+
+def _millions(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1e6:,.2f}M tokens"
+
+
+def text_summary(stages: list[dict[str, Any]]) -> str:
+    """ "novels+library, 24.25M tokens (stage 1 of 2); novels, 2.63M tokens (stage 2 of 2)": distinct text per stage."""
+    parts = [
+        f"{stage['corpus'] or '—'}, {_millions(stage['train_tokens'])}"
+        + (f" ({stage['stage']})" if len(stages) > 1 else "")
+        for stage in stages
+    ]
+    return md("; ".join(parts))
 
 
 def stage_summary(stages: list[dict[str, Any]]) -> str:
@@ -91,7 +107,9 @@ def render_card(entry: ModelEntry) -> None:
     facts = card_facts(entry)
     st.table(pd.DataFrame({"value": list(facts.values())}, index=list(facts.keys())))
     st.caption(
-        "From the checkpoint's config.json and metrics.json. Perplexity = exp(mean cross-entropy per word): "
+        "From the checkpoint's config.json and metrics.json. Training text: the tokens (words and punctuation) "
+        "in each stage's training split, counted once; tokens read: epochs × those tokens, summed over the stages, "
+        "so two models can read as much while one saw ten times more distinct text. Perplexity = exp(mean cross-entropy per word): "
         "the number of words the model is, on average, as unsure as if choosing uniformly among. Lower is better; "
         "a model that guesses uniformly has perplexity = vocabulary size."
     )

@@ -18,6 +18,8 @@ def _two_stage() -> dict:
         "steps": 4704,
         "wall_time_seconds": 1859.3,
         "train_config": {"bptt": 70, "lr": 0.002, "seed": 7},
+        "corpus": "novels",
+        "tokens": {"train": 2_631_594, "valid": 122_508},
         "curve": [{"step": 50, "train_ppl": 612.4, "grad_norm_max": 1.26}, {"step": 4704, "train_ppl": 52.1}],
         "validation": [{"step": 4704, "split": "valid", "ppl": 60.7}],
         "valid_ppl": 60.7,
@@ -46,6 +48,11 @@ def test_two_stages_are_listed_and_summed():
     assert (
         totals["steps"] == 4910 and totals["epochs"] == 9 and totals["minutes"] == pytest.approx((1859.3 + 204.8) / 60)
     )
+    assert [(s["corpus"], s["train_tokens"]) for s in stages] == [("novels", 2_631_594), (None, None)]
+    assert totals["tokens_read"] is None  # stage 2 does not say what it read
+    record = _two_stage()
+    record.update(corpus="novels", tokens={"train": 1000})
+    assert training_totals(training_stages(record))["tokens_read"] == 8 * 2_631_594 + 1 * 1000
     curve = combined_curve(_two_stage())
     assert [row["step"] for row in curve if row["split"].startswith("train")] == [50, 4704, 4754]  # stage 2 continues
     assert [row["step"] for row in curve if "held out" in row["split"]] == [4704, 4910]
