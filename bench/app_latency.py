@@ -1,6 +1,6 @@
 """Latency of the Memory Lab page in a real browser (Debian Chromium driven by Playwright).
 
-    python -m bench.app_latency [--checkpoints DIR] [--runs 7] [--cold-runs 3] [--threads N]
+    python -m bench.app_latency [--checkpoints DIR] [--baseline DIR] [--runs 7] [--cold-runs 3] [--threads N]
 
 Everything is measured on the Next word tab (the tab the page opens on; only the open tab is computed):
 
@@ -23,6 +23,10 @@ Everything is measured on the Next word tab (the tab the page opens on; only the
    and model.analysis.predictions.prediction_table, as ui/services/analysis_cache.next_word does), and
    (b) model.analysis.report.analyze_text with its defaults (the whole analysis, more than the tab
    needs) for every shown model. Target: Enter / (a) <= 2x.
+
+5. With --baseline DIR (another checkpoints folder, e.g. the models shipped before), the cold start
+   of both folders, alternating run by run in this one process, and their ratio (new / baseline).
+   Target: <= 1.5x.
 
 Prints one table row per measurement: n, median and p95 (nearest rank) in milliseconds.
 Needs Debian's Chromium (/usr/bin/chromium) and playwright (requirements-test.txt).
@@ -74,6 +78,7 @@ SPEAKERS = ("Robert", "John", "Mary", "Anne", "Henry", "Emma", "James", "Jane", 
 COLD_TARGET_MS = 4000.0
 ENTER_TARGET_MS = 500.0
 ENTER_OVERHEAD_TARGET = 2.0  # Enter -> updated, over the tab's own computation
+COLD_RATIO_TARGET = 1.5  # cold start of --checkpoints over --baseline
 PARAGRAPH_TARGET_MS = 2000.0
 
 
@@ -189,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         default="checkpoints",
         help="folder whose sub-folders are checkpoints, as the app reads it (default checkpoints/)",
     )
+    parser.add_argument(
+        "--baseline",
+        help="a second checkpoints folder (e.g. the previously shipped models) whose cold start is timed in the "
+        "same run, alternating with --checkpoints; prints the ratio",
+    )
     parser.add_argument("--runs", type=positive_int, default=7, help="timed Enter presses per row (default 7)")
     parser.add_argument(
         "--cold-runs", type=positive_int, default=3, help="fresh server starts for the cold-start rows (default 3)"
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     set_offline_defaults()
-    problem = preflight_error(args.checkpoints)
+    problem = preflight_error(args.checkpoints) or (args.baseline and preflight_error(args.baseline))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -214,17 +224,30 @@ def main(argv: list[str] | None = None) -> int:
 
     timeout_ms = args.timeout * 1000.0
     oracle = Oracle(args.checkpoints)
+    baseline_oracle = Oracle(args.baseline) if args.baseline else None
     variants, results = seed_variants(), {}
     if args.runs + 1 > len(variants):
         parser.error(f"--runs must be at most {len(variants) - 1} (distinct seed variants); got {args.runs}.")
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="app-latency-") as scratch:
         browser = launch_chromium(playwright)
-        health, box, visible, total = [], [], [], []
+        health, box, visible, total, baseline_total = [], [], [], [], []
         server = context = None
         for run in range(args.cold_runs):
             if server is not None:
                 context.close()
                 server.stop()
+            if baseline_oracle is not None:  # the same run's other folder first, so both see the same machine
+                to_health, _, to_visible, other, other_context, _ = cold_start(
+                    browser,
+                    args.baseline,
+                    baseline_oracle,
+                    os.path.join(scratch, f"baseline-{run}.log"),
+                    args.threads,
+                    timeout_ms,
+                )
+                other_context.close()
+                other.stop()
+                baseline_total.append((to_health + to_visible) * 1000)
             to_health, to_box, to_visible, server, context, models = cold_start(
                 browser, args.checkpoints, oracle, os.path.join(scratch, f"server-{run}.log"), args.threads, timeout_ms
             )
@@ -255,10 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     print(row("cold: health ok -> sentence box shown", box, None))
     print(row("cold: health ok -> seed predictions visible", visible, None))
     print(row("cold: total", total, COLD_TARGET_MS))
+    if baseline_total:
+        print(row("cold: total, --baseline models", baseline_total, None))
     print(row("Enter -> updated: new sentence (seed length)", fresh, ENTER_TARGET_MS))
     print(row("Enter -> updated: seed sentence (cached)", cached, ENTER_TARGET_MS))
     print(row("Enter -> updated: 200-word paragraph", long_text, PARAGRAPH_TARGET_MS))
     print("Targets are checked on the median; p95 is nearest rank.")
+    if baseline_total:
+        ratio = statistics.median(total) / statistics.median(baseline_total)
+        print(
+            f"cold start: {ratio:.2f}x the --baseline models' ({os.path.abspath(args.baseline)}), medians of "
+            f"{len(total)} alternating runs (target <= {COLD_RATIO_TARGET}x: {'ok' if ratio <= COLD_RATIO_TARGET else 'OVER'})"
+        )
     for label, entered, texts in (
         ("new sentence (seed length)", fresh, variants[: args.runs]),
         ("200-word paragraph", long_text, [paragraph(run) for run in range(args.runs)]),

@@ -72,6 +72,12 @@ def test_missing_chromium_is_an_error_that_says_how_to_install(monkeypatch, tmp_
     assert app_latency.main(["--checkpoints", str(tmp_path)]) == 2
 
 
+def test_a_missing_baseline_folder_is_an_error_before_any_server_starts(tmp_path, capsys):
+    missing = str(tmp_path / "no-such-folder")
+    assert app_latency.main(["--checkpoints", str(tmp_path), "--baseline", missing]) == 2
+    assert f"no checkpoints folder {missing!r}" in capsys.readouterr().err
+
+
 def test_autogroup_nice_reads_the_kernel_line_and_nothing_else(tmp_path):
     from bench.app_server import autogroup_nice
 
