@@ -52,7 +52,8 @@ def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
     Returns:
         One dict per stage: stage ("stage 1 of 2", ...), corpus (its name), train_tokens (tokens in
-        its training split), steps, epochs, minutes (None where not recorded), bptt, lr, seed, init_from, valid_ppl, test_ppl. A one-stage run gives one entry.
+        its training split), steps, epochs, minutes (None where not recorded), bptt, lr, seed,
+        init_from, valid_ppl, test_ppl. A one-stage run gives one entry.
 
     Example:
         >>> [s["epochs"] for s in training_stages({"epochs": 1, "pretraining": {"epochs": 8}})]
