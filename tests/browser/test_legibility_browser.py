@@ -67,6 +67,12 @@ CHART_TEXT_JS = r"""(title) => {
   return null;
 }"""
 
+# The sidebar's model chips: the width a shipped model's name ("novels19m-lstm", longer than the test models'
+# names) needs in each chip and the width the chip gives it; the chip's own text is put back at once.
+CHIP_TEXT_JS = r"""(name) => [...document.querySelectorAll('[data-testid="stSidebar"] [data-tag] span[title]')].map(e => {
+  const own = e.textContent; e.textContent = name; const needed = e.scrollWidth, shown = e.clientWidth;
+  e.textContent = own; return {text: own, needed, shown}; })"""
+
 
 def _open(new_page, app_url, scheme: str):
     page = new_page(VIEWPORT)
@@ -113,6 +119,10 @@ def test_presenter_type_inside_charts_and_every_word_labelled(new_page, app_url)
     page.get_by_text("Presenter mode").click()
     expect(page.get_by_role("switch", name="Presenter mode")).to_be_checked()
     _idle(page)
+    # The model chips in the sidebar show whole names at projector size (an ellipsis hides which model is which).
+    chips = page.evaluate(CHIP_TEXT_JS, "novels19m-lstm")
+    assert sorted(chip["text"] for chip in chips) == ["tiny-gru", "tiny-lstm", "tiny-rnn"], chips
+    assert all(chip["shown"] >= chip["needed"] for chip in chips), chips
     _tab(page, "Memory and influence")
     page.wait_for_function("(t) => !!(" + CHART_TEXT_JS + ")(t)", arg="tiny-rnn: all pairs", timeout=SLOW_TIMEOUT_MS)
     texts = page.evaluate(CHART_TEXT_JS, "tiny-rnn: all pairs")

@@ -23,6 +23,8 @@ button[data-baseweb="tab"] p { font-size: 1.2rem; }
 [role="tabpanel"] h2 { display: none; }
 /* The words read so far, inside a model's column, stay one size smaller than the sentence itself. */
 [data-testid="stColumn"] .memory-lab-words { font-size: 1.2rem; }
+/* The model chips in the narrow sidebar keep their full names: three "novels1…" chips cannot be told apart. */
+[data-testid="stSidebar"] [data-testid="stMultiSelectTagsContainer"] [data-tag] { font-size: 0.7rem; max-width: 100%; }
 </style>
 """
 
