@@ -223,12 +223,20 @@ def size_chart(rows: Sequence[dict], spans: Sequence[str]) -> tuple[Spec, list[d
     data = [{"span": row["span"], "value": row["value"], "shown": f"{row['value']:.2f}"} for row in rows]
     y = {"field": "span", "type": "nominal", "sort": list(spans), "title": None, "axis": {"labelFontWeight": "bold"}}
     spec = _base(title="gradient size")
+    # Room to the right of the longest bar for its value label, which would otherwise be cut at the chart's edge.
+    room = {"domainMax": max((row["value"] for row in rows), default=0.0) * 1.3 or 1.0}
     spec["layer"] = [
         {
             "mark": {"type": "bar", "color": "#6c757d", "cornerRadiusEnd": 2},
             "encoding": {
                 "y": y,
-                "x": {"field": "value", "type": "quantitative", "title": "‖∂f/∂e‖", "axis": {"tickCount": 3}},
+                "x": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": "‖∂f/∂e‖",
+                    "axis": {"tickCount": 3},
+                    "scale": room,
+                },
                 "tooltip": [{"field": "span"}, {"field": "value", "format": ".3f"}],
             },
         },

@@ -208,7 +208,8 @@ def span_sentences(parts: dict[str, dict[str, float]]) -> list[str]:
             if opposite:
                 names = {"occlusion": "hiding", "ig": "integrated gradients", "gradxinput": "gradient × input"}
                 against.append(
-                    f"{listed([names[m] for m in opposite])} give {quoted(part)} the opposite sign to the swap"
+                    f"{listed([names[m] for m in opposite])} {_verb(opposite, 'gives', 'give')} {quoted(part)} the opposite sign "
+                    "to the swap"
                 )
     if against:
         sentences.append(

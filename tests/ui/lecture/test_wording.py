@@ -92,6 +92,9 @@ def test_span_title_says_the_lstms_cue_is_the_title_and_where_the_methods_disagr
     assert sentences[2].startswith(
         "Hiding, integrated gradients and gradient × input give “Robert” the opposite sign to the swap"
     )
+    # One method against the swap takes the singular verb (the 19M-word LSTM's step 3 read "Hiding give").
+    one_against = {"Mr.": dict(LSTM_PARTS["Mr."], occlusion=-0.2, ig=0.3, gradxinput=0.1)}
+    assert wording.span_sentences(one_against)[2].startswith("Hiding gives “Mr.” the opposite sign to the swap")
     rnn = {
         "Mr.": {"swap": 0.38, "occlusion": 0.20, "ig": 0.73, "gradxinput": 0.09, "grad": 0.23},
         "Robert": {"swap": 0.33, "occlusion": -0.17, "ig": -0.68, "gradxinput": 0.03, "grad": 0.39},
