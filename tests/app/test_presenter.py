@@ -30,6 +30,23 @@ def test_presets_load_teaching_sentences(app_models):
     assert '"' in at.text_input(key="text").value
 
 
+def test_presenter_mode_wraps_long_chart_titles_plain_or_styled():
+    """Vega cuts a long title with "…" ("novels19m-rnn: top 10 next …"); presenter mode breaks it into lines."""
+    from ui.widgets.charts import TITLE_LINE_CHARS, style_spec
+
+    long = "novels19m-lstm: top 10 next words"
+    assert len(long) > TITLE_LINE_CHARS
+    for title, text_of in ((long, lambda t: t), ({"text": long, "fontSize": 15}, lambda t: t["text"])):
+        spec = {"mark": "bar", "title": title}
+        lines = text_of(style_spec(spec, True)["title"])
+        assert isinstance(lines, list) and " ".join(lines) == long
+        assert all(len(line) <= TITLE_LINE_CHARS for line in lines)
+        assert spec["title"] == title  # the original spec is not changed
+        assert style_spec(spec, False)["title"] == title  # off the projector the title stays whole on one line
+    styled = style_spec({"mark": "bar", "title": {"text": long, "fontSize": 15}}, True)["title"]
+    assert styled["fontSize"] == 15
+
+
 def test_presenter_config_sets_chart_text_for_a_projector():
     import altair as alt
     import pandas as pd

@@ -127,8 +127,12 @@ def style_spec(spec: dict[str, Any], presenter: bool) -> dict[str, Any]:
         for key in ("height", "width"):
             if key in styled:
                 styled[key] = _scaled_step(styled[key])
-        if isinstance(styled.get("title"), str):
-            styled["title"] = wrapped_title(styled["title"])
+        title = styled.get("title")
+        if isinstance(title, str):
+            styled["title"] = wrapped_title(title)
+        elif isinstance(title, dict) and isinstance(title.get("text"), str):
+            # A styled title ({"text", "fontSize"}) is cut with "…" just the same; wrap its text.
+            styled["title"] = dict(title, text=wrapped_title(title["text"]))
     return styled
 
 
