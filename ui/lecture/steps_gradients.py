@@ -155,7 +155,7 @@ def exploding(lesson: Lesson, toolbar: Any = None) -> None:
     frame.sentences(
         [
             "A copy of the model gets its recurrent weights W_hh multiplied by the scale; the model itself is unchanged.",
-            "Above 1 a step can multiply a change up, so a gradient sent far back blows up and training lurches.",
+            wording.exploding_sentence(factor, back, values["scaled"]),
             "Clipping shrinks any gradient longer than the threshold back to that length.",
         ]
     )

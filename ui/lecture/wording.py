@@ -355,6 +355,22 @@ def vanishing_sentence(rows: Sequence[dict], source: str) -> str | None:
     )
 
 
+def exploding_sentence(factor: float, distance: int, scaled: float) -> str:
+    """Step 7's explanation, held to the chart: "blows up" only where the scaled gradient is above 1.
+
+    1 is a change passed on whole (the chart's baseline); a product of slopes above 1 grows with every step.
+    """
+    rule = "A step whose slope is above 1 multiplies a change up, so over many steps the product blows up and training lurches"
+    if factor == 1:
+        return f"{rule}; move the scale to see it."
+    if scaled > 1:
+        return f"{rule}: here the gradient from {distance} words back is already {number(scaled)}, above 1."
+    return (
+        f"{rule}. At × {factor:g} the gradient from {distance} words back is {number(scaled)}, still below 1: "
+        "it fades more slowly but has not blown up here; a larger scale shows the growth."
+    )
+
+
 def exploding_title(label: str, factor: float, distance: int, trained: float, scaled: float, clip: float | None) -> str:
     """Step 7: what scaling the recurrent weights does to the gradient, and what clipping keeps."""
     ratio = scaled / trained if trained > 0 else math.inf

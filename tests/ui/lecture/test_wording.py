@@ -214,6 +214,16 @@ def test_exploding_title(factor, scaled, clip, expected):
     assert wording.exploding_title("the RNN", factor, 6, 0.30, scaled, clip) == expected
 
 
+def test_exploding_sentence_says_blows_up_only_when_the_numbers_show_it():
+    # The shipped RNN at x 2: 0.97 from 9 words back, below a change passed on whole.
+    below = wording.exploding_sentence(2.0, 9, 0.97)
+    assert "0.97, still below 1" in below and "has not blown up here" in below
+    above = wording.exploding_sentence(3.0, 9, 41.0)
+    assert above.endswith("here the gradient from 9 words back is already 41, above 1.")
+    assert "has not" not in above
+    assert wording.exploding_sentence(1.0, 9, 0.13).endswith("move the scale to see it.")
+
+
 def test_per_word_sentence_turns_the_measured_share_into_a_slope():
     rows = [{"label": "the RNN", "arch": "rnn", "kept": 0.30}, {"label": "the LSTM", "arch": "lstm", "kept": 0.17}]
     assert wording.per_word_sentence(rows, 6) == (
