@@ -28,6 +28,11 @@ Everything is measured on the Next word tab (the tab the page opens on; only the
    of both folders, alternating run by run in this one process, and their ratio (new / baseline).
    Target: <= 1.5x.
 
+6. With --profile, Chrome's sampling profiler over further new-sentence Enters (not the timed ones: the
+   profiler slows the page) splits the browser's time per Enter into Vega charts, React (Streamlit's
+   front end), other page JavaScript, browser internals, garbage collection and idle
+   (bench/browser_profile.py).
+
 Prints one table row per measurement: n, median and p95 (nearest rank) in milliseconds.
 Needs Debian's Chromium (/usr/bin/chromium) and playwright (requirements-test.txt).
 """
@@ -55,6 +60,7 @@ from bench.app_driver import (  # noqa: E402
     wait_for_predictions,
 )
 from bench.app_server import AppServer  # noqa: E402
+from bench.browser_profile import BUCKETS, IDLE, CpuProfiler  # noqa: E402
 from model.analysis.inputs import prepare_input  # noqa: E402
 from model.analysis.memory.traces import compute_traces  # noqa: E402
 from model.analysis.predictions import prediction_table  # noqa: E402
@@ -212,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the timed rows, profile as many new-sentence Enters again and split the browser's time per Enter",
+    )
     args = parser.parse_args(argv)
     set_offline_defaults()
     problem = preflight_error(args.checkpoints) or (args.baseline and preflight_error(args.baseline))
@@ -226,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     oracle = Oracle(args.checkpoints)
     baseline_oracle = Oracle(args.baseline) if args.baseline else None
     variants, results = seed_variants(), {}
-    if args.runs + 1 > len(variants):
-        parser.error(f"--runs must be at most {len(variants) - 1} (distinct seed variants); got {args.runs}.")
+    needed = args.runs * (2 if args.profile else 1) + 1
+    if needed > len(variants):
+        most = (len(variants) - 1) // (2 if args.profile else 1)
+        parser.error(
+            f"--runs must be at most {most} (distinct seed variants{' with --profile' if args.profile else ''}); got {args.runs}."
+        )
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="app-latency-") as scratch:
         browser = launch_chromium(playwright)
         health, box, visible, total, baseline_total = [], [], [], [], []
@@ -264,7 +279,15 @@ def main(argv: list[str] | None = None) -> int:
                 cached.append(enter_ms(page, oracle, models, SEED, timeout_ms))
             for run in range(args.runs):
                 long_text.append(enter_ms(page, oracle, models, paragraph(run), timeout_ms))
-            results = {"browser": browser.version, "models": models}
+            results = {"browser": browser.version, "models": models, "profile": None}
+            if args.profile:
+                profiler, split = CpuProfiler(page), dict.fromkeys(BUCKETS, 0.0)
+                for run in range(args.runs):
+                    profiler.start()
+                    enter_ms(page, oracle, models, variants[args.runs + run], timeout_ms)
+                    for bucket, ms in profiler.stop().items():
+                        split[bucket] += ms / args.runs
+                results["profile"] = split
         finally:
             context.close()
             server.stop()
@@ -290,6 +313,15 @@ def main(argv: list[str] | None = None) -> int:
             f"cold start: {ratio:.2f}x the --baseline models' ({os.path.abspath(args.baseline)}), medians of "
             f"{len(total)} alternating runs (target <= {COLD_RATIO_TARGET}x: {'ok' if ratio <= COLD_RATIO_TARGET else 'OVER'})"
         )
+    if results["profile"]:
+        split = results["profile"]
+        busy = sum(ms for bucket, ms in split.items() if bucket != IDLE)
+        print(
+            f"browser main thread per new-sentence Enter, profiled ({args.runs} more Enters; mean ms, share of busy time):"
+        )
+        for bucket, ms in sorted(split.items(), key=lambda item: -item[1]):
+            share = "" if bucket == IDLE else f" ({ms / busy:.0%})"
+            print(f"  {bucket:<44}{ms:>8.0f}{share}")
     for label, entered, texts in (
         ("new sentence (seed length)", fresh, variants[: args.runs]),
         ("200-word paragraph", long_text, [paragraph(run) for run in range(args.runs)]),
