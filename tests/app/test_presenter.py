@@ -47,6 +47,39 @@ def test_presenter_mode_wraps_long_chart_titles_plain_or_styled():
     assert styled["fontSize"] == 15
 
 
+def test_presenter_mode_wraps_a_long_y_axis_title_so_it_does_not_push_the_chart_title_off():
+    """At 20 px a rotated y title longer than the plot pushed the chart title's first line out of the chart."""
+    import altair as alt
+    import pandas as pd
+
+    from ui.widgets.charts import AXIS_TITLE_LINE_CHARS, style_chart, style_spec
+
+    long_y = "‖∂h_last / ∂state_t‖ ÷ √H (log scale)"
+    assert len(long_y) > AXIS_TITLE_LINE_CHARS
+    base = alt.Chart(pd.DataFrame({"x": [1], "y": [2]})).mark_line()
+    chart = base.encode(
+        x=alt.X("x:Q", title="a long x-axis title that runs along the plot"), y=alt.Y("y:Q", title=long_y)
+    )
+    for drawn in (chart, chart + base.mark_point().encode(x="x:Q", y=alt.Y("y:Q", title=long_y))):
+        spec = style_chart(drawn, True).to_dict()
+        for part in [spec, *spec.get("layer", [])]:
+            if "encoding" in part:
+                y_title = part["encoding"]["y"]["title"]
+                assert isinstance(y_title, list) and " ".join(y_title) == long_y
+                assert all(len(line) <= AXIS_TITLE_LINE_CHARS for line in y_title)
+                if "title" in part["encoding"]["x"]:
+                    assert isinstance(part["encoding"]["x"]["title"], str)  # x titles run along the plot: kept
+        assert drawn.to_dict() == style_chart(drawn, False).to_dict()  # the caller's chart is unchanged
+        for part in [drawn.to_dict(), *drawn.to_dict().get("layer", [])]:
+            if "encoding" in part:
+                assert part["encoding"]["y"]["title"] == long_y
+    plain = {"mark": "line", "encoding": {"y": {"field": "y", "type": "quantitative", "title": long_y}}}
+    assert " ".join(style_spec(plain, True)["encoding"]["y"]["title"]) == long_y
+    assert plain["encoding"]["y"]["title"] == long_y
+    layered = {"layer": [dict(plain, mark="point"), plain]}
+    assert all(isinstance(p["encoding"]["y"]["title"], list) for p in style_spec(layered, True)["layer"])
+
+
 def test_presenter_config_sets_chart_text_for_a_projector():
     import altair as alt
     import pandas as pd

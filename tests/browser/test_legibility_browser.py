@@ -74,6 +74,13 @@ CHIP_TEXT_JS = r"""(name) => [...document.querySelectorAll('[data-testid="stSide
   e.textContent = own; return {text: own, needed, shown}; })"""
 
 
+# Each drawn chart's title: how far its top sits above the top of its own SVG (a few px of ascender is normal).
+TITLE_OVERHANG_JS = r"""() => [...document.querySelectorAll('[aria-roledescription="title"]')]
+  .filter(t => t.closest('svg').getBoundingClientRect().height > 0)
+  .map(t => ({title: t.getAttribute('aria-label'),
+              above: t.closest('svg').getBoundingClientRect().top - t.getBoundingClientRect().top}))"""
+
+
 def _open(new_page, app_url, scheme: str):
     page = new_page(VIEWPORT)
     page.emulate_media(color_scheme=scheme)
@@ -141,6 +148,22 @@ def test_presenter_type_inside_charts_and_every_word_labelled(new_page, app_url)
     assert len(sizes) == 3 and min(sizes) >= 20, strip
     page.get_by_text("Presenter mode").click()
     expect(page.get_by_role("switch", name="Presenter mode")).not_to_be_checked()
+
+
+def test_presenter_chart_titles_stay_inside_their_charts(new_page, app_url):
+    # A 20 px y title longer than its plot pushed the chart title's first line out of the chart (Gradients, Models).
+    page = _open(new_page, app_url, "light")
+    page.get_by_text("Presenter mode").click()
+    expect(page.get_by_role("switch", name="Presenter mode")).to_be_checked()
+    _idle(page)
+    for tab in ("Vanishing and exploding gradients", "Models"):
+        _tab(page, tab)
+        page.wait_for_function("() => document.querySelectorAll('[aria-roledescription=\"title\"]').length > 0")
+        titles = page.evaluate(TITLE_OVERHANG_JS)
+        assert titles, f"{tab}: no chart drawn"
+        cut = [title for title in titles if title["above"] > 8]
+        assert not cut, f"{tab}: chart titles that start above their chart: {cut}"
+    page.get_by_text("Presenter mode").click()
 
 
 def test_json_download_works_right_after_the_csv(new_page, app_url):

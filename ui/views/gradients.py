@@ -147,7 +147,9 @@ def measured(context: Context) -> None:
             .mark_line(strokeWidth=3)
             .encode(
                 x=alt.X("words back:Q", title="words back from the last word"),
-                y=alt.Y("relative size:Q", scale=alt.Scale(type="log"), title="‖∂h_last / ∂state_t‖ ÷ √H (log)"),
+                y=alt.Y(
+                    "relative size:Q", scale=alt.Scale(type="log"), title="gradient size (log)"
+                ),  # the caption gives the formula
                 color=alt.Color("model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4)),
                 strokeDash=alt.StrokeDash(
                     "path:N",
@@ -166,7 +168,7 @@ def measured(context: Context) -> None:
         )
         show_chart(
             chart,
-            "Frobenius norm of the Jacobian of the last word's hidden state with respect to the state t words "
+            "Gradient size = ‖∂h_last / ∂state_t‖ ÷ √H: the Frobenius norm of the Jacobian of the last word's hidden state with respect to the state t words "
             "earlier (the layer's inputs held fixed), computed exactly with automatic differentiation, divided by √H "
             "= the norm at 0 words back, so 1 is the baseline of a signal passed on unchanged." + cell_note,
             key="flow_hidden",

@@ -24,6 +24,9 @@ PRESENTER_FONT_PX = 20
 PRESENTER_STEP_SCALE = 1.5
 # In presenter mode a longer chart title is broken into lines of this many characters (a third of the page at 20 px).
 TITLE_LINE_CHARS = 30
+# ... and a longer y-axis title into lines of this many: at 20 px a rotated y title longer than the plot is tall sticks
+# out above it, and Vega's fit to a fixed height then leaves too little room, so the chart title's first line is cut.
+AXIS_TITLE_LINE_CHARS = 22
 # Text marks in a dark theme (Streamlit's own dark-theme text colour).
 DARK_THEME_TEXT = "#FAFAFA"
 # Up to this many words, every word on a word axis gets its label (beyond it Vega may thin them out).
@@ -127,6 +130,15 @@ def style_spec(spec: dict[str, Any], presenter: bool) -> dict[str, Any]:
         for key in ("height", "width"):
             if key in styled:
                 styled[key] = _scaled_step(styled[key])
+        if isinstance(styled.get("encoding"), dict):
+            styled["encoding"] = _wrapped_y_title(styled["encoding"])
+        if isinstance(styled.get("layer"), list):
+            styled["layer"] = [
+                dict(layer, encoding=_wrapped_y_title(layer["encoding"]))
+                if isinstance(layer, dict) and isinstance(layer.get("encoding"), dict)
+                else layer
+                for layer in styled["layer"]
+            ]
         title = styled.get("title")
         if isinstance(title, str):
             styled["title"] = wrapped_title(title)
@@ -157,6 +169,8 @@ def style_chart(chart: Any, presenter: bool) -> Any:
     for part, options in config.items():
         styled = getattr(styled, f"configure_{part}")(**options)
     if presenter:
+        if getattr(styled, "layer", None):  # the caller's layer objects stay as they were
+            styled.layer = [layer.copy(deep=False) for layer in styled.layer]
         for part in [styled, *(getattr(styled, "layer", None) or [])]:
             height = getattr(part, "height", None)
             if isinstance(height, alt.Step):
@@ -167,7 +181,27 @@ def style_chart(chart: Any, presenter: bool) -> Any:
             title = getattr(part, "title", None)
             if isinstance(title, str) and len(title) > TITLE_LINE_CHARS:
                 part.title = wrapped_title(title)
+            encoding = getattr(part, "encoding", alt.Undefined)
+            channel = getattr(encoding, "y", alt.Undefined) if encoding is not alt.Undefined else alt.Undefined
+            axis_title = channel._get("title") if channel is not alt.Undefined else None
+            if isinstance(axis_title, str) and len(axis_title) > AXIS_TITLE_LINE_CHARS:
+                # Copies: the caller's encoding and channel keep their one-line title.
+                encoding, channel = encoding.copy(deep=False), channel.copy(deep=False)
+                channel["title"] = wrapped_title(axis_title, AXIS_TITLE_LINE_CHARS)
+                encoding["y"] = channel
+                part.encoding = encoding
     return styled
+
+
+def _wrapped_y_title(encoding: dict[str, Any]) -> dict[str, Any]:
+    """A Vega-Lite encoding whose y title, when longer than AXIS_TITLE_LINE_CHARS, is broken into lines (a copy).
+
+    Only y: a rotated title taller than the plot is what pushes the chart title off the top; x titles run along the
+    plot's width."""
+    channel = encoding.get("y")
+    if isinstance(channel, dict) and isinstance(channel.get("title"), str):
+        return dict(encoding, y=dict(channel, title=wrapped_title(channel["title"], AXIS_TITLE_LINE_CHARS)))
+    return encoding
 
 
 def word_axis(count: int, **options: Any) -> dict[str, Any]:
