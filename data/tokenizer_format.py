@@ -70,6 +70,21 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+def _same_json(value: Any, expected: Any) -> bool:
+    """JSON equality that also compares types: Python's ``==`` takes 0 for false and 1.0 for 1.
+
+    The `tokenizers` library does not: a flag written as 0 passed ``==`` and then failed in its
+    parser with a bare Exception, so the check here must be as strict as the parser.
+    """
+    if type(value) is not type(expected):
+        return False
+    if isinstance(expected, dict):
+        return value.keys() == expected.keys() and all(_same_json(value[key], expected[key]) for key in expected)
+    if isinstance(expected, list):
+        return len(value) == len(expected) and all(map(_same_json, value, expected))
+    return value == expected
+
+
 def vocab_fingerprint(vocab: dict[str, int]) -> str:
     """sha256 of a vocabulary (token -> id), the same value as :meth:`WordTokenizer.fingerprint`."""
     ordered = sorted(vocab.items(), key=lambda item: item[1])
@@ -100,12 +115,12 @@ def check_tokenizer_json(data: Any, path: str | os.PathLike = "tokenizer.json") 
             path,
             f"its top-level fields must be {list(_TOP_LEVEL_FIELDS)}; missing {missing}, unexpected {shown(extra)}",
         )
-    if data["version"] != "1.0":
+    if not _same_json(data["version"], "1.0"):
         raise refuse(path, f'"version" must be "1.0"; got {shown(data["version"])}')
     for name in _NULL_FIELDS:
         if data[name] is not None:
             raise refuse(path, f'"{name}" must be null (a Memory Lab tokenizer has none); got {shown(data[name])}')
-    if data["pre_tokenizer"] != _EXPECTED_PRE_TOKENIZER:
+    if not _same_json(data["pre_tokenizer"], _EXPECTED_PRE_TOKENIZER):
         raise refuse(
             path, f'"pre_tokenizer" must be {json.dumps(_EXPECTED_PRE_TOKENIZER)}; got {shown(data["pre_tokenizer"])}'
         )
@@ -145,7 +160,7 @@ def check_tokenizer_json(data: Any, path: str | os.PathLike = "tokenizer.json") 
         (dict(_ADDED_TOKEN_FLAGS, id=vocab[special], content=special) for special in SPECIAL_TOKENS),
         key=lambda entry: entry["id"],
     )
-    if data["added_tokens"] != expected_added:
+    if not _same_json(data["added_tokens"], expected_added):
         raise refuse(
             path,
             f'"added_tokens" must be exactly the specials {json.dumps(expected_added)}; got {shown(data["added_tokens"])}',

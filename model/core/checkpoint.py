@@ -212,7 +212,10 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> Checkpoint
     info = inspect_checkpoint(path)
     path, config = info.path, info.config
     # The vocabulary checked above, not a second read of a file that may have changed since.
-    tokenizer = WordTokenizer.from_checked_json(info.tokenizer_text, os.path.join(path, "tokenizer.json"))
+    try:
+        tokenizer = WordTokenizer.from_checked_json(info.tokenizer_text, os.path.join(path, "tokenizer.json"))
+    except ValueError as error:  # the tokenizers parser refused what the format check let through
+        raise CheckpointError(str(error)) from error
     try:
         stored = load_file(os.path.join(path, "model.safetensors"))
     except (SafetensorError, OSError, ValueError) as error:

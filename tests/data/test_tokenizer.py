@@ -176,3 +176,25 @@ def test_a_tokenizer_without_the_specials_is_refused(tokenizer, tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="<eos>"):
         WordTokenizer.load(path)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("added_tokens", 0, "lstrip"), 0),  # 0 == False in Python; the tokenizers parser wants a boolean
+        (("added_tokens", 1, "special"), 1),
+        (("pre_tokenizer", "invert"), 1),
+        (("added_tokens", 0, "id"), 0.0),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_refused_by_the_format_check(tokenizer, tmp_path, where, value):
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=f'"{where[0]}" must be'):
+        WordTokenizer.load(path)

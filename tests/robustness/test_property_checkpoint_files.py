@@ -113,6 +113,9 @@ def _check_outcome(folder: str) -> None:
 @example(changes=[([3], "replace", 2**63)])  # config.json: hidden_size >= 2**63 (a TypeError inside torch before)
 @example(changes=[([3], "replace", DEEP)])  # a 5,000-level nesting where a size belongs
 @example(changes=[([8, 1, 0], "replace", 10**6)])  # tokenizer.json: an id far beyond the embedding
+@example(
+    changes=[([255, 0, 128], "replace", 0)]
+)  # tokenizer.json: a flag written 0 (== False in Python, not to tokenizers)
 def test_a_mutated_file_is_refused_cleanly_or_works(tiny_checkpoints, file, changes):
     with open(os.path.join(tiny_checkpoints["lstm"], file), encoding="utf-8") as stream:
         document = json.load(stream)

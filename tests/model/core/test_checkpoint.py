@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import data.tokenizer as tokenizer_module
 import model.core.checkpoint as checkpoint_module
 from data.tokenizer import WordTokenizer
 from model.core.checkpoint import CHECKPOINT_FILES, CheckpointError, load_checkpoint, save_checkpoint
@@ -218,6 +219,17 @@ def test_tokenizer_that_is_not_a_tokenizer(saved):
     with open(os.path.join(path, "tokenizer.json"), "w") as stream:
         stream.write('{"hello": 1}')
     _expect(path, "Could not read a tokenizer")
+
+
+def test_a_tokenizer_the_library_still_refuses_is_a_checkpoint_error(saved, monkeypatch):
+    # The format check should catch everything the tokenizers parser refuses; if one slips past it
+    # (a new library version), loading must still end in CheckpointError, not a bare ValueError.
+    def refuse(text):
+        raise Exception("invalid type: integer `0`, expected a boolean")
+
+    monkeypatch.setattr(tokenizer_module.Tokenizer, "from_str", staticmethod(refuse))
+    path, _ = saved
+    _expect(path, "expected a boolean")
 
 
 # ------------------------------------------------------------------ atomic saves
