@@ -140,3 +140,31 @@ def test_shaded_words_contrast_in_light_and_dark_themes():
     )  # light shade: black; deep shade: white
     assert "color:#" not in html and 'style="line-height:2.1"' in html
     assert "color:rgb(" in legend("raises", "lowers")
+
+
+def test_presenter_mode_wraps_a_small_altair_title_too():
+    """The per-model charts of a third of the page carry a small title (alt.TitleParams); a long one still wraps."""
+    import altair as alt
+    import pandas as pd
+
+    from ui.widgets.charts import COLUMN_TITLE_FONT_SIZE, TITLE_LINE_CHARS, style_chart
+
+    long = "novels19m-lstm: perplexity during training"
+    chart = alt.Chart(pd.DataFrame({"x": [1]}), title=alt.TitleParams(long, fontSize=COLUMN_TITLE_FONT_SIZE)).mark_bar()
+    title = style_chart(chart, True).title
+    assert isinstance(title.text, list) and " ".join(title.text) == long
+    assert all(len(line) <= TITLE_LINE_CHARS for line in title.text)
+    assert title.fontSize == COLUMN_TITLE_FONT_SIZE
+    assert chart.title.text == long  # the caller's chart keeps its one-line title
+    assert style_chart(chart, False).title.text == long
+
+
+@pytest.mark.parametrize("view", ["Next word", "Word by word", "Memory and influence", "Generate"])
+def test_model_names_stand_in_a_row_of_their_own(app_models, view):
+    # A name that wraps to two lines in a third of the page ("novels19m-lstm (LSTM)" in presenter type) pushed
+    # that model's chart below its neighbours' when the name sat in the same column as the chart.
+    at = exception_free(open_app(view, presenter=True))
+    names = [f"**tiny-{arch} ({arch.upper()})**" for arch in ("rnn", "lstm", "gru")]
+    holding = [column for column in at.columns if any(m.value in names for m in column.markdown)]
+    assert [column.markdown[0].value for column in holding] == names
+    assert all(len(column.children) == 1 for column in holding), "a model's name shares its column with content"

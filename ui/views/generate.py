@@ -8,7 +8,7 @@ from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.model_store import get_checkpoint
 from ui.services.presets import next_word_row
-from ui.widgets.common import model_title, side_by_side
+from ui.widgets.common import titled_columns
 from ui.widgets.markup import md
 
 MAX_WORDS = 60
@@ -46,7 +46,8 @@ def render(context: Context) -> None:
         key="generate_prompt",
         help="Starts as the sentence above, cut just before the word the lesson is about.",
     )
-    row = st.columns([3, 2, 2, 2])
+    # The button's column is as wide as the temperature's: in presenter type "New samples" was cut to "New s…".
+    row = st.columns([3, 2, 2, 3])
     temperature = row[0].slider(
         "Temperature",
         0.1,
@@ -59,17 +60,16 @@ def render(context: Context) -> None:
     words = row[1].slider("Words", 5, MAX_WORDS, 25, 5, key="generate_words", help="How many tokens each model adds.")
     st.session_state.setdefault("generate_seed", 0)
     seed = row[2].number_input(
-        "Random seed",
+        "Seed",
         0,
         1_000_000,
         step=1,
         key="generate_seed",
-        help="The same seed, prompt and temperature give the same text.",
+        help="The random seed of the draws: the same seed, prompt and temperature give the same text.",
     )
     row[3].button("New samples", key="generate_again", on_click=_new_samples, icon=":material/casino:", width="stretch")
-    for index, (column, entry) in enumerate(zip(side_by_side(context.chosen), context.chosen)):
+    for index, (column, entry) in enumerate(zip(titled_columns(context.chosen), context.chosen)):
         with column:
-            st.markdown(f"**{model_title(entry)}**")
             try:
                 # Each model its own random numbers (seed + its place in the list): with one shared stream, models
                 # with similar probabilities drew the same first words, which looked like one text copied three times.

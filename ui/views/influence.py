@@ -14,7 +14,7 @@ from ui.services.model_store import ModelEntry, get_checkpoint
 from ui.services.presets import plan_for_text, preset_for_text
 from ui.views.influence_counterfactual import counterfactual
 from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart, word_axis, word_labels
-from ui.widgets.common import model_title, per_model, preference_finding, side_by_side
+from ui.widgets.common import model_title, per_model, preference_finding, titled_columns
 from ui.widgets.markup import legend, md, quote, word_spans
 
 METHOD_NAMES = {
@@ -374,9 +374,8 @@ def render(context: Context) -> None:
         unsafe_allow_html=True,
     )
     results: dict[str, dict] = {}
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    for column, entry in zip(titled_columns(context.chosen), context.chosen):
         with column:
-            st.markdown(f"**{model_title(entry)}**")
             data = _compute(entry, context, choice)
             if data is not None:
                 results[entry.name] = data

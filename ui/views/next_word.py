@@ -10,8 +10,16 @@ import streamlit as st
 from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.presets import next_word_row, plan_for_text, preset_for_text
-from ui.widgets.charts import EXPORT_HINT, field, model_colours, show_spec, word_axis, word_labels
-from ui.widgets.common import model_title, position_labels, preference_finding, side_by_side, unknown_notices
+from ui.widgets.charts import (
+    COLUMN_TITLE_FONT_SIZE,
+    EXPORT_HINT,
+    field,
+    model_colours,
+    show_spec,
+    word_axis,
+    word_labels,
+)
+from ui.widgets.common import position_labels, preference_finding, titled_columns, unknown_notices
 from ui.widgets.markup import md, quote, word_spans
 
 TOP_K = 10
@@ -99,7 +107,7 @@ def _top_chart(
     spec = {
         # Small on purpose: the model's name stands above in large type, and in a third of the page a 20 px title
         # was cut to the plot's width ("top 10 ne…").
-        "title": {"text": title, "fontSize": 15},
+        "title": {"text": title, "fontSize": COLUMN_TITLE_FONT_SIZE},
         "height": {"step": 24},
         # The order as a list, best first: one order for every layer (the label layers hold different rows).
         # The same x domain, with room for the largest bar's label, and a fixed-width word axis: every model's plot
@@ -202,10 +210,9 @@ def render(context: Context) -> None:
         )
     bars = {entry.name: _with_lesson_words(results[entry.name], scores[entry.name], row) for entry in context.chosen}
     x_max = max(0.05, max(item["prob"] for rows in bars.values() for item in rows))
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    for column, entry in zip(titled_columns(context.chosen), context.chosen):
         result = results[entry.name]
         with column:
-            st.markdown(f"**{model_title(entry)}**")
             if not context.presenter:  # on a projector the position slider says it; the chart needs the room
                 marked = [index == row - 1 for index in range(len(result["tokens"]))]
                 st.markdown(

@@ -10,8 +10,8 @@ import streamlit as st
 
 from ui.page_context import Context
 from ui.services import analysis_cache
-from ui.widgets.charts import heatmap, model_colours, show_chart
-from ui.widgets.common import model_title, per_model, side_by_side
+from ui.widgets.charts import COLUMN_TITLE_FONT_SIZE, heatmap, model_colours, show_chart
+from ui.widgets.common import per_model, titled_columns
 from ui.widgets.markup import md
 
 TOP = 5
@@ -88,13 +88,12 @@ def render(context: Context) -> None:
     st.markdown(_revealed_html(tokens, shown), unsafe_allow_html=True)
     upcoming = tokens[shown] if shown < count else None
     colours = model_colours([e.name for e in context.chosen], [e.arch for e in context.chosen])
-    for column, entry in zip(side_by_side(context.chosen), context.chosen):
+    for column, entry in zip(titled_columns(context.chosen), context.chosen):
         prediction, state = predictions[entry.name], states[entry.name]
         with column:
-            st.markdown(f"**{model_title(entry)}**")
             top = pd.DataFrame(prediction["top"][shown])
             chart = (
-                alt.Chart(top, title=f"{entry.name}: expected next")
+                alt.Chart(top, title=alt.TitleParams(f"{entry.name}: expected next", fontSize=COLUMN_TITLE_FONT_SIZE))
                 .mark_bar(color=colours[entry.name])
                 .encode(
                     x=alt.X("prob:Q", title="probability", scale=alt.Scale(domain=[0, 1])),

@@ -24,6 +24,9 @@ PRESENTER_FONT_PX = 20
 PRESENTER_STEP_SCALE = 1.5
 # In presenter mode a longer chart title is broken into lines of this many characters (a third of the page at 20 px).
 TITLE_LINE_CHARS = 30
+# A chart in a third of the page (one per model, under the model's name in large type) gets a small title: at the
+# presenter's 20 px, "novels19m-lstm: expected next" was cut to "novels19m-lstm: exp…".
+COLUMN_TITLE_FONT_SIZE = 15
 # ... and a longer y-axis title into lines of this many: at 20 px a rotated y title longer than the plot is tall sticks
 # out above it, and Vega's fit to a fixed height then leaves too little room, so the chart title's first line is cut.
 AXIS_TITLE_LINE_CHARS = 22
@@ -181,6 +184,8 @@ def style_chart(chart: Any, presenter: bool) -> Any:
             title = getattr(part, "title", None)
             if isinstance(title, str) and len(title) > TITLE_LINE_CHARS:
                 part.title = wrapped_title(title)
+            elif isinstance(title, alt.TitleParams) and isinstance(title.text, str):
+                part.title = alt.TitleParams(**dict(title.to_dict(), text=wrapped_title(title.text)))
             encoding = getattr(part, "encoding", alt.Undefined)
             channel = getattr(encoding, "y", alt.Undefined) if encoding is not alt.Undefined else alt.Undefined
             axis_title = channel._get("title") if channel is not alt.Undefined else None

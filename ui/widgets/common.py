@@ -18,8 +18,21 @@ def model_title(entry: ModelEntry) -> str:
 
 
 def side_by_side(entries: Sequence[ModelEntry]) -> list:
-    """One column per model (a single column when presenter type would not fit three across)."""
+    """One column per model, in the order given."""
     return list(st.columns(len(entries))) if entries else []
+
+
+def titled_columns(entries: Sequence[ModelEntry]) -> list:
+    """One column per model under a row of the models' names in bold.
+
+    The names get a row of their own so that a name that wraps to two lines in a third of the page
+    ("novels19m-lstm (LSTM)" in presenter type) does not push that model's chart below its neighbours'.
+    """
+    if not entries:
+        return []
+    for column, entry in zip(st.columns(len(entries)), entries):
+        column.markdown(f"**{model_title(entry)}**")
+    return side_by_side(entries)
 
 
 def unknown_notices(rows: Sequence[tuple[ModelEntry, Sequence[str], Sequence[bool]]]) -> None:
