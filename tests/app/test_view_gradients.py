@@ -59,3 +59,21 @@ def test_measured_flow_and_exploding_demo(app_models):
     assert len(clipped) and (clipped <= 2.0).all()
     history = chart_titled(at, "gradient norms recorded during training")["data"]
     assert (history[history["series"].str.startswith("after clipping")]["norm"] <= 2.0).all()
+
+
+def test_the_running_product_is_labelled_at_every_power_of_ten(app_models):
+    # Vega's own log ticks wrote "0.000001" beside "1e-7"; the axis now names each power of ten, down past the product.
+    at = exception_free(open_app("Vanishing and exploding gradients", chain_slopes=", ".join(["0.1"] * 9)))
+    chart = chart_titled(at, "Running product")
+    line = next(layer for layer in chart["spec"]["layer"] if layer["encoding"]["y"]["field"] == "abs_product")
+    assert line["encoding"]["y"]["axis"]["values"] == pytest.approx([10.0**k for k in range(-9, 1)])
+
+
+def test_presenter_mode_gives_the_calculator_and_the_measured_curves_the_full_width(app_models):
+    # In 3/5 of the page at presenter type the measured charts' legends ran past their right edge.
+    headers = ("The chain rule, by hand", "Measured on your sentence")
+    at = exception_free(open_app("Vanishing and exploding gradients"))
+    assert {h.value for column in at.columns for h in column.subheader} >= set(headers)
+    at = exception_free(open_app("Vanishing and exploding gradients", presenter=True))
+    assert not {h.value for column in at.columns for h in column.subheader} & set(headers)
+    assert {h.value for h in at.subheader} >= set(headers)

@@ -166,6 +166,34 @@ def test_presenter_chart_titles_stay_inside_their_charts(new_page, app_url):
     page.get_by_text("Presenter mode").click()
 
 
+# Every <text> of a chart that the reader cannot read whole: cut by Vega with "…" (a title longer than its limit), or
+# running past the edge of the chart's box, which clips it (a legend label wider than a third of the page). 4 px of
+# slack: a rotated axis title's box and an end label centred on the axis edge overhang by up to 3 px, still legible.
+CUT_TEXT_JS = r"""() => [...document.querySelectorAll('.vega-embed')].flatMap(chart => {
+  const box = chart.getBoundingClientRect();
+  return [...chart.querySelectorAll('svg text')].filter(text => {
+    const r = text.getBoundingClientRect();
+    return text.textContent.endsWith('…') || (r.width > 0 && (r.right > box.right + 4 || r.left < box.left - 4));
+  }).map(text => text.textContent);
+})"""
+
+
+@pytest.mark.parametrize("tab", ["Word by word", "Models", "Vanishing and exploding gradients"])
+def test_presenter_mode_cuts_no_chart_text(new_page, app_url, tab):
+    # In a third of the page at 20 px Vega cut "tiny-lstm: expected next" and a title line ran past the chart; legends
+    # in one row ran past the edge of a narrow chart (the gradients' line-style legend). The lab's effective-context
+    # chart (same fault, "context beyond d") needs a model's effective-context metrics, which the tiny models lack.
+    page = _open(new_page, app_url, "light")
+    page.get_by_text("Presenter mode").click()
+    expect(page.get_by_role("switch", name="Presenter mode")).to_be_checked()
+    _idle(page)
+    _tab(page, tab)
+    page.wait_for_function("() => document.querySelectorAll('.vega-embed svg text').length > 0")
+    page.wait_for_timeout(500)  # Vega lays text out after the first frame
+    assert page.evaluate(CUT_TEXT_JS) == [], f"{tab}: chart text cut with an ellipsis"
+    page.get_by_text("Presenter mode").click()
+
+
 def test_json_download_works_right_after_the_csv(new_page, app_url):
     page = _open(new_page, app_url, "light")
     _tab(page, "Next word")  # draws charts for the pictures below

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -77,7 +79,16 @@ def calculator() -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("step:Q", title="steps back", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("abs_product:Q", scale=alt.Scale(type="log"), title="product so far (log scale)"),
+            # Decimals down to 0.01, then 1e-3, 1e-4, ...: Vega's default wrote "0.000001" next to "1e-7".
+            y=alt.Y(
+                "abs_product:Q",
+                scale=alt.Scale(type="log"),
+                title="product so far (log scale)",
+                axis=alt.Axis(
+                    values=_powers_of_ten(float(frame["abs_product"].min()), float(frame["abs_product"].max())),
+                    labelExpr="datum.value >= 0.01 ? format(datum.value, '~g') : format(datum.value, '.0e')",
+                ),
+            ),
             tooltip=["step", "slope", alt.Tooltip("product:Q", format=".3g")],
         )
     )
@@ -150,12 +161,17 @@ def measured(context: Context) -> None:
                 y=alt.Y(
                     "relative size:Q", scale=alt.Scale(type="log"), title="gradient size (log)"
                 ),  # the caption gives the formula
-                color=alt.Color("model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4)),
+                # One entry per line (columns=1), so the two legends side by side stay inside a narrow chart.
+                color=alt.Color(
+                    "model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4, columns=1)
+                ),
                 strokeDash=alt.StrokeDash(
                     "path:N",
                     title="path",
                     scale=alt.Scale(domain=paths, range=[PATH_DASHES[p] for p in paths]),
-                    legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3, symbolSize=900, labelLimit=400),
+                    legend=alt.Legend(
+                        symbolType="stroke", symbolStrokeWidth=3, symbolSize=900, labelLimit=400, columns=1
+                    ),
                 ),
                 tooltip=["model", "path", "words back", alt.Tooltip("relative size:Q", format=".3g")],
             )
@@ -220,9 +236,22 @@ def measured(context: Context) -> None:
             )
 
 
+def _powers_of_ten(low: float, high: float) -> list[float] | alt.UndefinedType:
+    """Every power of ten from below ``low`` to above 1 and ``high`` (the ticks of a log-scale product); Vega's own
+    ticks when a value is not a positive finite number or the range spans more than 60 powers."""
+    if not (0 < low <= high and math.isfinite(high)):
+        return alt.Undefined
+    first, last = math.floor(math.log10(low)), max(0, math.ceil(math.log10(high)))
+    if last - first > 60:
+        return alt.Undefined
+    return [10.0**exponent for exponent in range(first, last + 1)]
+
+
 def render(context: Context) -> None:
     """Draw the gradients view: calculator beside the measured curves, then the exploding demo."""
-    left, right = st.columns([2, 3])
+    # On a projector each part gets the page's width: in 3/5 of it at presenter type, the charts' legends ran past
+    # their right edge (the third model and the line-style legend were cut off).
+    left, right = (st.container(), st.container()) if context.presenter else st.columns([2, 3])
     with left:
         calculator()
     with right:

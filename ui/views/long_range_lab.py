@@ -420,12 +420,19 @@ def render_effective_context(results: dict[str, ContextResult], colours: dict[st
                 "distance:Q", scale=alt.Scale(type="log"), title="d: tokens kept intact before the target (log scale)"
             ),
             y=alt.Y("increase:Q", title="increase in loss (nats per token)"),
+            # One legend entry per line: side by side in one row, the two legends ran past the chart's right edge
+            # in presenter type. The line-style legend draws strokes, so "drop" / "shuffle" / "replace" show their dash.
             color=alt.Color(
                 "model:N",
                 title="model",
                 scale=alt.Scale(domain=list(colours), range=list(colours.values())) if colours else alt.Undefined,
+                legend=alt.Legend(columns=1),
             ),
-            strokeDash=alt.StrokeDash("perturbation:N", title="context beyond d"),
+            strokeDash=alt.StrokeDash(
+                "perturbation:N",
+                title="context beyond d",
+                legend=alt.Legend(columns=1, symbolType="stroke", symbolStrokeWidth=3, symbolSize=900),
+            ),
             tooltip=[
                 "model",
                 "perturbation",

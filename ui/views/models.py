@@ -12,7 +12,7 @@ import streamlit as st
 from model.training.history import combined_curve, training_stages, training_totals
 from ui.page_context import Context
 from ui.services.model_store import ModelEntry, get_checkpoint
-from ui.widgets.charts import EXPORT_HINT, show_chart
+from ui.widgets.charts import COLUMN_TITLE_FONT_SIZE, EXPORT_HINT, show_chart
 from ui.widgets.common import model_title, side_by_side
 from ui.widgets.markup import md
 
@@ -116,12 +116,21 @@ def render_card(entry: ModelEntry) -> None:
     curve = _curve_frame(checkpoint.metrics)
     if not curve.empty:
         chart = (
-            alt.Chart(curve, title=f"{entry.name}: perplexity during training")
+            alt.Chart(
+                curve,
+                title=alt.TitleParams(f"{entry.name}: perplexity during training", fontSize=COLUMN_TITLE_FONT_SIZE),
+            )
             .mark_line(point=True)
             .encode(
                 x=alt.X("step:Q", title="training step"),
                 y=alt.Y("perplexity:Q", scale=alt.Scale(type="log"), title="perplexity (log scale)"),
-                color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
+                # The legend shows "train" / "valid": in a third of the page "train (running mean)" was cut to
+                # "train (running"; the caption says what each curve is.
+                color=alt.Color(
+                    "split:N",
+                    title=None,
+                    legend=alt.Legend(orient="bottom", columns=1, labelExpr="split(datum.label, ' (')[0]"),
+                ),
                 detail="stage:N",
                 tooltip=["stage", "step", "split", alt.Tooltip("perplexity:Q", format=".1f")],
             )
@@ -129,8 +138,8 @@ def render_card(entry: ModelEntry) -> None:
         stages = curve["stage"].nunique()
         show_chart(
             chart,
-            "Perplexity (log scale, lower is better) against training step: the training curve is a running mean "
-            "over the last logging window, the held-out points score the validation text. Baseline: vocabulary size "
+            "Perplexity (log scale, lower is better) against training step: the train curve is a running mean "
+            "over the last logging window, the valid points score the held-out validation text. Baseline: vocabulary size "
             f"({checkpoint.config.vocab_size:,}) for uniform guessing."
             + (
                 f" All {stages} stages on one step axis: each stage continues where the one before stopped."
@@ -144,7 +153,10 @@ def render_card(entry: ModelEntry) -> None:
     norms = _norm_frame(checkpoint.metrics)
     if not norms.empty:
         chart = (
-            alt.Chart(norms, title=f"{entry.name}: gradient norm during training")
+            alt.Chart(
+                norms,
+                title=alt.TitleParams(f"{entry.name}: gradient norm during training", fontSize=COLUMN_TITLE_FONT_SIZE),
+            )
             .mark_line()
             .encode(
                 x=alt.X("step:Q", title="training step"),
