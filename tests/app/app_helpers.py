@@ -52,6 +52,8 @@ def _title(spec: dict) -> str:
                 break
     if isinstance(title, dict):
         title = title.get("text")
+    if isinstance(title, list):  # a title broken into lines
+        title = " ".join(str(line) for line in title)
     return str(title or "")
 
 

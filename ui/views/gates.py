@@ -9,7 +9,7 @@ from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.influence_choice import target_for_units
 from ui.services.model_store import ModelEntry
-from ui.widgets.charts import EXPORT_HINT, heatmap, per_word_lines, show_chart
+from ui.widgets.charts import EXPORT_HINT, column_title, heatmap, per_word_lines, show_chart
 from ui.widgets.common import model_title, per_model
 from ui.widgets.markup import md
 
@@ -183,7 +183,7 @@ def _conveyor(context: Context, results: dict[str, dict]) -> None:
                 continue
             series = {"cell-state norm ‖c‖": data["cell_norm"], "hidden-state norm ‖h‖": data["hidden_norm"]}
             show_chart(
-                per_word_lines(series, data["tokens"], f"{entry.name}: size of the memory", "L2 norm"),
+                per_word_lines(series, data["tokens"], column_title(f"{entry.name}: size of the memory"), "L2 norm"),
                 "Euclidean length of the cell state c and the hidden state h after each word (no unit; 0 = empty "
                 "memory, the start value). The cell is the conveyor belt: forget gates near 1 let it carry things far.",
                 key=f"gates_norm_{entry.name}",
@@ -201,7 +201,7 @@ def _retention_chart(entry: ModelEntry, data: dict) -> None:
         per_word_lines(
             {"share still carried": retention["from_first"]},
             data["tokens"],
-            f"{entry.name}: what the belt still carries from word 1",
+            column_title(f"{entry.name}: what the belt still carries from word 1"),
             f"product of {gate} (log)",
             log_scale=True,
         ),

@@ -102,7 +102,8 @@ def _training_norms(entry, clip_on: bool, threshold: float) -> None:
         .encode(
             x=alt.X("step:Q", title="training step"),
             y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="global gradient norm (log)"),
-            color=alt.Color("series:N", title=None),
+            # Vega's 160 px label limit cut "largest norm per window (raw)" to "largest norm per window…".
+            color=alt.Color("series:N", title=None, legend=alt.Legend(labelLimit=400)),
             tooltip=["series", "step", alt.Tooltip("norm:Q", format=".3g")],
         )
     )

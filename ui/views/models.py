@@ -12,7 +12,7 @@ import streamlit as st
 from model.training.history import combined_curve, training_stages, training_totals
 from ui.page_context import Context
 from ui.services.model_store import ModelEntry, get_checkpoint
-from ui.widgets.charts import COLUMN_TITLE_FONT_SIZE, EXPORT_HINT, show_chart
+from ui.widgets.charts import EXPORT_HINT, column_title, show_chart
 from ui.widgets.common import model_title, side_by_side
 from ui.widgets.markup import md
 
@@ -118,7 +118,7 @@ def render_card(entry: ModelEntry) -> None:
         chart = (
             alt.Chart(
                 curve,
-                title=alt.TitleParams(f"{entry.name}: perplexity during training", fontSize=COLUMN_TITLE_FONT_SIZE),
+                title=column_title(f"{entry.name}: perplexity during training"),
             )
             .mark_line(point=True)
             .encode(
@@ -155,7 +155,7 @@ def render_card(entry: ModelEntry) -> None:
         chart = (
             alt.Chart(
                 norms,
-                title=alt.TitleParams(f"{entry.name}: gradient norm during training", fontSize=COLUMN_TITLE_FONT_SIZE),
+                title=column_title(f"{entry.name}: gradient norm during training"),
             )
             .mark_line()
             .encode(

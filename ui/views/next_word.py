@@ -11,8 +11,8 @@ from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.presets import next_word_row, plan_for_text, preset_for_text
 from ui.widgets.charts import (
-    COLUMN_TITLE_FONT_SIZE,
     EXPORT_HINT,
+    column_title,
     field,
     model_colours,
     show_spec,
@@ -107,7 +107,7 @@ def _top_chart(
     spec = {
         # Small on purpose: the model's name stands above in large type, and in a third of the page a 20 px title
         # was cut to the plot's width ("top 10 ne…").
-        "title": {"text": title, "fontSize": COLUMN_TITLE_FONT_SIZE},
+        "title": column_title(title).to_dict(),
         "height": {"step": 24},
         # The order as a list, best first: one order for every layer (the label layers hold different rows).
         # The same x domain, with room for the largest bar's label, and a fixed-width word axis: every model's plot

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui.page_context import Context
 from ui.services import analysis_cache
-from ui.widgets.charts import COLUMN_TITLE_FONT_SIZE, heatmap, model_colours, show_chart
+from ui.widgets.charts import column_title, heatmap, model_colours, show_chart
 from ui.widgets.common import per_model, titled_columns
 from ui.widgets.markup import md
 
@@ -93,7 +93,7 @@ def render(context: Context) -> None:
         with column:
             top = pd.DataFrame(prediction["top"][shown])
             chart = (
-                alt.Chart(top, title=alt.TitleParams(f"{entry.name}: expected next", fontSize=COLUMN_TITLE_FONT_SIZE))
+                alt.Chart(top, title=column_title(f"{entry.name}: expected next"))
                 .mark_bar(color=colours[entry.name])
                 .encode(
                     x=alt.X("prob:Q", title="probability", scale=alt.Scale(domain=[0, 1])),

@@ -108,6 +108,12 @@ def chart_config(presenter: bool, dark: bool | None = None) -> dict[str, Any]:
     return config
 
 
+def column_title(text: str) -> alt.TitleParams:
+    """The title of a chart in one model's column (a third or half of the page): small, and broken into lines of
+    :data:`TITLE_LINE_CHARS` in every mode, so Vega never cuts it with "…" ("novels19m-lstm: top 10 next wo…")."""
+    return alt.TitleParams(wrapped_title(text), fontSize=COLUMN_TITLE_FONT_SIZE)
+
+
 def wrapped_title(title: str, width: int = TITLE_LINE_CHARS) -> str | list[str]:
     """A long chart title as lines of at most ``width`` characters (Vega cuts a long title with "…" instead)."""
     if not isinstance(title, str) or len(title) <= width:
@@ -266,6 +272,8 @@ def _altair_title(chart: Any) -> str:
         if isinstance(title, str) and title:
             return title
         text = getattr(title, "text", None)
+        if isinstance(text, list) and text:  # a title broken into lines (column_title)
+            return " ".join(str(line) for line in text)
         if isinstance(text, str) and text:
             return text
     return ""
@@ -435,7 +443,7 @@ def band_step(rows: int, total: int = 320, smallest: int = 6, largest: int = 22)
 def per_word_lines(
     series: dict[str, Sequence[float | None]],
     tokens: Sequence[str],
-    title: str,
+    title: str | alt.TitleParams,
     y_title: str,
     log_scale: bool = False,
     domain: tuple[float, float] | None = None,
