@@ -50,6 +50,7 @@ def test_oversized_configs_are_refused_at_once(tmp_path, tiny_checkpoints, chang
     assert time.perf_counter() - started < 1.0
 
 
+@pytest.mark.slow  # measures the peak memory of a fresh Python that imports torch: ~3 s
 def test_an_in_bounds_but_huge_config_is_refused_from_the_header_without_allocating(tmp_path, tiny_checkpoints):
     """An 8192-unit LSTM layer on an 8192-wide embedding is 2.1 GB of float32; the tiny file's header says otherwise."""
     folder = copy_checkpoint(tiny_checkpoints["lstm"], str(tmp_path / "big"))

@@ -15,6 +15,7 @@ from model.cli import analyze
 TEXT = "Mr. Robert said that the weather was fine , so"
 
 
+@pytest.mark.slow  # a fresh Python imports torch: 2-3 s
 def test_help_lists_every_flag():
     result = subprocess.run(
         [sys.executable, "-m", "model.analyze", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120

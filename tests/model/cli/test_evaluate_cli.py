@@ -41,6 +41,7 @@ def run_json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow  # a fresh Python imports torch: 2-3 s
 def test_help_runs_as_a_module():
     completed = subprocess.run(
         [sys.executable, "-m", "model.evaluate", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120

@@ -15,6 +15,7 @@ from model.cli import memory_units, transplant
 TEXT = "Mr. Robert said that the weather was fine , so his friend came to tea ."
 
 
+@pytest.mark.slow  # a fresh Python imports torch: 2-3 s each
 @pytest.mark.parametrize(
     "module, flags",
     [
