@@ -122,9 +122,13 @@ def test_seed_sentence_renders_predictions_and_charts_for_every_model(app_page, 
     wait_idle(page)
     columns = page.locator('[data-testid="stColumn"]').filter(has=page.locator("svg[class='marks']"))
     expect(columns).to_have_count(len(MODELS))
+    # The models' names stand in a row of their own above the chart columns, in the same order.
+    names = [f"{model} ({model.split('-')[1].upper()})" for model in MODELS]
+    expect(page.locator('[data-testid="stColumn"]').filter(has_text=re.compile(r"^tiny-\w+ \(\w+\)$"))).to_have_text(
+        names
+    )
     for index, model in enumerate(MODELS):
         column = columns.nth(index)
-        expect(column).to_contain_text(f"{model} ({model.split('-')[1].upper()})")
         # vega-embed drew the chart (SVG here; canvas for very large charts).
         expect(column.locator(".vega-embed svg, .vega-embed canvas").first).to_be_visible()
         top1 = expected[model]["top1"]
