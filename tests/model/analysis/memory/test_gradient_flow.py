@@ -7,7 +7,9 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional
 
+from model.analysis.influence.methods import gradient_influence
 from model.analysis.inputs import prepare_input
 from model.analysis.memory.exploding import exploding_curves
 from model.analysis.memory.gradient_flow import (
@@ -17,6 +19,7 @@ from model.analysis.memory.gradient_flow import (
     rnn_slope_product,
 )
 from model.analysis.memory.traces import compute_traces
+from model.analysis.targets import TargetSpec, resolve_targets
 from model.core.checkpoint import load_checkpoint
 from model.core.config import ModelConfig
 from model.core.language_model import LanguageModel
@@ -257,3 +260,21 @@ def test_real_checkpoint_gradient_flow(tiny_checkpoints, arch):
     products = rnn_slope_product(checkpoint.model, traces) if arch == "rnn" else forget_retention(traces)
     json.dumps(products)
     assert all(parameter.grad is None for parameter in checkpoint.model.parameters())
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_embedding_gradient_flow_is_the_last_row_of_the_all_pairs_sweep(tiny_checkpoints, arch):
+    # Two paths compute ||d f_T / d e_t||: this single-target autograd call and the hand-written all-pairs sweep
+    # (one row per target). They must agree where they overlap: the sweep's row for the same target.
+    checkpoint = load_checkpoint(tiny_checkpoints[arch])
+    inputs = prepare_input(checkpoint.tokenizer, "Mr. Robert said so his friend came to tea and then")
+    with torch.no_grad():
+        log_probs = functional.log_softmax(checkpoint.model(inputs.ids)[0][0, 1:], dim=-1)  # [T, V]
+    targets = resolve_targets(TargetSpec(), checkpoint.tokenizer, inputs.word_ids, log_probs)
+    matrix = gradient_influence(checkpoint.model, inputs.ids, targets, "grad").matrix  # [T, T]: rows targets
+    last = inputs.ids.size(1) - 2  # the last input that has a next word
+    flow = embedding_gradient_flow(checkpoint.model, inputs.ids, target_position=last)
+    assert flow["target_id"] == int(targets.good[last - 1])
+    # flow covers inputs 0..last (<eos> first); the sweep's columns start at the first word.
+    expected = matrix[last - 1, :last].double()
+    assert torch.allclose(torch.tensor(flow["norms"][1:], dtype=torch.float64), expected, rtol=1e-4, atol=1e-7)
