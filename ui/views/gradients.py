@@ -161,16 +161,14 @@ def measured(context: Context) -> None:
                 y=alt.Y(
                     "relative size:Q", scale=alt.Scale(type="log"), title="gradient size (log)"
                 ),  # the caption gives the formula
-                # One entry per line (columns=1), so the two legends side by side stay inside a narrow chart.
-                color=alt.Color(
-                    "model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4, columns=1)
-                ),
+                color=alt.Color("model:N", scale=scale, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=4)),
+                # Above the plot: beside the models' row under it, at presenter type, it ran past the chart's edge.
                 strokeDash=alt.StrokeDash(
                     "path:N",
                     title="path",
                     scale=alt.Scale(domain=paths, range=[PATH_DASHES[p] for p in paths]),
                     legend=alt.Legend(
-                        symbolType="stroke", symbolStrokeWidth=3, symbolSize=900, labelLimit=400, columns=1
+                        symbolType="stroke", symbolStrokeWidth=3, symbolSize=900, labelLimit=400, orient="top"
                     ),
                 ),
                 tooltip=["model", "path", "words back", alt.Tooltip("relative size:Q", format=".3g")],
@@ -188,6 +186,7 @@ def measured(context: Context) -> None:
             "earlier (the layer's inputs held fixed), computed exactly with automatic differentiation, divided by √H "
             "= the norm at 0 words back, so 1 is the baseline of a signal passed on unchanged." + cell_note,
             key="flow_hidden",
+            height=380,  # two legends and a two-line title: room left for the plot
         )
     if embedding_rows:
         chart = (

@@ -22,8 +22,12 @@ EXPORT_HINT = "Each chart's toolbar (hover it, then ⋯) has Download as PNG and
 PRESENTER_FONT_PX = 20
 # Rows and bars are drawn this much taller in presenter mode, so 20 px labels do not collide (11 px is Vega's default).
 PRESENTER_STEP_SCALE = 1.5
-# In presenter mode a longer chart title is broken into lines of this many characters (a third of the page at 20 px).
-TITLE_LINE_CHARS = 30
+# In presenter mode a longer chart title is broken into lines of this many characters: the page's width at 20 px
+# with the sidebar open (at 30, "How much of a change at an earlier word reaches the last word" took three lines,
+# and the third pushed the first out of the top of a page-wide chart).
+TITLE_LINE_CHARS = 56
+# A chart in one model's column (a third of the page) breaks its small title into lines of this many characters.
+COLUMN_TITLE_LINE_CHARS = 30
 # A chart in a third of the page (one per model, under the model's name in large type) gets a small title: at the
 # presenter's 20 px, "novels19m-lstm: expected next" was cut to "novels19m-lstm: exp…".
 COLUMN_TITLE_FONT_SIZE = 15
@@ -110,8 +114,8 @@ def chart_config(presenter: bool, dark: bool | None = None) -> dict[str, Any]:
 
 def column_title(text: str) -> alt.TitleParams:
     """The title of a chart in one model's column (a third or half of the page): small, and broken into lines of
-    :data:`TITLE_LINE_CHARS` in every mode, so Vega never cuts it with "…" ("novels19m-lstm: top 10 next wo…")."""
-    return alt.TitleParams(wrapped_title(text), fontSize=COLUMN_TITLE_FONT_SIZE)
+    :data:`COLUMN_TITLE_LINE_CHARS` in every mode, so Vega never cuts it with "…" ("novels19m-lstm: top 10 next wo…")."""
+    return alt.TitleParams(wrapped_title(text, COLUMN_TITLE_LINE_CHARS), fontSize=COLUMN_TITLE_FONT_SIZE)
 
 
 def wrapped_title(title: str, width: int = TITLE_LINE_CHARS) -> str | list[str]:
