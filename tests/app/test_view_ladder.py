@@ -81,3 +81,20 @@ def test_the_ladder_follows_the_preset(app_models):
     # A sentence with no cue and pronoun falls back to the seed, and says so.
     at = exception_free(open_app("Distance ladder", text="The rain fell all day ."))
     assert "no cue and pronoun to move apart" in captions(at) and at.text_input(key="ladder_source").value == "Robert"
+
+
+def _column_share(at, key: str) -> float:
+    """The share of its row's width that the column holding widget ``key`` takes (1/5 in a row of five)."""
+    for column in at.columns:
+        if any(getattr(widget, "key", None) == key for widget in column):
+            return round(column.weight, 3)
+    raise AssertionError(f"no column holds {key}")
+
+
+def test_presenter_mode_puts_the_five_fields_on_two_rows(app_models):
+    # In fifths of the page the 20 px labels broke over several lines and the boxes no longer lined up.
+    keys = ["ladder_source", "ladder_target", "ladder_contrast", "ladder_replacement", "ladder_rungs"]
+    at = exception_free(open_app("Distance ladder"))
+    assert [_column_share(at, key) for key in keys] == [0.2] * 5
+    at = exception_free(open_app("Distance ladder", presenter=True))
+    assert [_column_share(at, key) for key in keys] == [0.333] * 3 + [0.5] * 2

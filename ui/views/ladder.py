@@ -44,18 +44,20 @@ def _controls(context: Context) -> dict:
                 st.session_state.setdefault(f"ladder_{name}", value)
             else:
                 st.session_state[f"ladder_{name}"] = value
-    row = st.columns(5)
+    # On a projector the five fields take two rows: in fifths of the page their 20 px labels broke over two to five
+    # lines ("Replace the source by (occlusion )") and the boxes no longer lined up.
+    row = [*st.columns(3), *st.columns(2)] if context.presenter else st.columns(5)
     source = row[0].text_input("Source word", key="ladder_source", help="The word that decides the prediction.").strip()
     target = row[1].text_input("Predicted word", key="ladder_target").strip()
     contrast = row[2].text_input("Against", key="ladder_contrast").strip()
     replacement = (
         row[3]
         .text_input(
-            "Replace the source by (occlusion)",
+            "Occlusion word",
             value="",
             key="ladder_replacement",
             placeholder="<unk>",
-            help="Empty: the unknown-word token.",
+            help="The word put in place of the source word to measure occlusion. Empty: the unknown-word token.",
         )
         .strip()
     )
