@@ -20,6 +20,7 @@ from ui.widgets.markup import md
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 BUILTIN = "Built-in patterned text (generated, about 60,000 words)"
 UPLOAD = "Upload a .txt file"
+CLIP = 0.5  # the global gradient-norm threshold of a Train-tab run (the shipped models used the same)
 
 
 def session_id() -> str:
@@ -65,7 +66,14 @@ def _form(context: Context) -> None:
     hidden_size = right.select_slider("Hidden size (units)", [32, 64, 128, 256], value=64, key="train_hidden")
     minutes = right.slider("Time limit (minutes, all models together)", 0.5, 10.0, 2.0, 0.5, key="train_minutes")
     epochs = right.slider("Passes over the text (epochs)", 1, 20, 3, key="train_epochs")
-    clip = right.toggle("Clip gradients (global norm ≤ 0.5)", value=True, key="train_clip")
+    # Short: in presenter type "Clip gradients (global norm ≤ 0.5)" was cut before its number.
+    clip = right.toggle(
+        f"Clip gradients at {CLIP:g}",
+        value=True,
+        key="train_clip",
+        help=f"When the global L2 norm of the gradient of all weights is above {CLIP:g}, scale it down to {CLIP:g} "
+        "before the step: the usual cure for exploding gradients.",
+    )
     if not st.button("Start training", type="primary", key="train_start"):
         return
     if not archs:
@@ -86,7 +94,7 @@ def _form(context: Context) -> None:
                 "batch_size": 32,
                 "bptt": 35,
                 "lr": 3e-3,
-                "clip": 0.5 if clip else None,
+                "clip": CLIP if clip else None,
                 "log_every": 10,
                 "save_every_minutes": 60.0,
                 "eval_batch_size": 16,
