@@ -81,7 +81,7 @@ def test_the_worker_count_can_be_set_and_zero_runs_in_one_process(tmp_path):
     assert _run(tmp_path / "none", chromium_present=True, workers="0")[0] == [
         PIP,
         *LINT,
-        "python -m pytest -q tests/robustness -x",
+        "python -m pytest -q -n 0 tests/robustness -x",  # -n 0 overrides pytest.ini's -n auto
     ]
 
 
