@@ -14,7 +14,7 @@ from ui.services.model_store import ModelEntry, get_checkpoint
 from ui.services.presets import plan_for_text, preset_for_text
 from ui.views.influence_counterfactual import counterfactual
 from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart, word_axis, word_labels
-from ui.widgets.common import model_title, per_model, preference_finding, titled_columns
+from ui.widgets.common import model_title, per_model, preference_finding, results_by_model, titled_columns
 from ui.widgets.markup import legend, md, quote, word_spans
 
 METHOD_NAMES = {
@@ -279,14 +279,12 @@ def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[st
         return
     offsets = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).offsets
     counterfactual_text = replace_span(context.text, offsets, plan.cue_span, plan.replacement)
-    results: dict[str, dict] = {}
-    for entry in context.chosen:
-        try:
-            results[entry.name] = analysis_cache.span_attribution(
-                entry.path, entry.signature, context.text, counterfactual_text, target, contrast
-            )
-        except ValueError as error:
-            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    results = results_by_model(
+        context.chosen,
+        lambda entry: analysis_cache.span_attribution(
+            entry.path, entry.signature, context.text, counterfactual_text, target, contrast
+        ),
+    )
     if not results:
         return
     pair = next(iter(results.values()))["pair"]

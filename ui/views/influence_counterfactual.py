@@ -12,7 +12,7 @@ from ui.page_context import Context
 from ui.services import analysis_cache
 from ui.services.model_store import get_checkpoint
 from ui.widgets.charts import show_chart
-from ui.widgets.common import model_title
+from ui.widgets.common import results_by_model
 from ui.widgets.markup import md, quote
 
 VARIANT_COLOURS = ["#8c8c8c", "#ff7f0e", "#c5b0d5", "#9edae5"]
@@ -70,14 +70,10 @@ def counterfactual(
         return
     offsets = get_checkpoint(context.chosen[0]).tokenizer.encode(context.text).offsets
     new_text = replace_span(context.text, offsets, span, replacement)
-    results: dict[str, dict] = {}
-    for entry in context.chosen:
-        try:
-            results[entry.name] = analysis_cache.cue_swap(
-                entry.path, entry.signature, context.text, new_text, target, contrast
-            )
-        except ValueError as error:
-            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    results = results_by_model(
+        context.chosen,
+        lambda entry: analysis_cache.cue_swap(entry.path, entry.signature, context.text, new_text, target, contrast),
+    )
     if not results:
         return
     pair = next(iter(results.values()))["pair"]

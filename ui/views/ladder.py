@@ -14,7 +14,7 @@ from ui.services.model_store import get_checkpoint
 from ui.services.presets import plan_for_text
 from ui.settings import SEED_SENTENCE
 from ui.widgets.charts import EXPORT_HINT, model_colours, show_chart
-from ui.widgets.common import model_title, side_by_side
+from ui.widgets.common import results_by_model, side_by_side
 from ui.widgets.markup import md
 
 
@@ -125,22 +125,20 @@ def render(context: Context) -> None:
         st.info("Pick at least one model in the sidebar.")
         return
     spec = _controls(context)
-    results: dict[str, dict] = {}
-    for entry in context.chosen:
-        try:
-            results[entry.name] = analysis_cache.ladder(
-                entry.path,
-                entry.signature,
-                spec["sentence"],
-                spec["source"],
-                spec["target"],
-                spec["contrast"],
-                spec["rungs"],
-                spec["replacement"],
-                spec["fillers"],
-            )
-        except ValueError as error:
-            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/help:")
+    results = results_by_model(
+        context.chosen,
+        lambda entry: analysis_cache.ladder(
+            entry.path,
+            entry.signature,
+            spec["sentence"],
+            spec["source"],
+            spec["target"],
+            spec["contrast"],
+            spec["rungs"],
+            spec["replacement"],
+            spec["fillers"],
+        ),
+    )
     if not results:
         return
     chosen = [entry for entry in context.chosen if entry.name in results]

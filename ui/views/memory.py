@@ -12,7 +12,7 @@ from ui.page_context import Context
 from ui.services import memory_cache
 from ui.services.model_store import ModelEntry
 from ui.widgets.charts import model_colours, show_chart, word_axis
-from ui.widgets.common import model_title
+from ui.widgets.common import results_by_model
 from ui.widgets.markup import md, quote
 
 SHARE_SERIES = ("top 1 unit", "top 4 units", "top 16 units", "all units", "cell state c only")
@@ -289,13 +289,12 @@ def _suite_section(entries: list[ModelEntry]) -> None:
         requested.append(size)
     if size not in requested:
         return
-    results = {}
-    for entry in entries:
+
+    def run_suite(entry: ModelEntry) -> dict:
         with st.spinner(f"Running the pronoun suite on {entry.name}…"):
-            try:
-                results[entry.name] = memory_cache.suite(entry.path, entry.signature, size)
-            except ValueError as error:
-                st.error(f"{model_title(entry)}: {md(str(error))}")
+            return memory_cache.suite(entry.path, entry.signature, size)
+
+    results = results_by_model(entries, run_suite, icon=None)
     if results:
         _ablation_chart(results)
         _suite_table(results)
@@ -415,15 +414,14 @@ def render(context: Context) -> None:
     if chosen is None:
         return
     counterfactual, target, contrast = chosen
-    reports: dict[str, tuple[ModelEntry, dict]] = {}
-    for entry in context.chosen:
-        try:
-            reports[entry.name] = (
-                entry,
-                memory_cache.transplant(entry.path, entry.signature, context.text, counterfactual, target, contrast),
-            )
-        except ValueError as error:
-            st.error(f"{model_title(entry)}: {md(str(error))}", icon=":material/block:")
+    reports = results_by_model(
+        context.chosen,
+        lambda entry: (
+            entry,
+            memory_cache.transplant(entry.path, entry.signature, context.text, counterfactual, target, contrast),
+        ),
+        icon=":material/block:",
+    )
     if reports:
         _summary(reports)
         _distance_chart(reports)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import streamlit as st
 
@@ -11,10 +11,29 @@ from ui.services import analysis_cache
 from ui.services.model_store import ModelEntry
 from ui.widgets.markup import md
 
+Result = TypeVar("Result")
+
 
 def model_title(entry: ModelEntry) -> str:
     """ "novels-lstm (LSTM)" as Markdown-safe text."""
     return f"{md(entry.name)} ({(entry.arch or '?').upper()})"
+
+
+def results_by_model(
+    entries: Sequence[ModelEntry], compute: Callable[[ModelEntry], Result], icon: str | None = ":material/help:"
+) -> dict[str, Result]:
+    """compute(entry) for each model, by model name.
+
+    A model that refuses the input (a ValueError: a word outside its vocabulary, a sentence too short for the
+    method) gets its message on the page, under its name, and is left out, so the other models still show.
+    """
+    results: dict[str, Result] = {}
+    for entry in entries:
+        try:
+            results[entry.name] = compute(entry)
+        except ValueError as error:
+            st.error(f"{model_title(entry)}: {md(str(error))}", icon=icon)
+    return results
 
 
 def side_by_side(entries: Sequence[ModelEntry]) -> list:
