@@ -111,14 +111,16 @@ def wait_for_models(page, timeout_ms: float) -> list[str]:
     return page.wait_for_function(PICKED_MODELS_JS, timeout=timeout_ms, polling="raf").json_value()
 
 
-def cold_start(browser, checkpoints: str, oracle, log_path: str, threads: int | None, timeout_ms: float):
-    """Start a server, open a page and wait for the seed sentence's predictions.
+def cold_start(
+    browser, checkpoints: str, oracle, log_path: str, threads: int | None, timeout_ms: float, options: tuple = ()
+):
+    """Start a server (with more `streamlit run` ``options``), open a page and wait for the seed sentence's predictions.
 
     Returns:
         (process start -> health ok, health ok -> sentence box shown, health ok -> predictions visible) in
         seconds, then the server, the browser context and the models shown.
     """
-    server = AppServer.start(checkpoints, log_path, threads=threads)
+    server = AppServer.start(checkpoints, log_path, threads=threads, options=options)
     try:
         to_health = server.wait_healthy(timeout=timeout_ms / 1000)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -158,6 +160,41 @@ def enter_ms(page, oracle, models: list[str], text: str, timeout_ms: float) -> f
             f"error: no correct predictions for {text[:60]!r} within {timeout_ms / 1000:.0f} s.\n"
             f"expected {expected}\nshown {read_next_word(page)}"
         ) from error
+
+
+def post_script_gc_comparison(
+    browser, checkpoints: str, oracle, scratch: str, threads: int | None, runs: int, timeout_ms: float
+) -> dict[bool, dict[str, list[float]]]:
+    """Enter -> updated with Streamlit's post-script garbage collection on (its default) and off (.streamlit/config.toml).
+
+    After every script run Streamlit calls gc.collect(2), which holds the interpreter lock while it walks every
+    object the process holds (torch, pandas, Altair, the models: about 270k), so the server cannot send the
+    "script finished" message that ends the page's running state until it is done. Two rounds, each a fresh
+    server per setting in turn, so both see the same machine.
+
+    Returns:
+        {post_script_gc: {"new": [ms, ...], "cached": [ms, ...]}}, ``runs`` new sentences per round and setting.
+    """
+    variants = seed_variants()
+    timings: dict[bool, dict[str, list[float]]] = {True: {"new": [], "cached": []}, False: {"new": [], "cached": []}}
+    for round_index in range(2):
+        for enabled in (True, False):
+            options = ("--runner.postScriptGC", "true" if enabled else "false")
+            log_path = os.path.join(scratch, f"gc-{enabled}-{round_index}.log")
+            *_, server, context, models = cold_start(
+                browser, checkpoints, oracle, log_path, threads, timeout_ms, options
+            )
+            try:
+                page = context.pages[0]
+                enter_ms(page, oracle, models, variants[-1], timeout_ms)  # warm-up, not timed
+                for run in range(runs):
+                    text = variants[(round_index * runs + run) % (len(variants) - 1)]
+                    timings[enabled]["new"].append(enter_ms(page, oracle, models, text, timeout_ms))
+                    timings[enabled]["cached"].append(enter_ms(page, oracle, models, SEED, timeout_ms))
+            finally:
+                context.close()
+                server.stop()
+    return timings
 
 
 def bare_ms(oracle, models: list[str], texts: list[str]) -> tuple[float, float]:
@@ -217,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--timeout", type=positive_int, default=120, help="seconds to wait for any one page state (default 120)"
+    )
+    parser.add_argument(
+        "--compare-post-script-gc",
+        action="store_true",
+        help="also time new and cached Enters on fresh servers with Streamlit's post-script gc.collect on "
+        "(its default) and off (our .streamlit/config.toml), alternating, and print the ratio",
     )
     parser.add_argument(
         "--profile",
@@ -291,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             context.close()
             server.stop()
-            browser.close()
+        if args.compare_post_script_gc:
+            results["gc"] = post_script_gc_comparison(
+                browser, args.checkpoints, oracle, scratch, args.threads, args.runs, timeout_ms
+            )
+        browser.close()
     print(
         f"Memory Lab page latency: Chromium {results['browser']}, {os.cpu_count()} CPUs, server threads "
         f"{args.threads or 'default'}, checkpoints {os.path.abspath(args.checkpoints)}, models {', '.join(results['models'])}"
@@ -322,6 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         for bucket, ms in sorted(split.items(), key=lambda item: -item[1]):
             share = "" if bucket == IDLE else f" ({ms / busy:.0%})"
             print(f"  {bucket:<44}{ms:>8.0f}{share}")
+    if results.get("gc"):
+        gc_timings = results["gc"]
+        print("Streamlit's post-script gc.collect(2), on (Streamlit's default) against off (.streamlit/config.toml):")
+        for kind, label in (("new", "new sentence"), ("cached", "seed sentence (cached)")):
+            on, off = statistics.median(gc_timings[True][kind]), statistics.median(gc_timings[False][kind])
+            print(
+                f"  Enter -> updated, {label}: on {on:.0f} ms, off {off:.0f} ms, on / off {on / off:.2f}x "
+                f"(medians of {len(gc_timings[True][kind])}, two alternating fresh servers each)"
+            )
     for label, entered, texts in (
         ("new sentence (seed length)", fresh, variants[: args.runs]),
         ("200-word paragraph", long_text, [paragraph(run) for run in range(args.runs)]),

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Sequence
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_PATH = os.path.join(REPOSITORY, "app.py")
@@ -113,7 +114,14 @@ class AppServer:
     healthy_at: float | None = field(default=None)
 
     @classmethod
-    def start(cls, checkpoints: str, log_path: str, port: int | None = None, threads: int | None = None) -> "AppServer":
+    def start(
+        cls,
+        checkpoints: str,
+        log_path: str,
+        port: int | None = None,
+        threads: int | None = None,
+        options: Sequence[str] = (),
+    ) -> "AppServer":
         """Start the app on the models in ``checkpoints`` (does not wait; see :meth:`wait_healthy`).
 
         Args:
@@ -121,6 +129,7 @@ class AppServer:
             log_path: file that receives the server's output.
             port: TCP port (default: a free one).
             threads: torch/OpenMP threads for the server (default: inherited).
+            options: more `streamlit run` options, e.g. ("--runner.postScriptGC", "true"), after the bench's own.
         """
         port = port or free_port()
         env = dict(os.environ, MEMORY_LAB_CHECKPOINTS=os.path.abspath(checkpoints), PYTHONUNBUFFERED="1")
@@ -145,6 +154,7 @@ class AppServer:
             "none",
             "--server.runOnSave",
             "false",
+            *options,
         ]
         with open(log_path, "wb") as log:
             started_at = time.perf_counter()
