@@ -170,8 +170,14 @@ def _coloured_text(entry: ModelEntry, data: dict, choice: dict) -> None:
     st.caption(f"Target {md(data['description'])} = {value:+.3f} nats{guess}; darkest shade = {largest:.3g}.")
 
 
-def matrix_step(count: int) -> int:
-    """Pixels per cell of the all-pairs matrix: square cells, about 560 pixels across, 7 to 40 each."""
+def matrix_step(count: int, presenter: bool = False) -> int:
+    """Pixels per cell of the all-pairs matrix: square cells, about 560 pixels across, 7 to 40 each.
+
+    In presenter mode every step is drawn 1.5 times larger (ui.widgets.charts.style_chart) beside 20 px labels,
+    so the matrix aims at 320 pixels before that (480 after): at 560 it ran past the page at 1280 x 720.
+    """
+    if presenter:
+        return int(min(40, max(4, 320 // max(count, 1))))
     return int(min(40, max(7, 560 // max(count, 1))))
 
 
@@ -188,7 +194,7 @@ def _matrix_chart(entry: ModelEntry, data: dict, signed: bool) -> alt.Chart:
         if value is not None and s <= t
     ]
     scale = alt.Scale(scheme="redblue", domainMid=0, reverse=True) if signed else alt.Scale(scheme="reds")
-    step = matrix_step(len(tokens))
+    step = matrix_step(len(tokens), bool(st.session_state.get("presenter", False)))
     # Square stepped cells drawn at their own size: stretched to a column, the matrix shrank to a sliver.
     return (
         alt.Chart(pd.DataFrame(rows), title=f"{entry.name}: all pairs")
@@ -326,7 +332,8 @@ def _span_section(context: Context, choice: dict, plan: CuePlan, tokens: list[st
                 scale=alt.Scale(domain=names, range=[colours[n] for n in names]),
                 legend=alt.Legend(orient="bottom"),
             ),
-            column=alt.Column("method_name:N", sort=[SPAN_NAMES[m] for m in methods], title=None),
+            # Three panels to a row: five side by side (5 x 170 px and the labels) ran past the page at 1280 px.
+            facet=alt.Facet("method_name:N", sort=[SPAN_NAMES[m] for m in methods], title=None, columns=3),
             tooltip=["model", "span", "method_name", alt.Tooltip("value:Q", format="+.3f")],
         )
         .properties(width=170, height=alt.Step(12))
