@@ -1,9 +1,10 @@
 """A checkpoint's whole training history, every stage, from its metrics.json.
 
-A model trained in two stages (the shipped LSTM: 8 epochs at BPTT 70 from scratch, then 1 epoch
-at BPTT 200 warm-started with ``--init-from``) keeps stage 1's record under ``"pretraining"`` and
-the last stage's at the top level. Reading only the top level reports the last stage (206 steps,
-1 epoch, 3.4 minutes); these functions list every stage and sum them.
+A model trained in stages (the shipped LSTM: 8 epochs at BPTT 70 from scratch, then 1 epoch at
+BPTT 200 warm-started with ``--init-from``) keeps the record of the checkpoint it started from under
+``"pretraining"`` and the last stage's at the top level; that record may hold its own
+``"pretraining"``, so a chain of warm starts nests. Reading only the top level reports the last
+stage (206 steps, 1 epoch, 3.4 minutes); these functions list every stage and sum them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def _stage(record: dict[str, Any], name: str) -> dict[str, Any]:
     }
 
 
+# A crafted metrics.json could nest without end; no real chain of warm starts comes near this.
+MAX_STAGES = 64
+
+
+def _records(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stage records, first stage first: the top level, its "pretraining", that one's, and so on."""
+    records: list[dict[str, Any]] = []
+    record: Any = metrics
+    while isinstance(record, dict) and len(records) < MAX_STAGES:
+        records.append(record)
+        record = record.get("pretraining")
+    return records[::-1]
+
+
 def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Every training stage of a checkpoint, first stage first.
 
@@ -59,8 +74,7 @@ def training_stages(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         >>> [s["epochs"] for s in training_stages({"epochs": 1, "pretraining": {"epochs": 8}})]
         [8.0, 1.0]
     """
-    earlier = metrics.get("pretraining")
-    records = ([earlier] if isinstance(earlier, dict) else []) + [metrics]
+    records = _records(metrics)
     count = len(records)
     return [
         _stage(record, f"stage {index} of {count}" if count > 1 else "one stage")
@@ -99,8 +113,7 @@ def combined_curve(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         its logging window, None where not recorded), "valid (held out)" (or its own split name)
         from its validation records (norms None).
     """
-    earlier = metrics.get("pretraining")
-    records = ([earlier] if isinstance(earlier, dict) else []) + [metrics]
+    records = _records(metrics)
     names = [stage["stage"] for stage in training_stages(metrics)]
     rows: list[dict[str, Any]] = []
     offset = 0.0

@@ -243,8 +243,11 @@ def _train(
     total_steps = steps_per_epoch * config.epochs
 
     model = LanguageModel(config.model).to(device)
+    # What the warm start's checkpoint went through, kept under "pretraining" in metrics.json so the
+    # Models card can list every stage; a resumed run takes it from its saved state, as first read.
+    pretraining = saved.get("pretraining") if saved and isinstance(saved.get("pretraining"), dict) else None
     if config.init_from and tensors is None:
-        _warm_start(model, config.init_from, tokenizer)
+        pretraining = _warm_start(model, config.init_from, tokenizer)
     optimizer = make_optimizer(config, model)
     progress_info: dict[str, Any] = {
         "epoch": 0,
@@ -289,6 +292,8 @@ def _train(
         "library_versions": library_versions(),
         "tokens": {split: int(stream.numel()) for split, stream in streams.items()},
     }
+    if pretraining is not None:
+        base_metrics["pretraining"] = pretraining
     start_time = time.perf_counter() - progress_info["elapsed"]
     last_save = time.perf_counter()
     status = "finished"
@@ -317,7 +322,11 @@ def _train(
         progress_info["elapsed"] = time.perf_counter() - start_time
         pending_log = {"losses": window_losses, "norms": window_norms, "tokens": window_tokens}
         info = dict(
-            progress_info, train_config=_config_to_dict(config), pending_log=pending_log, corpus_record=recorded_inputs
+            progress_info,
+            train_config=_config_to_dict(config),
+            pending_log=pending_log,
+            corpus_record=recorded_inputs,
+            pretraining=pretraining,
         )
         save_resume_state(config.out, model, optimizer, all_rows, info, tokenizer)
 
@@ -424,8 +433,8 @@ def _train(
     )
 
 
-def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> None:
-    """Start from a trained checkpoint's weights (fine-tuning, e.g. with a longer --bptt)."""
+def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> dict[str, Any]:
+    """Start from a trained checkpoint's weights (fine-tuning, e.g. with a longer --bptt); returns its metrics.json."""
 
     source = load_checkpoint(path)
     if source.config != model.config:
@@ -439,6 +448,7 @@ def _warm_start(model: LanguageModel, path: str, tokenizer: WordTokenizer) -> No
         )
     with torch.no_grad():
         model.load_state_dict(source.model.state_dict())
+    return source.metrics
 
 
 def _config_to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from model.core.checkpoint import load_checkpoint
 from model.core.config import ModelConfig
 from model.core.language_model import LanguageModel
 from model.evaluation.scoring import stream_loss
+from model.training.history import training_stages
 from model.training.loop import TrainConfig, encode_splits, learning_rate, train
 
 MEN, WOMEN = ["John", "Robert", "James"], ["Mary", "Anne", "Jane"]
@@ -357,3 +358,35 @@ def test_init_from_starts_at_the_checkpoint_weights_and_refuses_a_mismatch(train
     )
     with pytest.raises(ValueError, match="--init-from"):
         train(bad, pattern_corpus, source.tokenizer)
+
+
+def test_each_warm_start_keeps_the_chain_of_stages_also_through_a_resume(trained, pattern_corpus, tmp_path):
+    _, tokenizer, result, _ = trained
+    model_config = load_checkpoint(result.out).config
+
+    def stage(name: str, init_from: str) -> TrainConfig:
+        return TrainConfig(
+            out=str(tmp_path / name),
+            model=model_config,
+            batch_size=4,
+            bptt=8,
+            epochs=1,
+            seed=3,
+            progress=False,
+            threads=1,
+            init_from=init_from,
+            command=["pytest", name],
+        )
+
+    second = train(stage("second", result.out), pattern_corpus, tokenizer)
+    assert second.metrics["pretraining"]["command"] == result.metrics["command"]
+    # The third stage is stopped after two steps and resumed: the record must come back from the saved state.
+    steps = iter(range(1000))
+    stopped = train(stage("third", second.out), pattern_corpus, tokenizer, should_stop=lambda: next(steps) >= 2)
+    assert stopped.status != "finished"
+    third = train(stage("third", second.out), pattern_corpus, tokenizer, resume=str(tmp_path / "third"))
+    assert third.status == "finished"
+    stages = training_stages(load_checkpoint(third.out).metrics)
+    assert [s["stage"] for s in stages] == ["stage 1 of 3", "stage 2 of 3", "stage 3 of 3"]
+    assert [s["init_from"] for s in stages] == [None, result.out, second.out]
+    assert stages[0]["epochs"] == result.metrics["epochs"] and stages[0]["bptt"] == 20

@@ -73,3 +73,20 @@ def test_the_shipped_lstm_reports_both_stages():
         stages = training_stages(json.load(stream))
     assert [s["epochs"] for s in stages] == [8.0, 1.0] and [s["bptt"] for s in stages] == [70, 200]
     assert training_totals(stages)["steps"] == 4704 + 206
+
+
+def test_a_chain_of_warm_starts_nests_and_each_stage_is_listed_first_to_last():
+    newest = {"epochs": 1.0, "steps": 10, "wall_time_seconds": 60.0, "pretraining": _two_stage()}
+    stages = training_stages(newest)
+    assert [s["stage"] for s in stages] == ["stage 1 of 3", "stage 2 of 3", "stage 3 of 3"]
+    assert [s["steps"] for s in stages] == [4704.0, 206.0, 10.0]
+    assert training_totals(stages)["steps"] == 4920
+    assert [row["step"] for row in combined_curve(newest) if "held out" in row["split"]] == [4704, 4910]
+
+
+def test_a_crafted_endless_chain_is_cut_not_followed():
+    record: dict = {"epochs": 1.0}
+    for _ in range(500):
+        record = {"epochs": 1.0, "pretraining": record}
+    stages = training_stages(record)
+    assert 1 < len(stages) <= 64 and stages[-1]["stage"].endswith(f"of {len(stages)}")
