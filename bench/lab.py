@@ -14,6 +14,9 @@
    S seeds trained one after the other as ordinary LanguageModels (nn.RNN / nn.LSTM,
    clip_grad_norm_, torch.optim.SGD: model.lab.batched_training.train_alone), same steps, same
    threads. Reported as ratios; absolute times do not carry between machines.
+3. The tanh the batched cells use: torch.tanh against 2 sigmoid(2x) - 1 (model/lab/batched_cells.py
+   forms tanh that way) on one step's block of the default LSTM, [8 seeds, 4*32, 32 rows], once per
+   instruction set in a child process; kept only while it is faster under both.
 
 Exits with status 1 when the claim fails under either instruction set or the speed-up at S
 seeds is below --target-speedup.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -92,8 +96,9 @@ def claim_lines(isa: str, summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
-    """Seconds of S seeds trained batched vs one after the other, per architecture, default lab sizes and data."""
+def measure_speedup(seeds: int, steps: int, threads: int, rounds: int = 3) -> dict[str, Any]:
+    """Seconds of S seeds trained batched vs one after the other, per architecture, default lab sizes and data
+    (median of ``rounds`` alternating rounds)."""
     import torch
 
     from data.long_lag import build_corpus
@@ -127,16 +132,19 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
         train_batched(
             fresh(), rows, 1, config.bptt, config.lr, config.clip
         )  # warm-up: first-call costs stay out of both timings
-        start = time.perf_counter()
-        train_batched(fresh(), rows, steps, config.bptt, config.lr, config.clip)
-        batched = time.perf_counter() - start
-        models = fresh()
-        alone_models = [models.to_language_model(index) for index in range(seeds)]
-        train_alone(models.to_language_model(0), rows[0], 1, config.bptt, config.lr, config.clip)  # warm-up
-        start = time.perf_counter()
-        for index, model in enumerate(alone_models):
-            train_alone(model, rows[index], steps, config.bptt, config.lr, config.clip)
-        separate = time.perf_counter() - start
+        train_alone(fresh().to_language_model(0), rows[0], 1, config.bptt, config.lr, config.clip)  # warm-up
+        batched_rounds, separate_rounds = [], []
+        for _ in range(rounds):  # alternating, so that a slow spell of the machine hits both sides
+            start = time.perf_counter()
+            train_batched(fresh(), rows, steps, config.bptt, config.lr, config.clip)
+            batched_rounds.append(time.perf_counter() - start)
+            models = fresh()
+            alone_models = [models.to_language_model(index) for index in range(seeds)]
+            start = time.perf_counter()
+            for index, model in enumerate(alone_models):
+                train_alone(model, rows[index], steps, config.bptt, config.lr, config.clip)
+            separate_rounds.append(time.perf_counter() - start)
+        batched, separate = statistics.median(batched_rounds), statistics.median(separate_rounds)
         results[arch] = {
             "batched_seconds": round(batched, 6),
             "separate_seconds": round(separate, 6),
@@ -148,9 +156,53 @@ def measure_speedup(seeds: int, steps: int, threads: int) -> dict[str, Any]:
         "seeds": seeds,
         "steps": steps,
         "threads": threads,
+        "rounds": rounds,
         "archs": results,
         "speedup": round(both_separate / both_batched, 2),
     }
+
+
+def measure_tanh_forms(threads: int, repeats: int = 2000) -> dict[str, Any]:
+    """Microseconds per call of torch.tanh and of 2 sigmoid(2x) - 1 on a [8, 128, 32] float block (best of 5 rounds)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(0)
+    block = torch.randn(8, 128, 32, generator=generator)  # one step's gates of 8 seeds: [S, 4H, B]
+    out = torch.empty_like(block)
+
+    def library() -> None:
+        torch.tanh(block, out=out)
+
+    def sigmoid_form() -> None:
+        torch.mul(block, 2.0, out=out).sigmoid_().mul_(2.0).sub_(1.0)
+
+    sigmoid_form()
+    if not torch.allclose(out, torch.tanh(block), atol=1e-6):
+        raise RuntimeError("2 sigmoid(2x) - 1 differs from tanh(x) by more than 1e-6")
+    timings = {}
+    for name, function in (("tanh_us", library), ("sigmoid_form_us", sigmoid_form)):
+        rounds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                function()
+            rounds.append((time.perf_counter() - start) / repeats * 1e6)
+        timings[name] = round(min(rounds), 2)
+    timings["capability"] = torch.backends.cpu.get_cpu_capability()
+    timings["ratio"] = round(timings["tanh_us"] / timings["sigmoid_form_us"], 2)
+    return timings
+
+
+def run_tanh_child(isa: str, threads: int) -> dict[str, Any]:
+    """:func:`measure_tanh_forms` in a child process under instruction set ``isa``."""
+    command = [sys.executable, "-m", "bench.lab", "--tanh-forms", "--speed-threads", str(threads)]
+    done = subprocess.run(command, cwd=ROOT, env=isa_environment(isa), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(command)}` under {isa} failed with status {done.returncode}:\n{done.stderr[-2000:]}"
+        )
+    return json.loads(done.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,12 +230,23 @@ def main(argv: list[str] | None = None) -> int:
         "--speed-steps", type=positive_int, default=20, help="training steps of each timed run (default 20)"
     )
     parser.add_argument(
+        "--speed-rounds",
+        type=positive_int,
+        default=3,
+        help="alternating rounds of the timing, batched then separate; the medians are compared (default 3)",
+    )
+    parser.add_argument(
         "--speed-threads", type=positive_int, default=1, help="torch threads of the timing, both sides (default 1)"
     )
     parser.add_argument(
         "--target-speedup", type=positive_float, default=3.0, help="speed-up the batched run must reach (default 3)"
     )
     parser.add_argument("--skip-claim", action="store_true", help="only time batched against separate runs")
+    parser.add_argument(
+        "--tanh-forms",
+        action="store_true",
+        help="only time torch.tanh against 2*sigmoid(2x)-1 in this process and print JSON (the bench runs this once per instruction set)",
+    )
     parser.add_argument("--json", action="store_true", help="also print everything measured as JSON")
     parser.add_argument(
         "--record",
@@ -191,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         help="write the claim check (worst over the instruction sets) to model/lab/measured.json, which the app and README quote",
     )
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {"claim": {}, "speed": None}
+    if args.tanh_forms:
+        print(json.dumps(measure_tanh_forms(args.speed_threads)))
+        return 0
+    report: dict[str, Any] = {"claim": {}, "speed": None, "tanh_forms": {}}
     ok = True
     if not args.skip_claim:
         for isa in args.isas:
@@ -221,11 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         save_measured(claim_from_runs(runs, first_seed=0, command=command))
         print(f"recorded the claim check in {MEASURED_PATH}\n")
-    speed = measure_speedup(args.speed_seeds, args.speed_steps, args.speed_threads)
+    speed = measure_speedup(args.speed_seeds, args.speed_steps, args.speed_threads, args.speed_rounds)
     report["speed"] = speed
     print(
         f"speed-up of {speed['seeds']} seeds trained batched over {speed['seeds']} separate runs ({speed['steps']} steps each, "
-        f"{speed['threads']} thread(s), measured side by side in this process):"
+        f"{speed['threads']} thread(s), medians of {speed['rounds']} alternating rounds in this process):"
     )
     for arch, numbers in speed["archs"].items():
         print(
@@ -233,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  both: {speed['speedup']:.2f}x (target >= {args.target_speedup:g}x)")
     ok = ok and speed["speedup"] >= args.target_speedup
+    print(f"tanh in the batched cells ({args.speed_threads} thread(s), [8, 128, 32] float block, best of 5 rounds):")
+    for isa in args.isas:
+        forms = run_tanh_child(isa, args.speed_threads)
+        report["tanh_forms"][isa] = forms
+        print(
+            f"  {isa} ({forms['capability']}): torch.tanh {forms['tanh_us']:.1f} us, 2*sigmoid(2x)-1 "
+            f"{forms['sigmoid_form_us']:.1f} us -> the sigmoid form {forms['ratio']:.2f}x faster"
+        )
     if args.json:
         print_json(report)
     return 0 if ok else 1

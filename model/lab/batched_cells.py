@@ -66,15 +66,28 @@ def _reads(
     return operator, reads
 
 
+def _doubled(operator: torch.Tensor, first_row: int) -> torch.Tensor:
+    """The forward's copy of M with rows first_row.. doubled (the tanh rows: tanh(a) = 2 sigmoid(2a) - 1).
+
+    Only the forward reads it; the backward differentiates with respect to the true M.
+    """
+    operator[:, first_row:] *= 2.0
+    return operator
+
+
 def _split_grad(grad_operator: torch.Tensor, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """dL/dM [S, G*H, V+H] -> (dL/dtable [S, V, G*H], dL/dW_hh [S, H, G*H])."""
     return grad_operator[:, :, :vocab_size].transpose(1, 2), grad_operator[:, :, vocab_size:].transpose(1, 2)
 
 
 def _rnn_forward_steps(operator: torch.Tensor, reads: torch.Tensor, vocab_size: int) -> None:
-    """h_t^T = tanh(M Z_t), written into Z_{t+1}'s lower rows, for t = 0 .. T-1."""
+    """h_t^T = tanh(M Z_t), written into Z_{t+1}'s lower rows, for t = 0 .. T-1.
+
+    The operator comes in doubled (2M, see _doubled): tanh(a) = 2 sigmoid(2a) - 1, and PyTorch's float
+    sigmoid is several times faster than its tanh on the CPU (bench/lab.py prints both).
+    """
     for t in range(reads.size(0) - 1):
-        torch.bmm(operator, reads[t], out=reads[t + 1, :, vocab_size:]).tanh_()  # [S, H, B]
+        torch.bmm(operator, reads[t], out=reads[t + 1, :, vocab_size:]).sigmoid_().mul_(2.0).sub_(1.0)  # [S, H, B]
 
 
 def _rnn_backward_steps(
@@ -106,14 +119,19 @@ def _lstm_forward_steps(
     vocab_size: int,
     hidden: int,
 ) -> None:
-    """The LSTM cell for t = 0 .. T-1: gates, cells and tanh(c) into their buffers, h_t into Z_{t+1}."""
+    """The LSTM cell for t = 0 .. T-1: gates, cells and tanh(c) into their buffers, h_t into Z_{t+1}.
+
+    The operator's g rows come in doubled (_doubled), so one sigmoid over all 4H rows gives i, f, o and
+    sigmoid(2 pre_g), and g = tanh(pre_g) = 2 sigmoid(2 pre_g) - 1; tanh(c) is formed the same way (PyTorch's
+    float sigmoid is several times faster than its tanh on the CPU; bench/lab.py prints both).
+    """
     for t in range(gates.size(0)):
-        step = torch.bmm(operator, reads[t], out=gates[t])  # [S, 4H, B]
-        step[:, : 3 * hidden].sigmoid_()
-        step[:, 3 * hidden :].tanh_()
+        step = torch.bmm(operator, reads[t], out=gates[t]).sigmoid_()  # [S, 4H, B]
         i, f, o, g = step.split(hidden, dim=1)  # [S, H, B] each, each seed's block contiguous
+        g.mul_(2.0).sub_(1.0)
         torch.mul(f, cells[t], out=cells[t + 1]).addcmul_(i, g)
-        torch.mul(o, torch.tanh(cells[t + 1], out=squashed[t]), out=reads[t + 1, :, vocab_size:])
+        squash = torch.mul(cells[t + 1], 2.0, out=squashed[t]).sigmoid_().mul_(2.0).sub_(1.0)  # tanh(c_t)
+        torch.mul(o, squash, out=reads[t + 1, :, vocab_size:])
 
 
 def _lstm_backward_steps(
@@ -187,7 +205,7 @@ class _RNNRecurrence(torch.autograd.Function):
     def forward(ctx, table: torch.Tensor, ids: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor):  # type: ignore[override]
         vocab_size = table.size(1)
         operator, reads = _reads(table, ids, weight_hh, h0)  # [S, H, V+H], [T+1, S, V+H, B]
-        _step_loops()[0](operator, reads, vocab_size)
+        _step_loops()[0](_doubled(operator, 0), reads, vocab_size)
         ctx.vocab_size = vocab_size
         ctx.save_for_backward(weight_hh, reads)
         states = reads[1:, :, vocab_size:]  # [T, S, H, B]
@@ -222,7 +240,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         cells = table.new_empty(steps + 1, *shape)  # [T+1, S, H, B]: c_0 .. c_T
         squashed = table.new_empty(steps, *shape)  # [T, S, H, B]: tanh(c_t)
         cells[0] = c0.transpose(1, 2)
-        _step_loops()[2](operator, reads, gates, cells, squashed, vocab_size, hidden)
+        _step_loops()[2](_doubled(operator, 3 * hidden), reads, gates, cells, squashed, vocab_size, hidden)
         ctx.vocab_size = vocab_size
         ctx.save_for_backward(weight_hh, reads, gates, cells, squashed)
         states = reads[1:, :, vocab_size:]  # [T, S, H, B]

@@ -184,12 +184,19 @@ class BatchedRecurrentLM(nn.Module):
         self, ids: torch.Tensor, targets: torch.Tensor, state: BatchedState | None = None
     ) -> tuple[torch.Tensor, BatchedState]:
         """Each model's mean next-word cross-entropy in nats, [S], of targets [S, B, T] after reading ids [S, B, T]; and the last state."""
-        outputs, state = self.time_major_features(ids, state)  # [T, S, B, H]
-        logits = self.logits_from_features(outputs.transpose(0, 1))  # [S, T, B, V]
-        flat = nn.functional.cross_entropy(
-            logits.reshape(-1, self.vocab_size), targets.transpose(1, 2).reshape(-1), reduction="none"
-        )  # [S*T*B]
-        return flat.view(self.num_models, -1).mean(dim=1), state  # [S]
+        count, batch, steps = ids.shape
+        outputs, state = self.time_major_features(ids, state)  # [T, S, B, H], a view of [T, S, H, B] storage
+        # Every position as a column, [S, H, T*B]: the recurrence keeps its states as [T, S, H, B], so this
+        # copy moves runs of B numbers (rows of [S, T*B, H] would be gathered one number at a time), and
+        # the decoder's product, the softmax and their gradients then stay in that layout.
+        columns = outputs.permute(1, 3, 0, 2).reshape(count, self.hidden_size, steps * batch)  # [S, H, T*B]
+        logits = torch.baddbmm(
+            self.decoder_bias.transpose(1, 2), self.decoder_weight.transpose(1, 2), columns
+        )  # [S, V, T*B]
+        losses = nn.functional.cross_entropy(
+            logits, targets.transpose(1, 2).reshape(count, steps * batch), reduction="none"
+        )  # [S, T*B]
+        return losses.mean(dim=1), state  # [S]
 
     # ------------------------------------------------------------- one model
     def model_config(self) -> ModelConfig:

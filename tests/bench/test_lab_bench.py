@@ -60,10 +60,11 @@ def test_each_instruction_set_runs_in_its_own_child_and_the_claim_is_judged_per_
     monkeypatch.setattr(
         lab_bench,
         "measure_speedup",
-        lambda seeds, steps, threads: {
+        lambda seeds, steps, threads, rounds: {
             "seeds": seeds,
             "steps": steps,
             "threads": threads,
+            "rounds": rounds,
             "speedup": 3.5,
             "archs": {
                 "rnn": {"batched_seconds": 1.0, "separate_seconds": 4.0, "speedup": 4.0},
@@ -71,9 +72,23 @@ def test_each_instruction_set_runs_in_its_own_child_and_the_claim_is_judged_per_
             },
         },
     )
+    tanh_children = []
+
+    def fake_tanh_child(isa, threads):
+        tanh_children.append(isa)
+        return {
+            "capability": "AVX2" if isa == "avx2" else "AVX512",
+            "tanh_us": 90.0,
+            "sigmoid_form_us": 30.0,
+            "ratio": 3.0,
+        }
+
+    monkeypatch.setattr(lab_bench, "run_tanh_child", fake_tanh_child)
     code = lab_bench.main([])
     out = capsys.readouterr().out
-    assert seen == [("default", 16), ("avx2", 16)]
+    assert seen == [("default", 16), ("avx2", 16)] and tanh_children == ["default", "avx2"]
+    assert "avx2 (AVX2): torch.tanh 90.0 us, 2*sigmoid(2x)-1 30.0 us -> the sigmoid form 3.00x faster" in out
+    assert "medians of 3 alternating rounds" in out
     assert code == 1  # the claim fails under avx2
     assert "RNN <= 0.65 for 16 of 16 (worst lag; 15 needed): holds" in out
     assert "RNN <= 0.65 for 14 of 16 (worst lag; 15 needed): FAILS" in out
@@ -103,11 +118,17 @@ def test_the_speedup_is_measured_side_by_side_on_the_lab_data(monkeypatch):
 
     tiny = dict(num_sequences=300, lstm_hidden_size=8, embedding_size=8, batch_size=4, bptt=16)
     monkeypatch.setattr(lab_bench, "LabConfig", lambda seeds: lab_module.LabConfig(seeds=seeds, **tiny))
-    speed = lab_bench.measure_speedup(seeds=2, steps=2, threads=1)
-    assert speed["seeds"] == 2 and set(speed["archs"]) == {"rnn", "lstm"}
+    speed = lab_bench.measure_speedup(seeds=2, steps=2, threads=1, rounds=2)
+    assert speed["seeds"] == 2 and speed["rounds"] == 2 and set(speed["archs"]) == {"rnn", "lstm"}
     for numbers in speed["archs"].values():
         assert numbers["batched_seconds"] > 0 and numbers["separate_seconds"] > 0
         # The speed-up is printed to two decimals, so it agrees with the seconds to that precision.
         assert numbers["speedup"] == pytest.approx(
             numbers["separate_seconds"] / numbers["batched_seconds"], rel=0.02, abs=0.006
         )
+
+
+def test_the_tanh_forms_are_timed_on_the_same_block_and_agree():
+    forms = lab_bench.measure_tanh_forms(threads=1, repeats=5)
+    assert forms["tanh_us"] > 0 and forms["sigmoid_form_us"] > 0 and forms["capability"]
+    assert forms["ratio"] == pytest.approx(forms["tanh_us"] / forms["sigmoid_form_us"], rel=0.02, abs=0.006)
