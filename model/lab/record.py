@@ -10,6 +10,8 @@ reads it. Each count is the worst over the lags >= 30 and over the instruction s
 from __future__ import annotations
 
 import os
+import platform
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +35,8 @@ class MeasuredClaim:
         required: the count both must reach for the claim (15 of 16).
         holds: whether every run met it.
         command: the command that measured it.
+        machine: the CPU it ran on (results differ between machines, so the app names it; "" in older files).
+        measured_on: the date, YYYY-MM-DD ("" in older files).
     """
 
     seeds: int
@@ -44,10 +48,24 @@ class MeasuredClaim:
     required: int
     holds: bool
     command: str
+    machine: str = ""
+    measured_on: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the schema name."""
         return {"schema": SCHEMA, **asdict(self), "lags": list(self.lags), "isas": list(self.isas)}
+
+
+def cpu_name() -> str:
+    """The CPU's model name ("AMD EPYC 9B14", "Intel(R) Xeon(R) ..."): /proc/cpuinfo on Linux, else platform's guess."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return " ".join(line.split(":", 1)[1].split())[:80]
+    except OSError:
+        pass
+    return (platform.processor() or platform.machine() or "unknown CPU")[:80]
 
 
 def claim_from_runs(runs: list[dict[str, Any]], first_seed: int, command: str) -> MeasuredClaim:
@@ -75,6 +93,8 @@ def claim_from_runs(runs: list[dict[str, Any]], first_seed: int, command: str) -
         required=claims[0]["required"],
         holds=all(claim["holds"] for claim in claims),
         command=command,
+        machine=cpu_name(),
+        measured_on=time.strftime("%Y-%m-%d"),
     )
 
 
@@ -108,6 +128,8 @@ def load_measured(path: str = MEASURED_PATH) -> MeasuredClaim | None:
             required=_integer(value["required"], "required"),
             holds=value["holds"] is True,
             command=str(value["command"])[:200],
+            machine=str(value.get("machine", ""))[:80],
+            measured_on=str(value.get("measured_on", ""))[:10],
         )
     except (KeyError, TypeError) as error:
         raise ValueError(

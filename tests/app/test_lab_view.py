@@ -41,6 +41,20 @@ def test_lab_without_a_run_offers_to_start(monkeypatch):
     assert "of 16 seeds" in " ".join(element.value for element in at.markdown)  # the measured shares, not one run
 
 
+def test_the_measured_claim_names_its_machine_and_escapes_the_file_text(monkeypatch):
+    import ui.views.long_range_lab
+    from model.lab.record import MeasuredClaim
+
+    claim = MeasuredClaim(16, 0, (30, 60), ("AVX512", "AVX2"), 16, 15, 15, True, "python -m bench.lab --record")
+    monkeypatch.setattr(ui.views.long_range_lab, "load_measured", lambda: claim)
+    assert " on " not in ui.views.long_range_lab.measured_claim_text().split("(")[1]  # an older file names no machine
+    crafted = MeasuredClaim(**{**claim.__dict__, "machine": "*AMD* [EPYC](http://x) <b>", "measured_on": "2026-12-04"})
+    monkeypatch.setattr(ui.views.long_range_lab, "load_measured", lambda: crafted)
+    text = ui.views.long_range_lab.measured_claim_text()
+    assert "under AVX512 and AVX2 on " in text and ", 2026-12-04 (" in text and "15 of 16" in text
+    assert "*AMD*" not in text and "[EPYC](" not in text and "<b>" not in text  # Markdown and HTML escaped
+
+
 def _share(lag: int, values: list[float], chance: float):
     from model.lab.run import LagShare
 

@@ -212,7 +212,9 @@ def measured_claim_text() -> str:
         return "The claim has not been measured on many seeds here yet (python -m bench.lab --record does it)."
     last = m.first_seed + m.seeds - 1
     return (
-        f"Measured with {m.seeds} seeds ({m.first_seed}-{last}, none left out) under {' and '.join(m.isas)} ({m.command}): "
+        f"Measured with {m.seeds} seeds ({m.first_seed}-{last}, none left out) under {md(' and '.join(m.isas))}"
+        f"{f' on {md(m.machine)}' if m.machine else ''}{f', {md(m.measured_on)}' if m.measured_on else ''} "
+        f"({md(m.command)}): "
         f"at lags {m.lags[0]}-{m.lags[-1]} the LSTM reached accuracy >= {LEARNED} in {m.lstm_learned} of {m.seeds} seeds, "
         f"and the RNN stayed at or below 0.65 in {m.rnn_below} of {m.seeds} (worst lag and worst instruction set)"
         f"{'' if m.holds else f'; this falls short of the {m.required} of {m.seeds} we aim for'}."

@@ -67,3 +67,24 @@ def test_a_crafted_record_is_refused_with_the_rule(tmp_path, change, message):
     if "schema" not in change:
         with pytest.raises(ValueError, match="lacks a field|no lags|0..seeds|integer"):
             load_measured(str(path))
+
+
+def test_the_record_names_the_machine_and_the_day_and_older_records_still_load(tmp_path, monkeypatch):
+    from model.lab import record
+
+    monkeypatch.setattr(record, "cpu_name", lambda: "AMD EPYC 9B14")
+    claim = claim_from_runs([_run("AVX512", 16, 16, True)], 0, "python -m bench.lab --record")
+    assert claim.machine == "AMD EPYC 9B14" and len(claim.measured_on) == 10 and claim.measured_on[4] == "-"
+    path = tmp_path / "lab_measured.json"
+    save_measured(claim, str(path))
+    assert load_measured(str(path)).machine == "AMD EPYC 9B14"
+    older = {k: v for k, v in claim.to_dict().items() if k not in {"machine", "measured_on"}}
+    path.write_text(json.dumps(older))
+    assert (load_measured(str(path)).machine, load_measured(str(path)).measured_on) == ("", "")
+
+
+def test_the_cpu_name_is_a_short_line_of_text():
+    from model.lab.record import cpu_name
+
+    name = cpu_name()
+    assert isinstance(name, str) and 0 < len(name) <= 80 and "\n" not in name
