@@ -307,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {isa} ({forms['capability']}): torch.tanh {forms['tanh_us']:.1f} us, 2*sigmoid(2x)-1 "
             f"{forms['sigmoid_form_us']:.1f} us -> the sigmoid form {forms['ratio']:.2f}x faster"
         )
+        if forms["ratio"] <= 1.0:
+            print(f"  under {isa} the sigmoid form is not faster: model/lab/batched_cells.py should call torch.tanh")
+            ok = False
     if args.json:
         print_json(report)
     return 0 if ok else 1

@@ -132,3 +132,13 @@ def test_the_tanh_forms_are_timed_on_the_same_block_and_agree():
     forms = lab_bench.measure_tanh_forms(threads=1, repeats=5)
     assert forms["tanh_us"] > 0 and forms["sigmoid_form_us"] > 0 and forms["capability"]
     assert forms["ratio"] == pytest.approx(forms["tanh_us"] / forms["sigmoid_form_us"], rel=0.02, abs=0.006)
+
+
+@pytest.mark.parametrize("ratio, code", [(1.4, 0), (0.9, 1)])
+def test_a_sigmoid_form_that_is_not_faster_fails_the_bench(monkeypatch, capsys, ratio, code):
+    speed = {"seeds": 8, "steps": 2, "threads": 1, "rounds": 1, "speedup": 3.5, "archs": {}}
+    monkeypatch.setattr(lab_bench, "measure_speedup", lambda seeds, steps, threads, rounds: speed)
+    forms = {"capability": "AVX2", "tanh_us": 90.0 * ratio, "sigmoid_form_us": 90.0, "ratio": ratio}
+    monkeypatch.setattr(lab_bench, "run_tanh_child", lambda isa, threads: forms)
+    assert lab_bench.main(["--skip-claim"]) == code
+    assert ("should call torch.tanh" in capsys.readouterr().out) == (code == 1)
